@@ -1,0 +1,110 @@
+"""Datasets over in-memory arrays and a mini-batch loader that yields Tensors.
+
+``TensorDataset`` holds aligned arrays (inputs, labels, ...) and answers an index *array* with
+whole batches by fancy indexing, so ``DataLoader`` gathers a batch in one vectorised call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from autograd import Tensor
+
+
+def as_array(x: Any) -> np.ndarray:
+    """The ndarray behind ``x``: a Tensor's ``.data``, anything else through ``np.asarray``."""
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+class TensorDataset:
+    """Aligned arrays indexed together along their first axis.
+
+    ``TensorDataset(X, y)`` with X of shape (N, ...) and y of shape (N, ...): ``ds[i]`` is
+    ``(X[i], y[i])``; ``ds[idx]`` with an integer array ``idx`` of shape (B,) is the batch
+    ``(X[idx], y[idx])`` with shapes (B, ...). Tensors are stored as their ``.data``.
+    """
+
+    def __init__(self, *arrays: np.ndarray | Tensor):
+        if not arrays:
+            raise ValueError("TensorDataset needs at least one array")
+        self.arrays = tuple(as_array(a) for a in arrays)
+        if any(a.ndim == 0 for a in self.arrays) or len({a.shape[0] for a in self.arrays}) != 1:
+            shapes = ", ".join(str(a.shape) for a in self.arrays)
+            raise ValueError(f"TensorDataset: all arrays need the same first dimension, got shapes {shapes}")
+
+    def __len__(self) -> int:
+        return self.arrays[0].shape[0]
+
+    def __getitem__(self, index: int | slice | np.ndarray) -> tuple[np.ndarray, ...]:
+        return tuple(a[index] for a in self.arrays)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(str(a.shape) for a in self.arrays)
+        return f"TensorDataset({shapes})"
+
+
+def _collate(samples: Sequence[Any]) -> tuple[np.ndarray, ...]:
+    """Stack per-sample fields into batch arrays: [(x0, y0), (x1, y1)] -> (stack(x), stack(y))."""
+    rows = [s if isinstance(s, (tuple, list)) else (s,) for s in samples]
+    return tuple(np.stack([as_array(field) for field in column]) for column in zip(*rows))
+
+
+class DataLoader:
+    """Iterate over a dataset in mini-batches of Tensors.
+
+    Each batch is a tuple with one Tensor per dataset field, of shapes (B, ...) where B is
+    ``batch_size`` (the last batch may be smaller unless ``drop_last=True``). Arrays keep their
+    dtype. With ``shuffle=True`` every epoch draws a fresh permutation from one
+    ``np.random.default_rng(seed)`` made with the loader, so epochs differ from each other while
+    the whole sequence of epochs is reproducible for a given ``seed``.
+
+    A ``TensorDataset`` is indexed with the batch's index array in one call; any other dataset
+    (``__len__`` plus ``__getitem__(int)`` returning a sample or a tuple of fields) is gathered
+    sample by sample and stacked.
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        seed: int | None = None,
+    ):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        """Number of batches per epoch."""
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        n = len(self.dataset)
+        # The permutation is drawn here, when the epoch starts, not lazily at the first batch.
+        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+        return self._batches(order)
+
+    def _batches(self, order: np.ndarray) -> Iterator[tuple[Tensor, ...]]:
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            index = order[start : start + self.batch_size]
+            if isinstance(self.dataset, TensorDataset):
+                arrays = self.dataset[index]
+            else:
+                arrays = _collate([self.dataset[int(i)] for i in index])
+            yield tuple(Tensor(a) for a in arrays)
+
+    def __repr__(self) -> str:
+        return (
+            f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
+            f"drop_last={self.drop_last}, seed={self.seed})"
+        )
