@@ -1,0 +1,76 @@
+"""Tensor factories and the random generator they share with ``nn.init``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .engine import config
+from .tensor import Tensor, _shape_arg
+
+
+class _Random:
+    generator = np.random.default_rng()
+
+
+_random = _Random()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator behind ``rand``, ``randn``, ``nn.init`` and dropout."""
+    _random.generator = np.random.default_rng(seed)
+
+
+def generator() -> np.random.Generator:
+    """The library's random generator (reseeded by ``manual_seed``)."""
+    return _random.generator
+
+
+def _make(array: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
+    return Tensor(array.astype(dtype or config.default_dtype, copy=False), requires_grad=requires_grad)
+
+
+def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.zeros(_shape_arg(shape)), dtype, requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.ones(_shape_arg(shape)), dtype, requires_grad)
+
+
+def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.full(_shape_arg((shape,)), fill_value), dtype, requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return _make(np.eye(n, m), dtype, requires_grad)
+
+
+def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """Like ``np.arange``; integer arguments give int64 unless ``dtype`` says otherwise."""
+    array = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    if dtype is None and array.dtype.kind == "f":
+        dtype = config.default_dtype
+    return Tensor(array if dtype is None else array.astype(dtype), requires_grad=requires_grad)
+
+
+def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    data = t.data if isinstance(t, Tensor) else np.asarray(t)
+    return Tensor(np.zeros_like(data, dtype=dtype), requires_grad=requires_grad)
+
+
+def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    data = t.data if isinstance(t, Tensor) else np.asarray(t)
+    return Tensor(np.ones_like(data, dtype=dtype), requires_grad=requires_grad)
+
+
+def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1)."""
+    return _make(_random.generator.random(_shape_arg(shape)), dtype, requires_grad)
+
+
+def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples."""
+    return _make(_random.generator.standard_normal(_shape_arg(shape)), dtype, requires_grad)

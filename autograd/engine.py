@@ -1,0 +1,321 @@
+"""The backward pass: topological order, the chain rule, gradient accumulation, grad mode.
+
+The graph is made of `Function` nodes. Each node keeps ``next``: one entry per forward argument,
+which is the parent's node, a leaf Tensor that requires grad, or None. Gradients flow from the
+roots along these edges in an order where a node runs only after every consumer of its output
+has sent its contribution (Kahn's algorithm, so deep graphs never recurse).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+
+class _ThreadState(threading.local):
+    grad_enabled = True  # class attributes are each new thread's defaults
+    anomaly = False
+
+
+state = _ThreadState()
+
+
+class _Config:
+    default_dtype = np.dtype(np.float32)
+
+
+config = _Config()
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the dtype that Python floats become (float32 or float64)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"the default dtype must be a floating dtype, got {dtype}")
+    config.default_dtype = dtype
+
+
+def get_default_dtype() -> np.dtype:
+    return config.default_dtype
+
+
+def is_grad_enabled() -> bool:
+    return state.grad_enabled
+
+
+class _GradMode:
+    """Context manager and decorator that sets grad mode for the current thread."""
+
+    enabled: bool
+
+    def __enter__(self) -> None:
+        self._prev = state.grad_enabled
+        state.grad_enabled = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        state.grad_enabled = self._prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):  # noqa: N801 (PyTorch's name)
+    """Run without recording the graph: outputs do not require grad."""
+
+    enabled = False
+
+
+class enable_grad(_GradMode):  # noqa: N801
+    """Record the graph again inside a ``no_grad`` region."""
+
+    enabled = True
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801
+    def __init__(self, mode: bool) -> None:
+        self.enabled = bool(mode)
+        self._prev = state.grad_enabled
+        state.grad_enabled = self.enabled  # also works as a plain call, as in PyTorch
+
+    def __enter__(self) -> None:
+        pass
+
+
+class detect_anomaly:  # noqa: N801
+    """Raise ``FloatingPointError`` at the first NaN or Inf produced in forward or backward.
+
+    The error names the op and the line of user code that created it. Slow: use for debugging.
+    """
+
+    def __enter__(self) -> detect_anomaly:
+        self._prev = state.anomaly
+        state.anomaly = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        state.anomaly = self._prev
+
+
+class HookHandle:
+    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def _run_hooks(hooks: list | None, g: Any) -> Any:
+    for hook in hooks or ():
+        replaced = hook(g)
+        if replaced is not None:
+            g = replaced
+    return g
+
+
+def _order(roots: Iterable[Any]) -> list:
+    """Nodes reachable from ``roots`` so that each comes after all of its consumers."""
+    from .function import Function
+
+    consumers: dict[Any, int] = {}
+    stack = [r for r in roots]
+    for r in stack:
+        consumers.setdefault(r, 0)
+    while stack:
+        node = stack.pop()
+        for parent in node.next:
+            if isinstance(parent, Function):
+                if parent in consumers:
+                    consumers[parent] += 1
+                else:
+                    consumers[parent] = 1
+                    stack.append(parent)
+    ready = [r for r in dict.fromkeys(roots) if consumers[r] == 0]
+    order = []
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for parent in node.next:
+            if isinstance(parent, Function):
+                consumers[parent] -= 1
+                if consumers[parent] == 0:
+                    ready.append(parent)
+    return order
+
+
+def _reduce_broadcast(g: Any, parent: Any, node: Any) -> Any:
+    """Sum a gradient over the axes its input was broadcast along: the one place this happens."""
+    from .ops.movement import sum_to
+
+    try:
+        return sum_to(g, parent.shape)
+    except ValueError:
+        raise RuntimeError(
+            f"{type(node).__name__}.backward returned a gradient of shape {g.shape} "
+            f"for an input of shape {parent.shape}"
+        ) from None
+
+
+def _check_finite(g: Any, node: Any) -> None:
+    if not np.all(np.isfinite(g.data)):
+        raise FloatingPointError(
+            f"backward of {type(node).__name__} produced NaN or Inf; the op was created at\n"
+            + node._where()
+        )
+
+
+def run_backward(
+    roots: Sequence[Any],
+    grad_roots: Sequence[Any] | None,
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Any] | None = None,
+) -> list | None:
+    """The chain rule over the graph behind ``roots``.
+
+    Without ``inputs`` the leaf gradients are accumulated into ``.grad`` (``backward()``); with
+    ``inputs`` their gradients are returned instead and no ``.grad`` changes (``grad()``).
+    """
+    from .function import Function
+    from .tensor import Tensor
+
+    if grad_roots is None:
+        grad_roots = [None] * len(roots)
+    if len(grad_roots) != len(roots):
+        raise ValueError(f"got {len(roots)} outputs but {len(grad_roots)} gradients")
+    with set_grad_enabled(create_graph):
+        seeds: dict[Any, Any] = {}  # node or leaf -> gradient
+        for root, g in zip(roots, grad_roots):
+            if not isinstance(root, Tensor):
+                raise TypeError(f"backward() needs Tensors, got {type(root).__name__}")
+            if not root._requires_grad:
+                raise RuntimeError(
+                    "element 0 of tensors does not require grad and does not have a grad_fn: "
+                    "nothing to differentiate"
+                )
+            if g is None:
+                if root.data.size != 1:
+                    raise RuntimeError(
+                        f"grad can be implicitly created only for scalar outputs, got shape {root.shape}; "
+                        "pass gradient= with the output's shape"
+                    )
+                g = Tensor._make(np.ones_like(root.data))
+            else:
+                g = g if isinstance(g, Tensor) else Tensor(g, dtype=root.data.dtype)
+                if g.shape != root.shape:
+                    raise RuntimeError(f"gradient of shape {g.shape} for an output of shape {root.shape}")
+            key = root.grad_fn if root.grad_fn is not None else root
+            seeds[key] = seeds[key] + g if key in seeds else g
+
+        wanted: dict[Any, int] = {}
+        if inputs is not None:
+            for i, t in enumerate(inputs):
+                if not t._requires_grad:
+                    raise RuntimeError(f"input {i} of grad() does not require grad")
+                wanted[t.grad_fn if t.grad_fn is not None else t] = i
+        results: list = [None] * (len(inputs) if inputs is not None else 0)
+
+        anomaly = state.anomaly
+        grads: dict[Any, Any] = {}  # node -> accumulated gradient of its output
+        leaves: dict[Any, Any] = {}  # leaf Tensor -> accumulated gradient
+        nodes = [k for k in seeds if isinstance(k, Function)]
+        for k, g in seeds.items():
+            (grads if isinstance(k, Function) else leaves)[k] = g
+
+        for node in _order(nodes):
+            g = grads.pop(node, None)
+            if g is None:
+                continue
+            if node._hooks:
+                g = _run_hooks(node._hooks, g)
+            if node._retained is not None and inputs is None:
+                owner = node._retained()
+                if owner is not None:
+                    owner.grad = g if owner.grad is None else owner.grad + g
+            if g.data.size <= node.SMALL:
+                node.grad_small = g.data  # kept for graph pictures (autograd.viz)
+            if node in wanted:
+                results[wanted[node]] = g
+            input_grads = node.backward(node, g)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            if len(input_grads) != len(node.next) and (
+                len(input_grads) > len(node.next) or any(node.next[len(input_grads) :])
+            ):  # trailing constant arguments may be left out
+                raise RuntimeError(
+                    f"{type(node).__name__}.backward returned {len(input_grads)} gradients "
+                    f"for {len(node.next)} inputs"
+                )
+            if not retain_graph:
+                node._release()
+            for parent, pg in zip(node.next, input_grads):
+                if parent is None or pg is None:
+                    continue
+                if not isinstance(pg, Tensor):
+                    pg = Tensor._make(np.asarray(pg))
+                if pg.data.shape != parent.shape:
+                    pg = _reduce_broadcast(pg, parent, node)
+                if pg.data.dtype != parent.dtype:
+                    pg = pg.astype(parent.dtype)
+                if anomaly:
+                    _check_finite(pg, node)
+                store = grads if isinstance(parent, Function) else leaves
+                prev = store.get(parent)
+                store[parent] = pg if prev is None else prev + pg
+
+        for leaf, g in leaves.items():
+            if leaf._hooks:
+                g = _run_hooks(leaf._hooks, g)
+            if leaf in wanted:
+                results[wanted[leaf]] = g
+            elif inputs is None:
+                if not create_graph:
+                    g = g.detach()
+                leaf.grad = g if leaf.grad is None else leaf.grad + g
+    return results if inputs is not None else None
+
+
+def backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_graph: bool, create_graph: bool) -> None:
+    run_backward(roots, grad_roots, retain_graph or create_graph, create_graph)
+
+
+def grad(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned rather than stored in ``.grad``.
+
+    ``outputs`` and ``inputs`` are Tensors or sequences of them; ``grad_outputs`` gives
+    d(loss)/d(output) for non-scalar outputs. Returns a tuple with one entry per input.
+    """
+    from .tensor import Tensor
+
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is not None:
+        grad_outputs = [grad_outputs] if isinstance(grad_outputs, Tensor) else list(grad_outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    results = run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs)
+    for i, r in enumerate(results):
+        if r is None and not allow_unused:
+            raise RuntimeError(
+                f"input {i} of grad() was not used to compute the outputs; pass allow_unused=True "
+                "to get None for it"
+            )
+    return tuple(results)

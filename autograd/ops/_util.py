@@ -1,0 +1,34 @@
+"""Small helpers shared by the op families."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
+
+from ..tensor import Tensor
+
+
+def data(x: Any) -> Any:
+    """The ndarray behind a Tensor; constants pass through."""
+    return x.data if isinstance(x, Tensor) else x
+
+
+def shape(x: Any) -> tuple[int, ...]:
+    return getattr(data(x), "shape", ())
+
+
+def axes_of(axis: Any, ndim: int) -> tuple[int, ...]:
+    """Normalise ``axis`` (None, int or tuple) to a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(sorted(normalize_axis_tuple(axis, ndim)))
+
+
+def keepdims_shape(in_shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(1 if i in axes else n for i, n in enumerate(in_shape))
+
+
+def count(in_shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
+    return int(np.prod([in_shape[i] for i in axes], dtype=np.int64))

@@ -1,0 +1,301 @@
+"""Elementwise ops. Binary ones broadcast like NumPy; their backward returns gradients of the
+output's shape and the engine sums each down to its input's shape (`sum_to`, in one place).
+
+Subgradients at kinks, chosen on purpose and pinned by tests: relu'(0) = 0, abs'(0) = 0,
+clip passes the gradient on the closed interval [min, max], maximum/minimum split it equally
+between tied inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..function import Function
+from ..tensor import Tensor
+from ._util import data
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return data(a) + data(b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g  # the add gate hands the same gradient to both inputs
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return data(a) - data(b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return data(a) * data(b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (g * b if need_a else None, g * a if need_b else None)  # the mul gate swaps its inputs
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return data(a) / data(b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ga = g / b if need_a else None
+        gb = -g * a / (b * b) if need_b else None  # d(a/b)/db = -a / b^2
+        return ga, gb
+
+
+class Pow(Function):
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.power(data(a), data(b))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ga = g * b * a ** (b - 1) if need_a else None  # d(a^b)/da = b a^(b-1)
+        gb = g * ctx.output * log(a) if need_b else None  # d(a^b)/db = a^b ln a
+        return ga, gb
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return -x.data
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.source = x.data.dtype
+        return x.data.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return Cast.apply(g, ctx.source)
+
+
+class Exp(Function):
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.exp(x.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.output  # d exp(x) = exp(x)
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log(data(x))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g / x
+
+
+def log(x: Any) -> Any:
+    """Natural log of a Tensor, or of a constant (for the exponent rule of Pow)."""
+    return Log.apply(x) if isinstance(x, Tensor) else np.log(x)
+
+
+class Sqrt(Function):
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.sqrt(x.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g / (2 * ctx.output)  # d sqrt(x) = 1 / (2 sqrt(x))
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * x.cos()
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return -g * x.sin()
+
+
+class Tanh(Function):
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.tanh(x.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.output
+        return g * (1 - y * y)  # d tanh = 1 - tanh^2
+
+
+class Sigmoid(Function):
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, x):
+        x = x.data
+        # two branches so that exp never overflows: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below
+        z = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.output
+        return g * y * (1 - y)  # d sigma = sigma (1 - sigma)
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.maximum(x.data, 0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (x.data > 0)  # relu'(0) = 0
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * np.sign(x.data)  # abs'(0) = 0
+
+
+class Clip(Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        if lo is None and hi is None:
+            raise ValueError("clip: at least one of min and max must be given")
+        ctx.save_for_backward(x)
+        ctx.bounds = (lo, hi)
+        return np.clip(x.data, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        inside = np.ones(x.shape, dtype=bool)
+        if lo is not None:
+            inside &= x.data >= lo
+        if hi is not None:
+            inside &= x.data <= hi
+        return g * inside
+
+
+class _Extremum2(Function):
+    """maximum(a, b) and minimum(a, b); tied inputs share the gradient equally."""
+
+    pick: Any = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        a_, b_ = data(a), data(b)
+        out = cls.pick(a_, b_)
+        # weight of a in the gradient: 1 where a wins, 1/2 at ties, 0 where b wins
+        ctx.save_for_backward((out == a_) * (1.0 - 0.5 * (a_ == b_)))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (wa,) = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        wa = wa.astype(g.dtype, copy=False)
+        return (g * wa if need_a else None, g * (1 - wa) if need_b else None)
+
+
+class Maximum(_Extremum2):
+    pick = staticmethod(np.maximum)
+
+
+class Minimum(_Extremum2):
+    pick = staticmethod(np.minimum)
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.cond = np.asarray(data(cond), dtype=bool)
+        return np.where(ctx.cond, data(a), data(b))
+
+    @staticmethod
+    def backward(ctx, g):
+        _, need_a, need_b = ctx.needs_input_grad
+        zero = np.zeros((), g.dtype)
+        ga = Where.apply(ctx.cond, g, zero) if need_a else None
+        gb = Where.apply(ctx.cond, zero, g) if need_b else None
+        return None, ga, gb
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise max of two tensors (or a tensor and a constant), broadcasting."""
+    return Maximum.apply(a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise min of two tensors (or a tensor and a constant), broadcasting."""
+    return Minimum.apply(a, b)
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """``a`` where ``cond`` is true, else ``b``; the gradient flows to the chosen side only."""
+    return Where.apply(cond, a, b)

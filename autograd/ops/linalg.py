@@ -1,0 +1,121 @@
+"""Linear algebra: matmul (the primitive), tensordot and einsum."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..function import Function
+from ..tensor import Tensor
+from .movement import Reshape, Transpose, sum_to, swapaxes
+
+
+class MatMul(Function):
+    """Batched matrix product of operands with at least 2 axes; batch axes broadcast."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        if a.shape[-1] != b.shape[-2]:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align ({a.shape[-1]} != {b.shape[-2]})")
+        return np.matmul(a.data, b.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        # C = A B:  dA = dC B^T,  dB = A^T dC
+        ga = sum_to(MatMul.apply(g, swapaxes(b, -1, -2)), a.shape) if need_a else None
+        gb = sum_to(MatMul.apply(swapaxes(a, -1, -2), g), b.shape) if need_b else None
+        return ga, gb
+
+
+def _as_tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with NumPy's rules: 1-D operands become a row or a column, then are dropped."""
+    a, b = _as_tensor(a), _as_tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: operands need at least one axis, got shapes {a.shape} and {b.shape}")
+    if a.ndim == 1 and b.ndim == 1:
+        if a.shape != b.shape:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align")
+        return (a * b).sum()
+    if a.ndim == 1:
+        return Reshape.apply(MatMul.apply(Reshape.apply(a, (1, -1)), b), b.shape[:-2] + b.shape[-1:])
+    if b.ndim == 1:
+        return Reshape.apply(MatMul.apply(a, Reshape.apply(b, (-1, 1))), a.shape[:-1])
+    return MatMul.apply(a, b)
+
+
+def tensordot(a: Any, b: Any, axes: Any = 2) -> Tensor:
+    """Sum products over ``axes`` of a and b (NumPy's tensordot), as transpose, reshape, matmul."""
+    a, b = _as_tensor(a), _as_tensor(b)
+    if isinstance(axes, int):
+        axes_a, axes_b = list(range(a.ndim - axes, a.ndim)), list(range(axes))
+    else:
+        axes_a, axes_b = ([x] if isinstance(x, int) else list(x) for x in axes)
+    axes_a = [x % a.ndim for x in axes_a] if a.ndim else axes_a
+    axes_b = [x % b.ndim for x in axes_b] if b.ndim else axes_b
+    if [a.shape[i] for i in axes_a] != [b.shape[i] for i in axes_b]:
+        raise ValueError(f"tensordot: shapes {a.shape} and {b.shape} differ on the summed axes {axes_a}, {axes_b}")
+    free_a = [i for i in range(a.ndim) if i not in axes_a]
+    free_b = [i for i in range(b.ndim) if i not in axes_b]
+    k = int(np.prod([a.shape[i] for i in axes_a], dtype=np.int64))
+    a2 = Reshape.apply(Transpose.apply(a, tuple(free_a + axes_a)), (-1, k))
+    b2 = Reshape.apply(Transpose.apply(b, tuple(axes_b + free_b)), (k, -1))
+    out_shape = tuple(a.shape[i] for i in free_a) + tuple(b.shape[i] for i in free_b)
+    return Reshape.apply(MatMul.apply(a2, b2), out_shape)
+
+
+def _parse(subscripts: str, n: int) -> tuple[list[str], str]:
+    subscripts = subscripts.replace(" ", "")
+    if "." in subscripts:
+        raise ValueError("einsum: '...' is not supported; name every axis")
+    ins, arrow, out = subscripts.partition("->")
+    inputs = ins.split(",")
+    if len(inputs) != n:
+        raise ValueError(f"einsum: {subscripts!r} names {len(inputs)} operands, got {n}")
+    if not arrow:  # implicit form: letters seen once, in alphabetical order
+        letters = "".join(inputs)
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return inputs, out
+
+
+class Einsum(Function):
+    @staticmethod
+    def forward(ctx, subscripts, *operands):
+        inputs, out = _parse(subscripts, len(operands))
+        for sub, t in zip(inputs, operands):
+            if len(sub) != t.ndim:
+                raise ValueError(f"einsum: subscripts {sub!r} do not fit an operand of shape {t.shape}")
+        ctx.inputs, ctx.out = inputs, out
+        ctx.save_for_backward(*operands)
+        return np.einsum(f"{','.join(inputs)}->{out}", *(t.data for t in operands))
+
+    @staticmethod
+    def backward(ctx, g):
+        operands = ctx.saved_tensors
+        grads: list = [None]
+        for i, (sub, t) in enumerate(zip(ctx.inputs, operands)):
+            if not ctx.needs_input_grad[i + 1]:
+                grads.append(None)
+                continue
+            if len(set(sub)) != len(sub):
+                raise NotImplementedError(f"einsum: no gradient for repeated subscripts in {sub!r}")
+            others = [s for j, s in enumerate(ctx.inputs) if j != i] + [ctx.out]
+            known = set("".join(others))
+            # letters only this operand has were summed away: broadcast the gradient over them
+            reduced = "".join(c for c in sub if c in known)
+            gi = Einsum.apply(f"{','.join(others)}->{reduced}", *[o for j, o in enumerate(operands) if j != i], g)
+            expanded = Reshape.apply(gi, tuple(t.shape[k] if c in known else 1 for k, c in enumerate(sub)))
+            grads.append(expanded if expanded.shape == t.shape else expanded.broadcast_to(t.shape))
+        return tuple(grads)
+
+
+def einsum(subscripts: str, *operands: Any) -> Tensor:
+    """Einstein summation over Tensors, e.g. ``einsum("ij,jk->ik", a, b)``."""
+    return Einsum.apply(subscripts, *[_as_tensor(t) for t in operands])

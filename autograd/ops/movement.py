@@ -1,0 +1,312 @@
+"""Ops that move data around without arithmetic: shapes, broadcasting, indexing, windows.
+
+Adjoint pairs: reshape <- reshape, transpose <- transpose, broadcast_to <- sum_to,
+getitem <- scatter_add, concatenate <- getitem, pad <- getitem, unfold <- fold.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..function import Function
+from ..tensor import Tensor
+from ._util import axes_of
+
+
+# --- shapes -------------------------------------------------------------------------------------
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        try:
+            return x.data.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {tuple(shape)}") from None
+
+    @staticmethod
+    def backward(ctx, g):
+        return Reshape.apply(g, ctx.in_shape)
+
+
+class Transpose(Function):
+    @staticmethod
+    def forward(ctx, x, axes):
+        if axes is None:
+            axes = tuple(reversed(range(x.ndim)))
+        elif sorted(normalize_axis_index(a, x.ndim) for a in axes) != list(range(x.ndim)):
+            raise ValueError(f"permute: {tuple(axes)} is not a permutation of the axes of shape {x.shape}")
+        ctx.axes = axes
+        return x.data.transpose(axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        return Transpose.apply(g, tuple(np.argsort([a % g.ndim for a in ctx.axes])))
+
+
+class BroadcastTo(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        try:
+            return np.broadcast_to(x.data, shape)
+        except ValueError:
+            raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {tuple(shape)}") from None
+
+    @staticmethod
+    def backward(ctx, g):
+        return sum_to(g, ctx.in_shape)
+
+
+class SumTo(Function):
+    """Sum a broadcast result back down to ``shape``: the adjoint of broadcasting."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        lead = x.ndim - len(shape)
+        if lead < 0 or any(s != 1 and s != n for s, n in zip(shape, x.shape[lead:])):
+            raise ValueError(f"sum_to: shape {x.shape} is not a broadcast of {tuple(shape)}")
+        axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
+        return x.data.sum(axis=axes, keepdims=True).reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return BroadcastTo.apply(g, ctx.in_shape)
+
+
+def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Reduce ``x`` by summation to ``shape``, which it must be a broadcast of."""
+    return x if x.shape == shape else SumTo.apply(x, tuple(shape))
+
+
+def expand(x: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """``broadcast_to`` where -1 keeps the size of that axis (PyTorch's expand)."""
+    lead = len(shape) - x.ndim
+    shape = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
+    return BroadcastTo.apply(x, shape)
+
+
+def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
+    axes = list(range(x.ndim))
+    a, b = normalize_axis_index(axis1, x.ndim), normalize_axis_index(axis2, x.ndim)
+    axes[a], axes[b] = axes[b], axes[a]
+    return Transpose.apply(x, tuple(axes))
+
+
+def flatten(x: Tensor, start: int = 0, end: int = -1) -> Tensor:
+    """Merge axes ``start`` to ``end`` (inclusive) into one."""
+    if x.ndim == 0:
+        return Reshape.apply(x, (1,))
+    start, end = normalize_axis_index(start, x.ndim), normalize_axis_index(end, x.ndim)
+    shape = x.shape[:start] + (int(np.prod(x.shape[start : end + 1])),) + x.shape[end + 1 :]
+    return Reshape.apply(x, shape)
+
+
+def squeeze(x: Tensor, axis: Any = None) -> Tensor:
+    """Drop axes of size 1 (all of them, or those in ``axis``)."""
+    if axis is None:
+        return Reshape.apply(x, tuple(n for n in x.shape if n != 1))
+    axes = axes_of(axis, x.ndim)
+    if any(x.shape[a] != 1 for a in axes):
+        raise ValueError(f"squeeze: axis {axis} of shape {x.shape} does not have size 1")
+    return Reshape.apply(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def unsqueeze(x: Tensor, axis: int) -> Tensor:
+    """Insert an axis of size 1 at ``axis`` (counted in the result, as NumPy's expand_dims)."""
+    axis = normalize_axis_index(axis, x.ndim + 1)
+    return Reshape.apply(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+# --- indexing -----------------------------------------------------------------------------------
+def _index(index: Any) -> Any:
+    """Replace Tensors and lists in an index by ndarrays."""
+    if isinstance(index, tuple):
+        return tuple(_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def _is_advanced(index: Any) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, np.ndarray) and p.dtype != bool for p in parts)
+
+
+class GetItem(Function):
+    @staticmethod
+    def forward(ctx, x, index):
+        index = _index(index)
+        ctx.index, ctx.in_shape = index, x.shape
+        return x.data[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        return ScatterAdd.apply(g, ctx.index, ctx.in_shape)
+
+
+class ScatterAdd(Function):
+    """A zero tensor of ``shape`` with ``x`` added at ``index``; repeated indices accumulate."""
+
+    @staticmethod
+    def forward(ctx, x, index, shape):
+        ctx.index = index
+        out = np.zeros(shape, dtype=x.dtype)
+        if _is_advanced(index):
+            np.add.at(out, index, x.data)
+        else:  # basic indexing and boolean masks never repeat an element
+            out[index] = x.data
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return GetItem.apply(g, ctx.index)
+
+
+# --- joining and splitting ------------------------------------------------------------------------
+class Concatenate(Function):
+    @staticmethod
+    def forward(ctx, axis, *tensors):
+        arrays = [t.data for t in tensors]
+        axis = normalize_axis_index(axis, arrays[0].ndim)
+        try:
+            out = np.concatenate(arrays, axis=axis)
+        except ValueError:
+            shapes = ", ".join(str(a.shape) for a in arrays)
+            raise ValueError(f"concatenate: shapes {shapes} differ outside axis {axis}") from None
+        ctx.axis = axis
+        ctx.bounds = np.cumsum([0] + [a.shape[axis] for a in arrays])
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        lead = (slice(None),) * ctx.axis
+        return (None,) + tuple(
+            g[lead + (slice(lo, hi),)] if need else None
+            for lo, hi, need in zip(ctx.bounds[:-1], ctx.bounds[1:], ctx.needs_input_grad[1:])
+        )
+
+
+def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    if len(tensors) == 0:
+        raise ValueError("concatenate: need at least one tensor")
+    return Concatenate.apply(axis, *[t if isinstance(t, Tensor) else Tensor(t) for t in tensors])
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors of one shape along a new axis."""
+    if len(tensors) == 0:
+        raise ValueError("stack: need at least one tensor")
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: all tensors need one shape, got {sorted(shapes)}")
+    axis = normalize_axis_index(axis, tensors[0].ndim + 1)
+    return Concatenate.apply(axis, *[unsqueeze(t, axis) for t in tensors])
+
+
+def split(x: Tensor, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
+    """Split into pieces along ``axis``, as ``np.split``: a number of equal sections or cut points."""
+    axis = normalize_axis_index(axis, x.ndim)
+    n = x.shape[axis]
+    if isinstance(indices_or_sections, int):
+        if indices_or_sections <= 0 or n % indices_or_sections:
+            raise ValueError(f"split: axis {axis} of length {n} does not split into {indices_or_sections} equal parts")
+        step = n // indices_or_sections
+        cuts = list(range(step, n, step))
+    else:
+        cuts = list(indices_or_sections)
+    lead = (slice(None),) * axis
+    return [x[lead + (slice(lo, hi),)] for lo, hi in zip([0, *cuts], [*cuts, n])]
+
+
+# --- padding and windows --------------------------------------------------------------------------
+class Pad(Function):
+    @staticmethod
+    def forward(ctx, x, pad_width, value):
+        try:
+            widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
+        except ValueError:
+            raise ValueError(f"pad: pad_width {pad_width} does not fit a tensor of shape {x.shape}") from None
+        if (widths < 0).any():
+            raise ValueError(f"pad: negative pad_width {pad_width}")
+        ctx.window = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths.tolist(), x.shape))
+        return np.pad(x.data, widths, constant_values=value)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g[ctx.window]
+
+
+def pad(x: Tensor, pad_width: Any, value: float = 0) -> Tensor:
+    """Pad with a constant. ``pad_width`` as NumPy: an int, ``(before, after)``, or one pair per axis."""
+    return Pad.apply(x, pad_width, value)
+
+
+def _window_args(x_ndim: int, kernel_size: Any, stride: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    kernel = (kernel_size,) * min(2, x_ndim) if isinstance(kernel_size, int) else tuple(kernel_size)
+    if stride is None:
+        stride = kernel
+    stride = (stride,) * len(kernel) if isinstance(stride, int) else tuple(stride)
+    if len(stride) != len(kernel) or len(kernel) > x_ndim or min(kernel + stride, default=1) < 1:
+        raise ValueError(f"unfold: kernel {kernel} and stride {stride} do not fit a tensor with {x_ndim} axes")
+    return kernel, stride
+
+
+class Unfold(Function):
+    @staticmethod
+    def forward(ctx, x, kernel, stride):
+        k = len(kernel)
+        spatial = x.shape[x.ndim - k :]
+        if any(n < w for n, w in zip(spatial, kernel)):
+            raise ValueError(f"unfold: kernel {kernel} is larger than the spatial shape {spatial} of {x.shape}")
+        ctx.in_shape, ctx.kernel, ctx.stride = x.shape, kernel, stride
+        windows = sliding_window_view(x.data, kernel, axis=tuple(range(x.ndim - k, x.ndim)))
+        return windows[(Ellipsis,) + tuple(slice(None, None, s) for s in stride) + (slice(None),) * k]
+
+    @staticmethod
+    def backward(ctx, g):
+        return Fold.apply(g, ctx.in_shape, ctx.kernel, ctx.stride)
+
+
+class Fold(Function):
+    """Sum windows back into an array of ``shape``: the adjoint of `Unfold`.
+
+    One strided add per kernel offset (kh * kw of them), never a loop over output positions.
+    """
+
+    @staticmethod
+    def forward(ctx, g, shape, kernel, stride):
+        ctx.kernel, ctx.stride = kernel, stride
+        k = len(kernel)
+        n_out = g.shape[g.ndim - 2 * k : g.ndim - k]
+        out = np.zeros(shape, dtype=g.dtype)
+        for offset in itertools.product(*(range(w) for w in kernel)):
+            target = tuple(slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(offset, stride, n_out))
+            out[(Ellipsis,) + target] += g.data[(Ellipsis,) + offset]
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return Unfold.apply(g, ctx.kernel, ctx.stride)
+
+
+def unfold(x: Tensor, kernel_size: Any, stride: Any = None) -> Tensor:
+    """Sliding windows over the trailing axes, as a zero-copy view.
+
+    ``kernel_size`` is a tuple (one entry per trailing axis) or an int (a square window over
+    the last two axes). ``stride`` defaults to the kernel. For x of shape (N, C, H, W) and a
+    (kh, kw) kernel the result has shape (N, C, oh, ow, kh, kw), oh = (H - kh) // sh + 1: windows
+    that do not fit are dropped, as PyTorch does.
+    """
+    kernel, stride = _window_args(x.ndim, kernel_size, stride)
+    return Unfold.apply(x, kernel, stride)
