@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -124,24 +124,21 @@ def _run_hooks(hooks: list | None, g: Any) -> Any:
     return g
 
 
-def _order(roots: Iterable[Any]) -> list:
-    """Nodes reachable from ``roots`` so that each comes after all of its consumers."""
+def _order(roots: list) -> list:
+    """Nodes reachable from ``roots``, each after every node that consumes its output."""
     from .function import Function
 
-    consumers: dict[Any, int] = {}
-    stack = [r for r in roots]
-    for r in stack:
-        consumers.setdefault(r, 0)
+    consumers = dict.fromkeys(roots, 0)
+    stack = list(consumers)
     while stack:
-        node = stack.pop()
-        for parent in node.next:
+        for parent in stack.pop().next:
             if isinstance(parent, Function):
                 if parent in consumers:
                     consumers[parent] += 1
                 else:
                     consumers[parent] = 1
                     stack.append(parent)
-    ready = [r for r in dict.fromkeys(roots) if consumers[r] == 0]
+    ready = [r for r in roots if consumers[r] == 0]
     order = []
     while ready:
         node = ready.pop()
@@ -154,25 +151,51 @@ def _order(roots: Iterable[Any]) -> list:
     return order
 
 
-def _reduce_broadcast(g: Any, parent: Any, node: Any) -> Any:
-    """Sum a gradient over the axes its input was broadcast along: the one place this happens."""
+def _fit_to_input(g: Any, parent: Any, node: Any) -> Any:
+    """Make a gradient match its input: sum over broadcast axes (the one place this happens), cast."""
     from .ops.movement import sum_to
+    from .tensor import Tensor
 
-    try:
-        return sum_to(g, parent.shape)
-    except ValueError:
-        raise RuntimeError(
-            f"{type(node).__name__}.backward returned a gradient of shape {g.shape} "
-            f"for an input of shape {parent.shape}"
-        ) from None
+    if not isinstance(g, Tensor):
+        g = Tensor._make(np.asarray(g))
+    if g.data.shape != parent.shape:
+        try:
+            g = sum_to(g, parent.shape)
+        except ValueError:
+            raise RuntimeError(
+                f"{type(node).__name__}.backward returned a gradient of shape {g.shape} "
+                f"for an input of shape {parent.shape}"
+            ) from None
+    if g.data.dtype != parent.dtype:
+        g = g.astype(parent.dtype)
+    return g
 
 
 def _check_finite(g: Any, node: Any) -> None:
     if not np.all(np.isfinite(g.data)):
         raise FloatingPointError(
-            f"backward of {type(node).__name__} produced NaN or Inf; the op was created at\n"
-            + node._where()
+            f"backward of {type(node).__name__} produced NaN or Inf; the op was created at\n" + node._where()
         )
+
+
+def _seed_gradient(root: Any, g: Any) -> Any:
+    from .tensor import Tensor
+
+    if not isinstance(root, Tensor):
+        raise TypeError(f"backward() needs Tensors, got {type(root).__name__}")
+    if not root._requires_grad:
+        raise RuntimeError("this tensor does not require grad and has no grad_fn: nothing to differentiate")
+    if g is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for scalar outputs, got shape {root.shape}; "
+                "pass gradient= with the output's shape"
+            )
+        return Tensor._make(np.ones_like(root.data))
+    g = g if isinstance(g, Tensor) else Tensor(g, dtype=root.data.dtype)
+    if g.shape != root.shape:
+        raise RuntimeError(f"gradient of shape {g.shape} given for an output of shape {root.shape}")
+    return g
 
 
 def run_backward(
@@ -194,95 +217,73 @@ def run_backward(
         grad_roots = [None] * len(roots)
     if len(grad_roots) != len(roots):
         raise ValueError(f"got {len(roots)} outputs but {len(grad_roots)} gradients")
-    with set_grad_enabled(create_graph):
-        seeds: dict[Any, Any] = {}  # node or leaf -> gradient
-        for root, g in zip(roots, grad_roots):
-            if not isinstance(root, Tensor):
-                raise TypeError(f"backward() needs Tensors, got {type(root).__name__}")
-            if not root._requires_grad:
-                raise RuntimeError(
-                    "element 0 of tensors does not require grad and does not have a grad_fn: "
-                    "nothing to differentiate"
-                )
-            if g is None:
-                if root.data.size != 1:
-                    raise RuntimeError(
-                        f"grad can be implicitly created only for scalar outputs, got shape {root.shape}; "
-                        "pass gradient= with the output's shape"
-                    )
-                g = Tensor._make(np.ones_like(root.data))
-            else:
-                g = g if isinstance(g, Tensor) else Tensor(g, dtype=root.data.dtype)
-                if g.shape != root.shape:
-                    raise RuntimeError(f"gradient of shape {g.shape} for an output of shape {root.shape}")
-            key = root.grad_fn if root.grad_fn is not None else root
-            seeds[key] = seeds[key] + g if key in seeds else g
+    grads: dict[Any, Any] = {}  # node -> gradient of its output, summed over its consumers
+    leaves: dict[Any, Any] = {}  # leaf Tensor -> its gradient
+    for root, g in zip(roots, grad_roots):
+        g = _seed_gradient(root, g)
+        key = root.grad_fn if root.grad_fn is not None else root
+        store = grads if root.grad_fn is not None else leaves
+        store[key] = store[key] + g if key in store else g
+    wanted: dict[Any, int] = {}
+    for i, t in enumerate(inputs or ()):
+        if not t._requires_grad:
+            raise RuntimeError(f"input {i} of grad() does not require grad")
+        wanted[t.grad_fn if t.grad_fn is not None else t] = i
+    results: list = [None] * len(wanted)
 
-        wanted: dict[Any, int] = {}
-        if inputs is not None:
-            for i, t in enumerate(inputs):
-                if not t._requires_grad:
-                    raise RuntimeError(f"input {i} of grad() does not require grad")
-                wanted[t.grad_fn if t.grad_fn is not None else t] = i
-        results: list = [None] * (len(inputs) if inputs is not None else 0)
-
-        anomaly = state.anomaly
-        grads: dict[Any, Any] = {}  # node -> accumulated gradient of its output
-        leaves: dict[Any, Any] = {}  # leaf Tensor -> accumulated gradient
-        nodes = [k for k in seeds if isinstance(k, Function)]
-        for k, g in seeds.items():
-            (grads if isinstance(k, Function) else leaves)[k] = g
-
-        for node in _order(nodes):
-            g = grads.pop(node, None)
-            if g is None:
-                continue
-            if node._hooks:
-                g = _run_hooks(node._hooks, g)
-            if node._retained is not None and inputs is None:
-                owner = node._retained()
-                if owner is not None:
-                    owner.grad = g if owner.grad is None else owner.grad + g
-            if g.data.size <= node.SMALL:
-                node.grad_small = g.data  # kept for graph pictures (autograd.viz)
-            if node in wanted:
-                results[wanted[node]] = g
-            input_grads = node.backward(node, g)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            if len(input_grads) != len(node.next) and (
-                len(input_grads) > len(node.next) or any(node.next[len(input_grads) :])
-            ):  # trailing constant arguments may be left out
-                raise RuntimeError(
-                    f"{type(node).__name__}.backward returned {len(input_grads)} gradients "
-                    f"for {len(node.next)} inputs"
-                )
-            if not retain_graph:
-                node._release()
-            for parent, pg in zip(node.next, input_grads):
-                if parent is None or pg is None:
+    anomaly = state.anomaly
+    state.anomaly = False  # ops run inside a backward are checked as that node's gradients instead
+    try:
+        with set_grad_enabled(create_graph):
+            for node in _order(list(grads)):
+                g = grads.pop(node, None)
+                if g is None:
                     continue
-                if not isinstance(pg, Tensor):
-                    pg = Tensor._make(np.asarray(pg))
-                if pg.data.shape != parent.shape:
-                    pg = _reduce_broadcast(pg, parent, node)
-                if pg.data.dtype != parent.dtype:
-                    pg = pg.astype(parent.dtype)
-                if anomaly:
-                    _check_finite(pg, node)
-                store = grads if isinstance(parent, Function) else leaves
-                prev = store.get(parent)
-                store[parent] = pg if prev is None else prev + pg
+                if node._hooks:
+                    g = _run_hooks(node._hooks, g)
+                if node._retained is not None and inputs is None:
+                    owner = node._retained()
+                    if owner is not None:
+                        owner.grad = g if owner.grad is None else owner.grad + g
+                if g.data.size <= node.SMALL:
+                    node.grad_small = g.data  # kept for graph pictures (autograd.viz)
+                if wanted and node in wanted:
+                    results[wanted[node]] = g
+                input_grads = node.backward(node, g)
+                if type(input_grads) is not tuple:
+                    input_grads = (input_grads,)
+                edges = node.next
+                if len(input_grads) != len(edges) and (
+                    len(input_grads) > len(edges) or any(e is not None for e in edges[len(input_grads) :])
+                ):  # gradients of trailing constant arguments may be left out
+                    raise RuntimeError(
+                        f"{type(node).__name__}.backward returned {len(input_grads)} gradients "
+                        f"for {len(edges)} inputs"
+                    )
+                if not retain_graph:
+                    node._release()
+                for parent, pg in zip(edges, input_grads):
+                    if parent is None or pg is None:
+                        continue
+                    if pg.__class__ is not Tensor or pg.data.shape != parent.shape or pg.data.dtype != parent.dtype:
+                        pg = _fit_to_input(pg, parent, node)
+                    if anomaly:
+                        _check_finite(pg, node)
+                    store = grads if isinstance(parent, Function) else leaves
+                    prev = store.get(parent)
+                    store[parent] = pg if prev is None else prev + pg
 
-        for leaf, g in leaves.items():
-            if leaf._hooks:
-                g = _run_hooks(leaf._hooks, g)
-            if leaf in wanted:
-                results[wanted[leaf]] = g
-            elif inputs is None:
-                if not create_graph:
-                    g = g.detach()
-                leaf.grad = g if leaf.grad is None else leaf.grad + g
+            for leaf, g in leaves.items():
+                if leaf._hooks:
+                    g = _run_hooks(leaf._hooks, g)
+                if leaf in wanted:
+                    results[wanted[leaf]] = g
+                elif inputs is None:
+                    if not create_graph:
+                        g = g.detach()
+                    leaf.grad = g if leaf.grad is None else leaf.grad + g
+    finally:
+        state.anomaly = anomaly
     return results if inputs is not None else None
 
 

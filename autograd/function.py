@@ -8,6 +8,7 @@ any input requires grad, makes the instance ``ctx`` the output's ``grad_fn``.
 
 from __future__ import annotations
 
+import os
 import traceback
 from typing import Any
 
@@ -15,6 +16,8 @@ import numpy as np
 
 from .engine import state
 from .tensor import Tensor
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class Function:
@@ -129,7 +132,7 @@ class Function:
         """Where the user created this op (with ``detect_anomaly`` on)."""
         if self._stack is None:
             return "  (unknown: run the forward pass under autograd.detect_anomaly() to record it)"
-        frames = [f for f in self._stack if "/autograd/" not in f.filename.replace("\\", "/")]
+        frames = [f for f in self._stack if not f.filename.startswith(_PACKAGE_DIR)]
         return "".join(traceback.format_list(frames[-3:] or self._stack[-3:]))
 
     def __repr__(self) -> str:

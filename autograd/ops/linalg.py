@@ -40,9 +40,10 @@ def matmul(a: Any, b: Any) -> Tensor:
     a, b = _as_tensor(a), _as_tensor(b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands need at least one axis, got shapes {a.shape} and {b.shape}")
+    inner = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if a.shape[-1] != inner:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align ({a.shape[-1]} != {inner})")
     if a.ndim == 1 and b.ndim == 1:
-        if a.shape != b.shape:
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align")
         return (a * b).sum()
     if a.ndim == 1:
         return Reshape.apply(MatMul.apply(Reshape.apply(a, (1, -1)), b), b.shape[:-2] + b.shape[-1:])
