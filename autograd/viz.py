@@ -18,7 +18,8 @@ What is drawn, and where its numbers come from:
 
 Edges run from inputs to the op that consumes them. With ``show_edges=True`` each edge carries
 the forward value (green, above) and the gradient of the loss with respect to that value (red,
-below), as on the lecture's circuit diagrams. A tensor used by several ops carries its total
+below), as on the lecture's circuit diagrams (the gradient is an ``xlabel``, which Graphviz
+places after the layout, next to the edge). A tensor used by several ops carries its total
 gradient, summed over all uses, marked "(total)".
 
 Grouping by module (``nn`` knows nothing about graphs): run the forward pass inside
@@ -280,14 +281,17 @@ def _node_label(it: _Item, show_shapes: bool, show_values: bool, show_grads: boo
     return "<" + "<br/>".join(lines) + ">"
 
 
-def _edge_label(src: _Item, dst: _Item) -> str:
-    """Forward value above, gradient below. The edge into an output carries the output itself."""
+def _edge_labels(src: _Item, dst: _Item) -> dict[str, str]:
+    """Forward value above the edge (``label``), gradient below it (``xlabel``, placed after layout).
+
+    The edge into an output carries the output itself.
+    """
     carried = dst.obj if dst.kind == "output" else src.obj
-    value = f'<font color="{VALUE_COLOR}">{html.escape(_value_text(carried))}</font>'
-    if src.kind == "const":
-        return f"<{value}>"
-    grad = _grad_text(carried) + (" (total)" if src.uses > 1 and dst.kind != "output" else "")
-    return f'<{value}<br/><font color="{GRAD_COLOR}">{html.escape(grad)}</font>>'
+    labels = {"label": f'<<font color="{VALUE_COLOR}">{html.escape(_value_text(carried))}</font>>'}
+    if src.kind != "const":
+        grad = _grad_text(carried) + (" (total)" if src.uses > 1 and dst.kind != "output" else "")
+        labels["xlabel"] = f'<<font color="{GRAD_COLOR}">{html.escape(grad)}</font>>'
+    return labels
 
 
 # --- module clusters -------------------------------------------------------------------------
@@ -422,6 +426,7 @@ def draw(
     params: Any = None,
     group_modules: bool = False,
     legend: bool = False,
+    model: Any = None,
 ) -> Graph:
     """Draw the computation graph behind ``roots`` (Tensors) and return it as a `Graph`.
 
@@ -433,6 +438,7 @@ def draw(
     say how many more were left out (None: no limit). ``params``: names for parameters,
     ``dict(model.named_parameters())`` or tensor -> name. ``group_modules``: one box per module
     recorded by `trace_modules`. ``legend``: add a key to the node styles and edge colours.
+    ``model``: a module whose ``named_parameters()`` name the parameters when ``params`` is None.
     """
     if not roots:
         raise TypeError("draw() needs at least one root tensor")
@@ -444,12 +450,14 @@ def draw(
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"draw: max_nodes must be a positive int or None, got {max_nodes}")
 
+    if params is None and model is not None:
+        params = model.named_parameters()
     items, edges = _walk(roots, _param_names(params))
     shown = items if max_nodes is None else items[:max_nodes]
     drawn = {it.id for it in shown}
 
-    dot = Graph(name="graph", graph_attr={"rankdir": rankdir, "fontname": "Helvetica", "nodesep": "0.25",
-                                          "ranksep": "0.35", "bgcolor": "white"},
+    spacing = {"nodesep": "0.5", "ranksep": "0.8"} if show_edges else {"nodesep": "0.25", "ranksep": "0.35"}
+    dot = Graph(name="graph", graph_attr={"rankdir": rankdir, "fontname": "Helvetica", "bgcolor": "white", **spacing},
                 node_attr={"fontname": "Helvetica", "fontsize": "11", "height": "0.3", "margin": "0.1,0.04"},
                 edge_attr={"fontname": "Helvetica", "fontsize": "10", "color": "#4b5563", "arrowsize": "0.7"})
     chains = _clusters(shown, edges) if group_modules else {}
@@ -470,7 +478,7 @@ def draw(
         if dst.id not in drawn:
             continue
         if src.id in drawn:
-            dot.edge(src.id, dst.id, **({"label": _edge_label(src, dst)} if show_edges else {}))
+            dot.edge(src.id, dst.id, **(_edge_labels(src, dst) if show_edges else {}))
         elif dst.id not in cut_into:  # one dashed edge from the marker to each node it feeds
             cut_into.add(dst.id)
             dot.edge("cut", dst.id, style="dashed", color=GRAD_COLOR)
@@ -480,18 +488,15 @@ def draw(
 
 
 def _add_legend(dot: graphviz.Digraph, kinds: list[str], show_edges: bool) -> None:
-    """A key with one sample of each node style in the picture, in a row (invisible edges)."""
-    with dot.subgraph(name="cluster_legend") as key:
-        key.attr(label="legend", labeljust="l", style="rounded", color="#d1d5db", fontsize="10")
-        names = [f"legend_{kind}" for kind in kinds]
-        for name, kind in zip(names, kinds):
-            key.node(name, _LEGEND[kind], **{**_STYLES[kind], "fontsize": "9"})
-        if show_edges:
-            key.node("legend_edge", "", shape="point", width="0.05")
-            key.edge(names[-1], "legend_edge", label=f'<<font color="{VALUE_COLOR}">value</font><br/>'
-                     f'<font color="{GRAD_COLOR}">gradient</font>>', fontsize="9")
-        for a, b in zip(names, names[1:]):
-            key.edge(a, b, style="invis")
+    """A key: one node holding a table with a swatch of each node style in the picture."""
+    cells = [f'<td bgcolor="{_STYLES[k]["fillcolor"]}" color="{_STYLES[k]["color"]}" border="1">{_LEGEND[k]}</td>'
+             for k in kinds]
+    if show_edges:
+        cells.append(f'<td>edge: <font color="{VALUE_COLOR}">value</font> / '
+                     f'<font color="{GRAD_COLOR}">gradient</font></td>')
+    rows = "".join(f"<tr>{c}</tr>" for c in cells)
+    dot.node("legend", f'<<table border="0" cellspacing="3" cellpadding="3">{rows}</table>>',
+             shape="plaintext", fontsize="9")
 
 
 def save(root: Tensor | graphviz.Digraph, path: str | Path, **kwargs: Any) -> Path:
@@ -504,6 +509,8 @@ def save(root: Tensor | graphviz.Digraph, path: str | Path, **kwargs: Any) -> Pa
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(f"save: unsupported file type {path.suffix!r} for {path}; use one of {', '.join(FORMATS)}")
+    if isinstance(root, graphviz.Digraph) and kwargs:
+        raise TypeError(f"save: drawing options {sorted(kwargs)} need a Tensor, not an already drawn graph")
     graph = root if isinstance(root, graphviz.Digraph) else draw(root, **kwargs)
     if suffix == ".dot":
         path.write_text(graph.source, encoding="utf-8")
@@ -528,5 +535,4 @@ def draw_model_step(model: Any, x: Any, y: Any, loss_fn: Callable, **kwargs: Any
     loss.name = "loss"
     # retain_graph keeps the ops' saved constants, so they can be drawn too
     loss.backward(retain_graph=True)
-    options = {"params": dict(model.named_parameters()), "group_modules": True, **kwargs}
-    return draw(loss, **options)
+    return draw(loss, **{"model": model, "group_modules": True, **kwargs})

@@ -129,6 +129,16 @@ def test_params_accepts_both_directions_and_named_parameters_pairs():
         viz.draw(loss, params={"w": np.ones(2)})
 
 
+def test_model_names_the_parameters():
+    w = Tensor(np.ones(2), requires_grad=True)
+
+    class Model:
+        def named_parameters(self):
+            yield "fc.weight", w
+
+    assert "<b>fc.weight</b>" in viz.draw((w * 3).sum(), model=Model()).source
+
+
 def test_nn_parameter_is_styled_as_parameter_without_a_name():
     nn = pytest.importorskip("nn")
     if not hasattr(nn, "Parameter"):
