@@ -261,3 +261,33 @@ def test_load_returns_independent_writable_arrays(tmp_path):
     first = load(path)
     first["w"] += 1
     np.testing.assert_array_equal(load(path)["w"], np.ones(3))
+
+
+def test_a_model_and_optimizer_checkpoint_through_the_public_api_resumes_identically(tmp_path):
+    import nn
+
+    x, y = np.random.default_rng(1).standard_normal((6, 3)), np.random.default_rng(2).standard_normal((6, 2))
+
+    def make():
+        model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+        return model, nn.optim.Adam(model.parameters(), lr=0.05, weight_decay=0.01)
+
+    def train(model, opt, steps):
+        for _ in range(steps):
+            opt.zero_grad()
+            ((model(Tensor(x.astype(np.float32))) - Tensor(y.astype(np.float32))) ** 2).mean().backward()
+            opt.step()
+
+    model, opt = make()
+    train(model, opt, 2)
+    nn.save({"model": model.state_dict(), "optim": opt.state_dict(), "epoch": 2}, tmp_path / "ckpt.npz")
+    train(model, opt, 2)
+
+    resumed, resumed_opt = make()
+    checkpoint = nn.load(tmp_path / "ckpt.npz")
+    resumed.load_state_dict(checkpoint["model"])
+    resumed_opt.load_state_dict(checkpoint["optim"])
+    train(resumed, resumed_opt, 2)
+    assert checkpoint["epoch"] == 2
+    for (name, got), (_, expected) in zip(resumed.named_parameters(), model.named_parameters()):
+        np.testing.assert_array_equal(got.data, expected.data, err_msg=name)
