@@ -1,0 +1,124 @@
+"""Activation functions as modules (each calls its ``nn.functional`` counterpart)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograd import Tensor, get_default_dtype
+
+from . import functional as F
+from .layers import _check_positive, _empty_parameter, reset_affine
+from .module import Module, Parameter
+
+
+class ReLU(Module):
+    """max(x, 0)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(x)
+
+
+class LeakyReLU(Module):
+    """x for x > 0, negative_slope * x otherwise."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class PReLU(Module):
+    """Leaky ReLU whose negative slope is learned: ``weight`` of shape (num_parameters,), all ``init``.
+
+    One slope shared by every channel (num_parameters=1) or one per channel of axis 1.
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25):
+        super().__init__()
+        _check_positive("PReLU", num_parameters=num_parameters)
+        self.num_parameters = num_parameters
+        self.weight = Parameter(np.full(num_parameters, init, dtype=get_default_dtype()))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+class ELU(Module):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x))."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.tanh(x)
+
+
+class Maxout(Module):
+    """The max of ``pieces`` affine functions of the input: (..., in_features) -> (..., out_features).
+
+    ``weight`` is (out_features * pieces, in_features) and ``bias`` (out_features * pieces,): rows
+    o * pieces to o * pieces + pieces - 1 are the pieces of output unit o. Initialised as a
+    Linear layer of that shape.
+    """
+
+    def __init__(self, in_features: int, out_features: int, pieces: int = 2):
+        super().__init__()
+        _check_positive("Maxout", in_features=in_features, out_features=out_features, pieces=pieces)
+        self.in_features, self.out_features, self.pieces = in_features, out_features, pieces
+        self.weight = _empty_parameter(out_features * pieces, in_features)
+        self.bias = _empty_parameter(out_features * pieces)
+        reset_affine(self.weight, self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.maxout(x, self.weight, self.bias, self.pieces)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, pieces={self.pieces}"
+
+
+class Softmax(Module):
+    """exp(x) / sum(exp(x)) along ``axis``."""
+
+    def __init__(self, axis: int = -1):
+        super().__init__()
+        self.axis = axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmax(x, self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class LogSoftmax(Softmax):
+    """log(softmax(x)) along ``axis``, computed stably."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.log_softmax(x, self.axis)
+
+
+__all__ = ["ELU", "LeakyReLU", "LogSoftmax", "Maxout", "PReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]

@@ -1,0 +1,360 @@
+"""Every layer, activation and loss as a function of Tensors, composed from autograd's primitives.
+
+Nothing here writes a gradient: each function is a short composition of differentiable ops
+(reshape, unfold, matmul, reductions, where, ...), so its backward pass, and the backward pass of
+that backward pass, come from the ops themselves. Argument order follows ``torch.nn.functional``;
+reductions are named ``axis`` as in NumPy.
+
+Images are NCHW: (batch, channels, height, width).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from autograd import Tensor, generator, maximum, pad, unfold, where
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _as_tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _pair(value: int | tuple[int, int], name: str, op: str, minimum: int) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum for v in pair):
+        raise ValueError(f"{op}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _check_images(x: Tensor, op: str) -> None:
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected a batch of images of shape (N, C, H, W), got shape {x.shape}")
+
+
+# --- linear and convolution ------------------------------------------------------------------------
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight.T + bias: x (..., in), weight (out, in), bias (out,) -> (..., out)."""
+    if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input of shape {x.shape} does not fit a weight of shape {weight.shape} (out, in)")
+    out = x @ weight.T
+    return out if bias is None else out + bias
+
+
+def conv2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+) -> Tensor:
+    """2-D cross-correlation, as PyTorch's conv2d.
+
+    x (N, C, H, W), weight (F, C, kh, kw), bias (F,) -> (N, F, oh, ow) with
+    oh = floor((H + 2 ph - kh) / sh) + 1 (windows that do not fit are dropped), likewise ow.
+
+    im2col: out[n, f, p] = sum_k W[f, k] cols[n, k, p], where k runs over (c, i, j) and p over
+    the output pixels. The windows are gathered in that (N, K, P) order with one copy whose inner
+    runs are whole output rows; the product is one batched matmul whose result is already NCHW.
+    Its backward is again two matmuls, and the adjoint of unfold sums the window gradients back
+    with one strided add per kernel offset.
+    """
+    _check_images(x, "conv2d")
+    sh, sw = _pair(stride, "stride", "conv2d", 1)
+    ph, pw = _pair(padding, "padding", "conv2d", 0)
+    if weight.ndim != 4 or weight.shape[1] != x.shape[1]:
+        raise ValueError(
+            f"conv2d: input of shape {x.shape} does not fit a weight of shape {weight.shape} (out, in, kh, kw)"
+        )
+    n, c, h, w = x.shape
+    f, _, kh, kw = weight.shape
+    if h + 2 * ph < kh or w + 2 * pw < kw:
+        raise ValueError(f"conv2d: kernel ({kh}, {kw}) is larger than the padded input of shape {x.shape}")
+    if bias is not None and bias.shape != (f,):
+        raise ValueError(f"conv2d: bias of shape {bias.shape} does not fit {f} filters")
+    if ph or pw:
+        x = pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    windows = unfold(x, (kh, kw), (sh, sw))  # (N, C, oh, ow, kh, kw), a view
+    oh, ow = windows.shape[2:4]
+    cols = windows.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
+    out = (weight.reshape(f, c * kh * kw) @ cols).reshape(n, f, oh, ow)
+    return out if bias is None else out + bias.reshape(1, f, 1, 1)
+
+
+# --- pooling -------------------------------------------------------------------------------------
+def _pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any, fill: float, reduce: str, op: str) -> Tensor:
+    """Reduce (``"max"`` or ``"mean"``) every pooling window of an NCHW batch.
+
+    Windows that tile the (cropped) input without overlap are a reshape to (N, C, oh, kh, ow, kw);
+    any other stride goes through ``unfold``. Both are views of primitives, so gradients flow.
+    """
+    _check_images(x, op)
+    kh, kw = _pair(kernel_size, "kernel_size", op, 1)
+    sh, sw = _pair(kernel_size if stride is None else stride, "stride", op, 1)
+    ph, pw = _pair(padding, "padding", op, 0)
+    if 2 * ph > kh or 2 * pw > kw:
+        raise ValueError(f"{op}: padding ({ph}, {pw}) must be at most half of kernel_size ({kh}, {kw})")
+    if ph or pw:
+        x = pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), value=fill)
+    n, c, h, w = x.shape
+    if h < kh or w < kw:
+        raise ValueError(f"{op}: kernel ({kh}, {kw}) is larger than the (padded) input of shape {x.shape}")
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    if (sh, sw) == (kh, kw):
+        if (oh * kh, ow * kw) != (h, w):
+            x = x[:, :, : oh * kh, : ow * kw]  # the rows and columns no window reaches
+        windows, axes = x.reshape(n, c, oh, kh, ow, kw), (3, 5)
+    else:
+        windows, axes = unfold(x, (kh, kw), (sh, sw)), (4, 5)
+    return windows.max(axis=axes) if reduce == "max" else windows.mean(axis=axes)
+
+
+def max_pool2d(
+    x: Tensor, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+) -> Tensor:
+    """Max over each (kh, kw) window of an (N, C, H, W) batch; ``stride`` defaults to the kernel.
+
+    Output size floor((H + 2 p - k) / s) + 1, as PyTorch; padding is -inf. The gradient goes to
+    the window's maximum; tied maxima share it equally (PyTorch gives it all to the first one).
+    """
+    return _pool(x, kernel_size, stride, padding, -np.inf, "max", "max_pool2d")
+
+
+def avg_pool2d(
+    x: Tensor, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+) -> Tensor:
+    """Mean over each (kh, kw) window; zero padding counts in the mean (PyTorch's default)."""
+    return _pool(x, kernel_size, stride, padding, 0.0, "mean", "avg_pool2d")
+
+
+# --- normalisation and regularisation ---------------------------------------------------------------
+def batch_norm(
+    x: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel (axis 1) of x (N, C, ...) to zero mean and unit variance, then scale.
+
+    y = (x - mean) / sqrt(var + eps) * weight + bias, per channel. In training the mean and the
+    (biased) variance are the batch's, over every axis but 1, and the running statistics, when
+    given, are updated in place outside the graph as PyTorch does:
+    running = (1 - momentum) * running + momentum * batch, with the unbiased batch variance
+    (divided by m - 1, m the number of values per channel). Otherwise the running statistics
+    are used, so each sample's output is independent of the rest of the batch.
+    """
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected an input of shape (N, C, ...), got shape {x.shape}")
+    c = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (c,):
+            raise ValueError(f"batch_norm: {name} of shape {t.shape} does not fit {c} channels of input {x.shape}")
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
+    axes = (0, *range(2, x.ndim))
+    per_channel = (1, c) + (1,) * (x.ndim - 2)  # broadcasts a (C,) vector over axis 1
+    if training:
+        m = x.size // c
+        if m < 2:
+            raise ValueError(f"batch_norm: training needs more than one value per channel, got input {x.shape}")
+        mean = x.mean(axis=axes, keepdims=True)
+        centred = x - mean
+        var = (centred * centred).mean(axis=axes, keepdims=True)
+        if running_mean is not None:  # on the arrays, outside the graph
+            unbiased = var.data.reshape(c) * (m / (m - 1))
+            for running, batch in ((running_mean, mean.data.reshape(c)), (running_var, unbiased)):
+                running.data = ((1 - momentum) * running.data + momentum * batch).astype(running.dtype)
+    else:
+        if running_mean is None:
+            raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
+        centred = x - running_mean.data.reshape(per_channel).astype(x.dtype, copy=False)
+        var = running_var.data.reshape(per_channel).astype(x.dtype, copy=False)
+    scale = (var + eps) ** -0.5
+    if weight is not None:
+        scale = scale * weight.reshape(per_channel)
+    out = centred * scale
+    return out if bias is None else out + bias.reshape(per_channel)
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Inverted dropout: zero each element with probability p and scale the rest by 1 / (1 - p).
+
+    The expected output equals x, so evaluation (``training=False``) is the identity. The mask is
+    drawn from ``autograd.generator()``.
+    """
+    _check_probability(p, "dropout")
+    if not training or p == 0:
+        return x
+    keep = generator().random(x.shape) >= p
+    return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)
+
+
+def _check_probability(p: float, op: str) -> None:
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+        raise ValueError(f"{op}: p must be a probability in [0, 1), got {p!r}")
+
+
+# --- activations ---------------------------------------------------------------------------------
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0); relu'(0) = 0."""
+    return x.relu()
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise (so the slope at 0 is ``negative_slope``, as PyTorch)."""
+    return where(x.data > 0, x, x * negative_slope)
+
+
+def prelu(x: Tensor, weight: Tensor) -> Tensor:
+    """leaky_relu with a learned slope: one for all channels (weight (1,)) or one per channel of axis 1."""
+    if weight.ndim != 1 or weight.shape[0] not in (1, x.shape[1] if x.ndim > 1 else 1):
+        raise ValueError(f"prelu: weight of shape {weight.shape} does not fit an input of shape {x.shape}")
+    slope = weight.reshape((1, -1) + (1,) * (x.ndim - 2)) if weight.shape[0] > 1 else weight.reshape(())
+    return where(x.data > 0, x, slope * x)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, alpha * (exp(x) - 1) otherwise.
+
+    exp only ever sees min(x, 0), so large inputs cannot overflow; the slope at 0 is alpha.
+    """
+    return where(x.data > 0, x, (x.clip(max=0).exp() - 1) * alpha)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return x.sigmoid()
+
+
+def tanh(x: Tensor) -> Tensor:
+    return x.tanh()
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along ``axis``.
+
+    Shifting x by its (detached) max first is exact, because softmax is shift-invariant, and
+    keeps exp from overflowing: the largest shifted value is 0.
+    """
+    shifted = x - np.max(x.data, axis=axis, keepdims=True)
+    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``axis``, shifted by the detached max as in ``log_softmax``."""
+    e = (x - np.max(x.data, axis=axis, keepdims=True)).exp()
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def maxout(x: Tensor, weight: Tensor, bias: Tensor | None = None, pieces: int = 2) -> Tensor:
+    """max over ``pieces`` linear functions: x (..., in) -> (..., out).
+
+    weight is (out * pieces, in) and bias (out * pieces,); row o * pieces + k holds piece k of
+    output unit o, so ``linear`` gives (..., out * pieces), reshaped to (..., out, pieces).
+    """
+    if isinstance(pieces, bool) or not isinstance(pieces, int) or pieces < 1 or weight.shape[0] % pieces:
+        raise ValueError(f"maxout: {weight.shape[0]} weight rows do not split into pieces={pieces!r}")
+    z = linear(x, weight, bias)
+    return z.reshape(z.shape[:-1] + (z.shape[-1] // pieces, pieces)).max(axis=-1)
+
+
+# --- losses --------------------------------------------------------------------------------------
+def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+    """Per-sample losses -> their mean, their sum, or themselves."""
+    _check_reduction(reduction, op)
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
+
+
+def _check_reduction(reduction: str, op: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {', '.join(map(repr, _REDUCTIONS))}, got {reduction!r}")
+
+
+def _class_targets(scores: Tensor, target: Any, op: str) -> np.ndarray:
+    """Validate (N, C) scores and integer class labels (N,) in [0, C); return the labels."""
+    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if scores.ndim != 2:
+        raise ValueError(f"{op}: expected scores of shape (N, C), got shape {scores.shape}")
+    n, c = scores.shape
+    if labels.shape != (n,):
+        raise ValueError(f"{op}: target of shape {labels.shape} does not fit scores {scores.shape}; expected ({n},)")
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"{op}: target must hold integer class indices, got dtype {labels.dtype}")
+    if n and (labels.min() < 0 or labels.max() >= c):
+        raise ValueError(f"{op}: class indices must lie in [0, {c}), got values from {labels.min()} to {labels.max()}")
+    return labels
+
+
+def _pick(scores: Tensor, labels: np.ndarray) -> Tensor:
+    """scores[i, labels[i]] for every row i: shape (N,)."""
+    return scores[np.arange(len(labels)), labels]
+
+
+def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """-log_probs[i, target[i]]: log_probs (N, C) (e.g. from ``log_softmax``), target (N,) ints."""
+    labels = _class_targets(log_probs, target, "nll_loss")
+    return _reduce(-_pick(log_probs, labels), reduction, "nll_loss")
+
+
+def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy: -log softmax(logits)[i, target[i]], logits (N, C), target (N,) ints.
+
+    Computed as log_softmax then picking, so it stays finite for any finite logits.
+    """
+    labels = _class_targets(logits, target, "cross_entropy")
+    return _reduce(-_pick(log_softmax(logits, axis=1), labels), reduction, "cross_entropy")
+
+
+def _hinge(scores: Tensor, target: Any, margin: float, op: str) -> Tensor:
+    """sum over j != y of max(0, margin - s_y + s_j) for each row: shape (N,)."""
+    labels = _class_targets(scores, target, op)
+    correct = _pick(scores, labels).reshape(-1, 1)
+    wrong = np.ones(scores.shape, dtype=bool)
+    wrong[np.arange(len(labels)), labels] = False
+    return where(wrong, (scores - correct + margin).relu(), 0.0).sum(axis=1)
+
+
+def svm_loss(scores: Tensor, target: Any, margin: float = 1.0, reduction: str = "mean") -> Tensor:
+    """The lecture's multiclass SVM loss: L_i = sum_{j != y_i} max(0, s_j - s_{y_i} + margin)."""
+    return _reduce(_hinge(scores, target, margin, "svm_loss"), reduction, "svm_loss")
+
+
+def multi_margin_loss(scores: Tensor, target: Any, margin: float = 1.0, reduction: str = "mean") -> Tensor:
+    """PyTorch's multi-class hinge loss: the SVM loss of each sample divided by the number of classes C."""
+    per_sample = _hinge(scores, target, margin, "multi_margin_loss") * (1.0 / scores.shape[1])
+    return _reduce(per_sample, reduction, "multi_margin_loss")
+
+
+def _same_shape(x: Tensor, target: Any, op: str) -> Tensor:
+    target = _as_tensor(target)
+    if target.shape != x.shape:
+        raise ValueError(f"{op}: input of shape {x.shape} and target of shape {target.shape} differ")
+    return target
+
+
+def mse_loss(x: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """(x - target)^2 elementwise, reduced over every element."""
+    d = x - _same_shape(x, target, "mse_loss")
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def binary_cross_entropy_with_logits(x: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """-[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))] elementwise, from logits x.
+
+    Written as max(x, 0) - x t + log(1 + exp(-|x|)), which never overflows. At x = 0 the two
+    kinks cancel correctly: maximum splits its gradient (1/2) and |x|' = 0, giving
+    sigmoid(0) - t.
+    """
+    t = _same_shape(x, target, "binary_cross_entropy_with_logits")
+    loss = maximum(x, 0.0) - x * t + ((-x.abs()).exp() + 1).log()
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")

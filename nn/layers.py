@@ -1,0 +1,219 @@
+"""Layers: thin modules that hold parameters and call ``nn.functional``.
+
+Parameter names, shapes and default initialisation are PyTorch's, so state dicts move between the
+two libraries unchanged: ``Linear.weight`` is (out, in), ``Conv2d.weight`` is (out, in, kh, kw),
+batch norm keeps ``weight``, ``bias``, ``running_mean``, ``running_var`` and
+``num_batches_tracked``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from autograd import Tensor, get_default_dtype
+
+from . import functional as F
+from . import init
+from .module import Module, Parameter
+
+
+def _check_positive(op: str, **values: int) -> None:
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{op}: {name} must be a positive int, got {v!r}")
+
+
+def _empty_parameter(*shape: int) -> Parameter:
+    return Parameter(np.empty(shape, dtype=get_default_dtype()))
+
+
+def reset_affine(weight: Parameter, bias: Parameter | None) -> None:
+    """PyTorch's default for Linear and Conv2d: kaiming_uniform_ with a = sqrt(5), i.e.
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the weight, and the same range for the bias."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = init.calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        init.uniform_(bias, -bound, bound)
+
+
+class Linear(Module):
+    """y = x W^T + b: (..., in_features) -> (..., out_features). weight (out, in), bias (out,)."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        super().__init__()
+        _check_positive("Linear", in_features=in_features, out_features=out_features)
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = _empty_parameter(out_features, in_features)
+        self.register_parameter("bias", _empty_parameter(out_features) if bias else None)
+        reset_affine(self.weight, self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Conv2d(Module):
+    """2-D convolution over NCHW images (see ``functional.conv2d``); weight (out, in, kh, kw), bias (out,)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        bias: bool = True,
+    ):
+        super().__init__()
+        _check_positive("Conv2d", in_channels=in_channels, out_channels=out_channels)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = F._pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.stride = F._pair(stride, "stride", "Conv2d", 1)
+        self.padding = F._pair(padding, "padding", "Conv2d", 0)
+        self.weight = _empty_parameter(out_channels, in_channels, *self.kernel_size)
+        self.register_parameter("bias", _empty_parameter(out_channels) if bias else None)
+        reset_affine(self.weight, self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        return text + ("" if self.bias is not None else ", bias=False")
+
+
+class _Pool2d(Module):
+    def __init__(
+        self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+        padding: int | tuple[int, int] = 0,
+    ):
+        super().__init__()
+        op = type(self).__name__
+        # checked now, kept as given (PyTorch's repr shows them that way)
+        F._pair(kernel_size, "kernel_size", op, 1)
+        F._pair(padding, "padding", op, 0)
+        if stride is not None:
+            F._pair(stride, "stride", op, 1)
+        self.kernel_size, self.padding = kernel_size, padding
+        self.stride = kernel_size if stride is None else stride
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """Max over each window of an NCHW batch; ``stride`` defaults to ``kernel_size``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AvgPool2d(_Pool2d):
+    """Mean over each window of an NCHW batch; ``stride`` defaults to ``kernel_size``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class _BatchNorm(Module):
+    """Batch normalisation over axis 1 (see ``functional.batch_norm``).
+
+    Training uses the batch's statistics and updates the running ones (``momentum=None`` makes
+    them a plain average over all batches seen); evaluation uses the running ones. With
+    ``track_running_stats=False`` there are no running statistics and the batch's are always used.
+    ``affine`` adds the learned per-channel ``weight`` and (unless ``bias=False``) ``bias``.
+    """
+
+    _input_dims: tuple[int, ...] = ()
+
+    def __init__(
+        self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+        track_running_stats: bool = True, *, bias: bool = True,
+    ):
+        super().__init__()
+        _check_positive(type(self).__name__, num_features=num_features)
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        dtype = get_default_dtype()
+        self.register_parameter("weight", Parameter(np.ones(num_features, dtype)) if affine else None)
+        self.register_parameter("bias", Parameter(np.zeros(num_features, dtype)) if affine and bias else None)
+        tracked = track_running_stats
+        self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype)) if tracked else None)
+        self.register_buffer("running_var", Tensor(np.ones(num_features, dtype)) if tracked else None)
+        self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64)) if tracked else None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in self._input_dims:
+            shapes = " or ".join(f"{d}-D" for d in self._input_dims)
+            raise ValueError(f"{type(self).__name__}: expected {shapes} input, got shape {x.shape}")
+        if x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{type(self).__name__}: input of shape {x.shape} has {x.shape[1]} channels, "
+                f"expected {self.num_features}"
+            )
+        momentum = self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+            if momentum is None:  # cumulative average: the n-th batch gets weight 1/n
+                momentum = 1.0 / float(self.num_batches_tracked.data)
+        return F.batch_norm(
+            x, self.running_mean, self.running_var, self.weight, self.bias,
+            training=self.training or not self.track_running_stats, momentum=momentum, eps=self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm of (N, C) or (N, C, L) inputs, per feature C."""
+
+    _input_dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm of (N, C, H, W) images, per channel C."""
+
+    _input_dims = (4,)
+
+
+class Dropout(Module):
+    """Inverted dropout with drop probability ``p`` in training; the identity in evaluation."""
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        F._check_probability(p, "Dropout")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Flatten(Module):
+    """Merge axes ``start_dim`` to ``end_dim`` (inclusive) into one: (N, C, H, W) -> (N, C*H*W)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+__all__ = ["AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d", "Dropout", "Flatten", "Linear", "MaxPool2d"]

@@ -1,0 +1,409 @@
+"""Module, Parameter and the containers: the bookkeeping every layer shares.
+
+A `Module` keeps three kinds of attributes apart, as PyTorch does: parameters (`Parameter`s, the
+tensors an optimizer updates), buffers (tensors that are state but not learned, such as batch
+norm's running averages) and children (sub-modules). Assigning an attribute files it in the
+right place, so ``self.weight = Parameter(...)`` is all a layer needs to write. State-dict keys are
+the dotted attribute paths (``0.weight``, ``1.running_mean``) in PyTorch's order: a module's own
+parameters, then its buffers, then each child's entries.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from autograd import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that is a learned weight of a module: it requires grad and is a leaf.
+
+    ``Parameter(data, requires_grad=True)``; ``data`` is anything ``Tensor`` accepts. A Tensor
+    argument shares its array (and loses its graph: a parameter is always a leaf).
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True, name: str | None = None):
+        super().__init__(data, requires_grad=requires_grad, name=name)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns: keys the model has that the state lacked, and the reverse."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses call ``super().__init__()`` first, assign their parameters, buffers and children as
+    attributes, and write ``forward``. Calling the module calls ``forward``.
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+
+    # --- registration -------------------------------------------------------------------------
+    def _registry(self, kind: str) -> dict:
+        try:
+            return self.__dict__[kind]
+        except KeyError:
+            raise AttributeError(
+                f"cannot assign to {type(self).__name__} before Module.__init__() is called; "
+                "call super().__init__() first"
+            ) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        params, buffers, modules = (self._registry(k) for k in ("_parameters", "_buffers", "_modules"))
+        if isinstance(value, Parameter):
+            self._forget(name, keep="_parameters")
+            if value.name is None:
+                value.name = name  # a label for graph pictures; full names come from named_parameters()
+            params[name] = value
+        elif isinstance(value, Module):
+            self._forget(name, keep="_modules")
+            modules[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as parameter {name!r} of {type(self).__name__} "
+                    "(nn.Parameter or None expected)"
+                )
+            params[name] = None
+        elif name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as buffer {name!r} of {type(self).__name__} "
+                    "(Tensor or None expected)"
+                )
+            buffers[name] = value
+        elif name in modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as child module {name!r} of {type(self).__name__} "
+                    "(nn.Module or None expected)"
+                )
+            modules[name] = None
+        else:
+            object.__setattr__(self, name, value)
+
+    def _forget(self, name: str, keep: str = "") -> None:
+        """Drop ``name`` from the instance dict and every registry but ``keep`` (where it keeps its place)."""
+        for kind in ("_parameters", "_buffers", "_modules"):
+            if kind != keep:
+                self._registry(kind).pop(name, None)
+        self._registry("_non_persistent").discard(name)
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name: str) -> Any:
+        # only called when normal lookup fails, i.e. for registered tensors and children
+        d = self.__dict__
+        for kind in ("_parameters", "_buffers", "_modules"):
+            if kind in d and name in d[kind]:
+                return d[kind][name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        d = self.__dict__
+        for kind in ("_parameters", "_buffers", "_modules"):
+            if name in d[kind]:
+                del d[kind][name]
+                d["_non_persistent"].discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter (or a None placeholder, e.g. a disabled bias) under ``name``."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: {name!r} must be an nn.Parameter or None, got {type(param).__name__}")
+        self._forget(name, keep="_parameters")
+        if param is not None and param.name is None:
+            param.name = name
+        self._registry("_parameters")[name] = param
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Add a buffer: module state that is not learned. Persistent buffers go into the state dict."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got {type(tensor).__name__}")
+        self._forget(name, keep="_buffers")
+        self._registry("_buffers")[name] = tensor
+        if not persistent:
+            self._non_persistent.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Add a child module under ``name`` (the same as assigning the attribute)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be an nn.Module or None, got {type(module).__name__}")
+        self._forget(name, keep="_modules")
+        self._registry("_modules")[name] = module
+
+    # --- running ------------------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # --- traversal ----------------------------------------------------------------------------
+    def named_modules(self, prefix: str = "", memo: set | None = None) -> Iterator[tuple[str, Module]]:
+        """This module and every descendant, each once, with its dotted path ("" for self)."""
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, child in self._modules.items():
+            if child is not None:
+                yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name, child in self._modules.items():
+            if child is not None:
+                yield name, child
+
+    def children(self) -> Iterator[Module]:
+        for _, child in self.named_children():
+            yield child
+
+    def _named_members(self, kind: str, prefix: str, recurse: bool) -> Iterator[tuple[str, Tensor]]:
+        seen: set[int] = set()  # a tensor shared by two modules is listed once
+        owners = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for path, module in owners:
+            for name, t in getattr(module, kind).items():
+                if t is None or id(t) in seen:
+                    continue
+                seen.add(id(t))
+                yield (f"{path}.{name}" if path else name), t
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs, e.g. ``("0.weight", p)``; shared parameters appear once."""
+        return self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        return self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn`` on every descendant, then on self (e.g. a custom initialisation)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    # --- modes and gradients ------------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (batch statistics, active dropout) on this module and all descendants."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"train: mode must be a bool, got {mode!r}")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode: the same as ``train(False)``."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Freeze (False) or unfreeze every parameter."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self) -> None:
+        """Forget the gradients of every parameter (``.grad = None``, as PyTorch's default)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def to(self, dtype: Any) -> Module:
+        """Cast every floating parameter and buffer (and gradient) to ``dtype``, in place."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"to: modules hold floating tensors, got dtype {dtype}")
+        for t in (*self.parameters(), *self.buffers()):
+            if t.data.dtype.kind == "f":
+                t.data = t.data.astype(dtype)
+                if t.grad is not None:
+                    t.grad = Tensor(t.grad.data.astype(dtype))
+        return self
+
+    def float(self) -> Module:
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        return self.to(np.float64)
+
+    # --- state --------------------------------------------------------------------------------
+    def _state_items(self) -> Iterator[tuple[str, Tensor]]:
+        """Every tensor that belongs in the state dict, in PyTorch's key order."""
+        for path, module in self.named_modules():
+            prefix = f"{path}." if path else ""
+            for name, p in module._parameters.items():
+                if p is not None:
+                    yield prefix + name, p
+            for name, b in module._buffers.items():
+                if b is not None and name not in module._non_persistent:
+                    yield prefix + name, b
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and persistent buffer as ndarrays, keyed as PyTorch keys them."""
+        return {key: np.array(t.data, copy=True) for key, t in self._state_items()}
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy ``state`` into the parameters and buffers: all of it, or nothing.
+
+        Every entry is checked first (with ``strict``, no key may be missing or unexpected; the
+        shape and the dtype of each array must equal the model's exactly), and only when all pass
+        is anything changed. Values may be ndarrays, Tensors, or anything ``np.asarray`` takes
+        (a PyTorch tensor, say). Returns ``(missing_keys, unexpected_keys)``.
+        """
+        targets = dict(self._state_items())
+        arrays: dict[str, np.ndarray] = {}
+        problems: list[str] = []
+        for key, value in state.items():
+            if key not in targets:
+                continue
+            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            want = targets[key].data
+            if array.dtype == object:
+                problems.append(f"{key}: an object array cannot be loaded")
+            elif array.shape != want.shape:
+                problems.append(f"{key}: shape {array.shape} in the state, {want.shape} in the model")
+            elif array.dtype != want.dtype:
+                problems.append(f"{key}: dtype {array.dtype} in the state, {want.dtype} in the model")
+            else:
+                arrays[key] = array
+        missing = [k for k in targets if k not in state]
+        unexpected = [k for k in state if k not in targets]
+        if strict:
+            problems += [f"missing key {k!r}" for k in missing]
+            problems += [f"unexpected key {k!r}" for k in unexpected]
+        if problems:
+            raise ValueError(
+                f"load_state_dict: {type(self).__name__} was left unchanged because of:\n  " + "\n  ".join(problems)
+            )
+        for key, array in arrays.items():
+            targets[key].data = np.array(array, copy=True)
+        return IncompatibleKeys(missing, unexpected)
+
+    # --- printing -----------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The text between the parentheses of this module's line in ``repr``."""
+        return ""
+
+    def __repr__(self) -> str:
+        children = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._modules.items()]
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = ([self.extra_repr()] if self.extra_repr() else []) + children
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class Sequential(Module):
+    """Modules applied one after another: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
+
+    Children are named "0", "1", ... (or by the keys of an OrderedDict argument).
+    """
+
+    def __init__(self, *modules: Module | Mapping[str, Module]):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], Mapping):
+            for name, module in modules[0].items():
+                self.add_module(name, _check_module(module, "Sequential"))
+        else:
+            for i, module in enumerate(modules):
+                self.add_module(str(i), _check_module(module, "Sequential"))
+
+    def forward(self, x: Any) -> Any:
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def append(self, module: Module) -> Sequential:
+        self.add_module(str(len(self)), _check_module(module, "Sequential"))
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, index: int | slice) -> Any:
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(OrderedDict(items[index]))
+        return items[_list_index(index, len(items), "Sequential")][1]
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters the parent sees; it has no forward of its own."""
+
+    def __init__(self, modules: Iterable[Module] | None = None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def append(self, module: Module) -> ModuleList:
+        self.add_module(str(len(self)), _check_module(module, "ModuleList"))
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        for module in modules:
+            self.append(module)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, index: int | slice) -> Any:
+        items = list(self._modules.values())
+        if isinstance(index, slice):
+            return ModuleList(items[index])
+        return items[_list_index(index, len(items), "ModuleList")]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        self.add_module(str(_list_index(index, len(self), "ModuleList")), _check_module(module, "ModuleList"))
+
+
+def _check_module(module: Any, where: str) -> Module:
+    if not isinstance(module, Module):
+        raise TypeError(f"{where}: {type(module).__name__} is not an nn.Module")
+    return module
+
+
+def _list_index(index: int, n: int, where: str) -> int:
+    if not -n <= index < n:
+        raise IndexError(f"{where}: index {index} is out of range for {n} modules")
+    return index % n
+
+
+__all__ = ["IncompatibleKeys", "Module", "ModuleList", "Parameter", "Sequential"]
