@@ -523,6 +523,7 @@ def save(root: Tensor | graphviz.Digraph, path: str | Path, **kwargs: Any) -> Pa
 def draw_model_step(model: Any, x: Any, y: Any, loss_fn: Callable, **kwargs: Any) -> Graph:
     """Draw one training step of ``model``: forward, ``loss_fn(model(x), y)``, backward, by module.
 
+    Each submodule of ``model`` and the loss get a box (see `trace_modules`).
     ``x`` is drawn as the input leaf: a float ``x`` is copied into a tensor that requires grad,
     so the picture shows the gradient reaching the input too. The backward pass accumulates into
     the parameters' ``.grad`` as a real step would (call ``zero_grad()`` before training on).
@@ -531,7 +532,10 @@ def draw_model_step(model: Any, x: Any, y: Any, loss_fn: Callable, **kwargs: Any
     data = x.data if isinstance(x, Tensor) else np.asarray(x)
     x = Tensor(data, requires_grad=data.dtype.kind == "f", name="x")
     with trace_modules(model):
-        loss = loss_fn(model(x), y)
+        out = model(x)
+    loss = loss_fn(out, y)
+    name = getattr(loss_fn, "__name__", type(loss_fn).__name__)
+    _claim([loss], [out], ((id(loss_fn), f"loss: {name}"),))  # the loss's ops get a box of their own
     loss.name = "loss"
     # retain_graph keeps the ops' saved constants, so they can be drawn too
     loss.backward(retain_graph=True)

@@ -34,8 +34,9 @@ def lecture_graph(out: Path) -> list[Path]:
 def cnn_graph(out: Path) -> list[Path]:
     import nn  # the CNN's pieces; the lecture figure needs only autograd
     from nn import functional as F
+    from nn.data import load_digits
 
-    x, y = nn.data.load_digits(split="train")
+    x, y = load_digits(split="train")
     manual_seed(0)  # the same initial weights every run
     model = nn.Sequential(
         nn.Conv2d(1, 4, kernel_size=3),  # (4, 1, 8, 8) -> (4, 4, 6, 6)
@@ -44,7 +45,7 @@ def cnn_graph(out: Path) -> list[Path]:
         nn.Flatten(),  # -> (4, 36)
         nn.Linear(4 * 3 * 3, 10),
     )
-    graph = viz.draw_model_step(model, x[:4], y[:4], F.cross_entropy, legend=True)
+    graph = viz.draw_model_step(model, x[:4], y[:4], F.cross_entropy, legend=True, rankdir="TB")
     return [viz.save(graph, out / "cnn_graph.svg")]
 
 

@@ -267,6 +267,11 @@ class FakeModule:
         for name, child in self.children.items():
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
+    def named_parameters(self):
+        for path, module in self.named_modules():
+            if hasattr(module, "weight"):
+                yield f"{path}.weight", module.weight
+
 
 class Scale(FakeModule):
     def __init__(self):
@@ -331,6 +336,20 @@ def test_group_modules_boxes_each_module_nested():
     assert "forward" not in vars(net.children["block"]) and "forward" not in vars(first)
 
 
+def squared_error(out, target):
+    return ((out - target) ** 2).sum()
+
+
+def test_draw_model_step_boxes_modules_and_the_loss_and_runs_backward():
+    block = Block()
+    dot = viz.draw_model_step(block, np.ones(3), np.zeros(3), squared_error)
+    src = dot.source
+    for label in ("first: Scale", "second: Scale", "loss: squared_error"):
+        assert f'label="{label}"' in src
+    assert "<b>first.weight</b>" in src and "<b>x</b>" in src and "<b>loss</b>" in src
+    assert block.children["first"].weight.grad is not None
+
+
 def test_group_modules_without_a_trace_says_how():
     x = Tensor(1.0, requires_grad=True)
     with pytest.raises(ValueError, match="trace_modules"):
@@ -346,7 +365,7 @@ def test_group_modules_with_nn_cnn():
     x = np.random.default_rng(0).random((2, 1, 8, 8))
     dot = viz.draw_model_step(model, x, np.array([0, 2]), nn.functional.cross_entropy)
     src = dot.source
-    for label in ("0: Conv2d", "1: ReLU", "2: MaxPool2d", "3: Flatten", "4: Linear"):
+    for label in ("0: Conv2d", "1: ReLU", "2: MaxPool2d", "3: Flatten", "4: Linear", "loss: cross_entropy"):
         assert label in src
     for name in ("0.weight", "0.bias", "4.weight", "4.bias"):
         assert f"<b>{name}</b>" in src
