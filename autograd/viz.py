@@ -27,6 +27,8 @@ Grouping by module (``nn`` knows nothing about graphs): run the forward pass ins
 returns, the ops between the module's inputs and its outputs that no inner module claimed yet are
 recorded as the module's. ``draw(..., group_modules=True)`` then puts each module's ops, and the
 parameters only those ops use, in one box per module (nested as the modules are).
+``draw_model_step(model, x, y, loss_fn)`` does all of this for one training step (the CLI's
+``chainrule graph`` uses it).
 """
 
 from __future__ import annotations
