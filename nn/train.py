@@ -1,0 +1,231 @@
+"""Training a classifier: ``fit`` with a progress bar, per-epoch history, checkpoints and exact resume.
+
+``fit`` runs the usual loop (forward, loss, backward, step) over a ``DataLoader`` for a number of
+epochs, evaluates on held-out data after each epoch, and records one history entry per epoch.
+With ``checkpoint_path`` it writes, after every epoch, everything the rest of the run depends on:
+the model's and optimizer's state dicts, the history, and the random states of the training
+loader (its shuffling) and of ``autograd.generator()`` (dropout). Resuming from that file
+therefore continues bit for bit as if the run had never stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+import autograd
+from autograd import Tensor, no_grad
+
+from .data import DataLoader
+from .functional import cross_entropy
+from .module import Module
+from .serialization import load, save
+
+HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
+
+
+class History:
+    """Per-epoch metrics of a ``fit`` run.
+
+    ``history.epochs`` is a list of dicts with the keys ``HISTORY_KEYS``; ``test_loss`` and
+    ``test_acc`` are None when ``fit`` had no ``test_loader``. ``history["train_loss"]`` gives one
+    metric as a list over epochs; ``history.to_dict()`` is the ``history.json`` layout.
+    """
+
+    def __init__(self, epochs: list[dict[str, Any]] | None = None):
+        self.epochs = list(epochs or [])
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.epochs)
+
+    def __getitem__(self, key: str) -> list[Any]:
+        if key not in HISTORY_KEYS:
+            raise KeyError(f"History has no metric {key!r}; the metrics are {', '.join(HISTORY_KEYS)}")
+        return [entry[key] for entry in self.epochs]
+
+    def to_dict(self) -> dict[str, list[dict[str, Any]]]:
+        return {"epochs": [dict(entry) for entry in self.epochs]}
+
+    def __repr__(self) -> str:
+        return f"History({self.epochs!r})"
+
+
+class _Meter:
+    """Sample-weighted running mean of the loss and running accuracy over mini-batches."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.loss_sum = 0.0
+        self.correct = 0
+
+    def update(self, loss: Tensor, scores: Tensor, target: Tensor) -> None:
+        n = len(target)
+        self.samples += n
+        self.loss_sum += loss.item() * n  # loss is the batch mean
+        self.correct += int((scores.data.argmax(axis=1) == target.data).sum())
+
+    @property
+    def loss(self) -> float:
+        return self.loss_sum / max(self.samples, 1)
+
+    @property
+    def acc(self) -> float:
+        return self.correct / max(self.samples, 1)
+
+
+def evaluate(
+    model: Module, loader: DataLoader, loss_fn: Callable[[Tensor, Tensor], Tensor] = cross_entropy
+) -> tuple[float, float]:
+    """Mean loss and accuracy of a classifier over ``loader``, in eval mode and without a graph.
+
+    ``model`` maps a batch (B, ...) to class scores (B, classes); ``loss_fn(scores, target)``
+    returns the batch mean. The model's train/eval mode is restored afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    meter = _Meter()
+    try:
+        with no_grad():
+            for x, y in loader:
+                scores = model(x)
+                meter.update(loss_fn(scores, y), scores, y)
+    finally:
+        model.train(was_training)
+    return meter.loss, meter.acc
+
+
+def fit(
+    model: Module,
+    train_loader: DataLoader,
+    optimizer: Any,
+    epochs: int,
+    loss_fn: Callable[[Tensor, Tensor], Tensor] = cross_entropy,
+    test_loader: DataLoader | None = None,
+    checkpoint_path: str | Path | None = None,
+    resume: bool | str | Path = False,
+    progress: bool = True,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+) -> History:
+    """Train a classifier for ``epochs`` epochs in total and return its ``History``.
+
+    Each epoch: ``model.train()``, one optimizer step per batch of ``train_loader`` (batches of
+    ``(x, y)``; ``loss_fn(model(x), y)`` is the batch-mean loss), a progress bar with the running
+    loss and accuracy unless ``progress=False``, then ``evaluate`` on ``test_loader`` if given.
+    ``train_loss``/``train_acc`` average over the epoch's batches as they were trained.
+
+    ``checkpoint_path``: after every epoch the state needed to continue is written there
+    atomically with ``nn.save``. ``resume=True`` continues from ``checkpoint_path``, ``resume=PATH``
+    from PATH: weights, optimizer state, history and random states are restored and training
+    goes on from the epoch after the saved one, giving exactly the weights an uninterrupted run
+    would have. ``on_epoch_end(entry)`` is called with each new history entry.
+    """
+    if resume is True and checkpoint_path is None:
+        raise ValueError("fit: resume=True needs checkpoint_path (or pass the checkpoint's path as resume)")
+    history = History()
+    if resume is not False:
+        history = _load_checkpoint(Path(checkpoint_path if resume is True else resume), model, optimizer, train_loader)
+    for epoch in range(len(history) + 1, epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        meter = _Meter()
+        bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False, disable=not progress)
+        for x, y in bar:
+            scores = model(x)
+            loss = loss_fn(scores, y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            meter.update(loss, scores, y)
+            bar.set_postfix(loss=f"{meter.loss:.4f}", acc=f"{meter.acc:.3f}", refresh=False)
+        test_loss, test_acc = evaluate(model, test_loader, loss_fn) if test_loader is not None else (None, None)
+        entry = {
+            "epoch": epoch,
+            "train_loss": meter.loss,
+            "train_acc": meter.acc,
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+            "seconds": time.perf_counter() - start,
+        }
+        history.epochs.append(entry)
+        if progress:
+            tqdm.write(_summary(entry, epochs))
+        if checkpoint_path is not None:
+            _save_checkpoint(Path(checkpoint_path), model, optimizer, train_loader, history)
+        if on_epoch_end is not None:
+            on_epoch_end(entry)
+    return history
+
+
+def _summary(entry: dict[str, Any], epochs: int) -> str:
+    line = f"epoch {entry['epoch']}/{epochs}: train loss {entry['train_loss']:.4f} acc {entry['train_acc']:.4f}"
+    if entry["test_loss"] is not None:
+        line += f", test loss {entry['test_loss']:.4f} acc {entry['test_acc']:.4f}"
+    return line + f" ({entry['seconds']:.1f} s)"
+
+
+def _save_checkpoint(path: Path, model: Module, optimizer: Any, loader: DataLoader, history: History) -> None:
+    save(
+        {
+            "model": model.state_dict(),
+            "optim": optimizer.state_dict(),
+            "epoch": len(history),
+            "history": history.to_dict(),
+            "loader_rng": _loader_rng(loader).bit_generator.state,
+            "autograd_rng": autograd.generator().bit_generator.state,
+        },
+        path,
+    )
+
+
+def _load_checkpoint(path: Path, model: Module, optimizer: Any, loader: DataLoader) -> History:
+    if not path.is_file():
+        raise FileNotFoundError(f"fit: cannot resume, no checkpoint at {path}")
+    checkpoint = load(path)
+    history = History(checkpoint["history"]["epochs"])
+    if len(history) != checkpoint["epoch"]:
+        raise ValueError(f"{path}: the checkpoint says epoch {checkpoint['epoch']} but holds {len(history)} epochs")
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optim"])
+    _loader_rng(loader).bit_generator.state = checkpoint["loader_rng"]
+    autograd.generator().bit_generator.state = checkpoint["autograd_rng"]
+    return history
+
+
+def _loader_rng(loader: DataLoader) -> np.random.Generator:
+    """The generator behind the loader's shuffling (DataLoader has no public accessor for it)."""
+    return loader._rng
+
+
+def plot_history(history: History, path: str | Path) -> Path:
+    """Write learning curves to ``path`` (format from the suffix, e.g. ``curves.png``).
+
+    Two panels against the epoch: loss, and accuracy, each with the training and (when
+    recorded) the test curve. Uses matplotlib's object API, so no global backend is touched.
+    """
+    # imported lazily: plotting is optional to training
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    figure = Figure(figsize=(10, 4), layout="constrained")
+    epochs = history["epoch"]
+    for axes, metric, label in zip(figure.subplots(1, 2), ("loss", "acc"), ("loss", "accuracy")):
+        axes.plot(epochs, history[f"train_{metric}"], "o-", label="train")
+        if all(v is not None for v in history[f"test_{metric}"]):
+            axes.plot(epochs, history[f"test_{metric}"], "o-", label="test")
+        axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_ylabel(label)
+        axes.set_title(label)
+        axes.grid(alpha=0.3)
+        axes.legend()
+    path = Path(path)
+    figure.savefig(path, dpi=100)
+    return path

@@ -1,0 +1,128 @@
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import nn
+from nn.cli import main
+from nn.train import HISTORY_KEYS
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+HAS_DOT = shutil.which("dot") is not None
+needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz's `dot` is not installed")
+
+
+def train(tmp_path, *options):
+    return main(["train", "--out", str(tmp_path), "--no-progress", *options])
+
+
+def one_line_error(capsys):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("chainrule: error: "), err
+    return err
+
+
+@needs_dot
+@pytest.mark.parametrize(
+    "options",
+    [("--model", "mlp", "--data", "spiral", "--epochs", "1"),
+     ("--model", "cnn", "--data", "digits", "--epochs", "1", "--batch-size", "64")],
+    ids=["mlp-spiral", "cnn-digits"],
+)
+def test_train_writes_every_output_file(tmp_path, capsys, options):
+    assert train(tmp_path, *options) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy" in out
+    for name in ("model.npz", "history.json", "curves.png", "graph.svg", "checkpoint.npz"):
+        assert (tmp_path / name).is_file(), name
+        assert str(tmp_path / name) in out
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert list(history) == ["epochs"]
+    assert [list(entry) for entry in history["epochs"]] == [list(HISTORY_KEYS)]
+    assert (tmp_path / "curves.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert (tmp_path / "graph.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+    state = nn.load(tmp_path / "model.npz")
+    assert set(state) == set(nn.load(tmp_path / "checkpoint.npz")["model"])
+
+
+def test_train_resume_continues_up_to_the_total_epochs(tmp_path, capsys):
+    options = ("--model", "mlp", "--data", "spiral", "--batch-size", "100")
+    assert train(tmp_path, *options, "--epochs", "1") == 0
+    assert train(tmp_path, *options, "--epochs", "3", "--resume") == 0
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert [entry["epoch"] for entry in history["epochs"]] == [1, 2, 3]
+    assert "after 3 epochs" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["graph"], ["gradcheck"]])
+def test_help_exits_0(capsys, command):
+    assert main([*command, "--help"]) == 0
+    assert "usage: chainrule" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "required"),
+        (["fly"], "invalid choice"),
+        (["train", "--epochs", "0"], "--epochs"),
+        (["train", "--lr", "fast"], "--lr"),
+        (["train", "--model", "rnn"], "--model"),
+        (["train", "--model", "cnn", "--data", "spiral"], "cnn needs image data"),
+        (["train", "--data", "cifar10"], "--data-dir"),
+        (["train", "--data", "digits", "--data-dir", "."], "only used with --data cifar10"),
+        (["graph", "--model", "mlp"], "-o"),
+        (["graph", "--model", "mlp", "-o", "g.gif"], "format"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_status_2(capsys, argv, message):
+    assert main(argv) == 2
+    assert message in one_line_error(capsys)
+
+
+def test_unreadable_cifar_dir_gives_one_line_and_status_2(tmp_path, capsys):
+    assert train(tmp_path / "out", "--data", "cifar10", "--data-dir", str(tmp_path / "nowhere")) == 2
+    assert "nowhere" in one_line_error(capsys)
+    assert train(tmp_path / "out", "--data", "cifar10", "--data-dir", str(tmp_path)) == 2
+    assert "CIFAR-10" in one_line_error(capsys)
+
+
+def test_resume_without_a_checkpoint_gives_status_2(tmp_path, capsys):
+    assert train(tmp_path, "--model", "mlp", "--data", "spiral", "--resume") == 2
+    assert "checkpoint.npz" in one_line_error(capsys)
+
+
+def test_graph_writes_dot_source(tmp_path, capsys):
+    path = tmp_path / "step.dot"
+    assert main(["graph", "--model", "cnn", "--data", "digits", "-o", str(path), "--show-grads"]) == 0
+    source = path.read_text()
+    assert source.startswith("digraph") and "0.weight" in source and "loss" in source
+
+
+@needs_dot
+def test_graph_writes_svg_of_an_mlp(tmp_path):
+    path = tmp_path / "step.svg"
+    assert main(["graph", "--model", "mlp", "--data", "spiral", "-o", str(path)]) == 0
+    assert path.read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+def test_gradcheck_prints_a_table_for_the_chosen_ops(capsys):
+    assert main(["gradcheck", "--op", "add", "mul", "--order", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["op", "order", "result", "worst", "error"]
+    assert sorted(line.split()[0] for line in lines[1:-1]) == ["add", "mul"]
+    assert all(line.split()[1:3] == ["1", "ok"] for line in lines[1:-1])
+
+
+def test_gradcheck_rejects_unknown_ops(capsys):
+    assert main(["gradcheck", "--op", "no_such_op"]) == 2
+    assert "no_such_op" in one_line_error(capsys)
+
+
+def test_python_m_nn_cli_exits_with_mains_status():
+    result = subprocess.run([sys.executable, "-m", "nn.cli", "train", "--epochs", "x"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("chainrule: error: argument --epochs") and result.stderr.count("\n") == 1
