@@ -9,6 +9,7 @@ has sent its contribution (Kahn's algorithm, so deep graphs never recurse).
 from __future__ import annotations
 
 import functools
+import gc
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -151,6 +152,26 @@ def _order(roots: list) -> list:
     return order
 
 
+def _node_hooks(node: Any, g: Any, keep_retained: bool) -> Any:
+    """Run the hooks registered on a non-leaf tensor and fill its ``.grad`` if retained."""
+    if node._hooks:
+        g = _run_hooks(node._hooks, g)
+    if node._retained is not None and keep_retained:
+        owner = node._retained()
+        if owner is not None:
+            owner.grad = g if owner.grad is None else owner.grad + g
+    return g
+
+
+def _check_arity(node: Any, input_grads: tuple) -> None:
+    """Gradients of trailing constant arguments may be left out; anything else is a bug."""
+    edges = node.next
+    if len(input_grads) > len(edges) or any(e is not None for e in edges[len(input_grads) :]):
+        raise RuntimeError(
+            f"{type(node).__name__}.backward returned {len(input_grads)} gradients for {len(edges)} inputs"
+        )
+
+
 def _fit_to_input(g: Any, parent: Any, node: Any) -> Any:
     """Make a gradient match its input: sum over broadcast axes (the one place this happens), cast."""
     from .ops.movement import sum_to
@@ -210,7 +231,7 @@ def run_backward(
     Without ``inputs`` the leaf gradients are accumulated into ``.grad`` (``backward()``); with
     ``inputs`` their gradients are returned instead and no ``.grad`` changes (``grad()``).
     """
-    from .function import Function
+    from .function import KEEP_SMALL, Function
     from .tensor import Tensor
 
     if grad_roots is None:
@@ -231,21 +252,22 @@ def run_backward(
         wanted[t.grad_fn if t.grad_fn is not None else t] = i
     results: list = [None] * len(wanted)
 
+    release = not retain_graph
     anomaly = state.anomaly
     state.anomaly = False  # ops run inside a backward are checked as that node's gradients instead
+    # The backward pass makes no reference cycles (refcounting frees all it drops), so the cyclic
+    # collector is paused: otherwise it rescans the whole live graph many times per pass.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         with set_grad_enabled(create_graph):
             for node in _order(list(grads)):
                 g = grads.pop(node, None)
                 if g is None:
                     continue
-                if node._hooks:
-                    g = _run_hooks(node._hooks, g)
-                if node._retained is not None and inputs is None:
-                    owner = node._retained()
-                    if owner is not None:
-                        owner.grad = g if owner.grad is None else owner.grad + g
-                if g.data.size <= node.SMALL:
+                if node._hooks is not None or node._retained is not None:
+                    g = _node_hooks(node, g, keep_retained=inputs is None)
+                if g.data.size <= KEEP_SMALL:
                     node.grad_small = g.data  # kept for graph pictures (autograd.viz)
                 if wanted and node in wanted:
                     results[wanted[node]] = g
@@ -253,14 +275,9 @@ def run_backward(
                 if type(input_grads) is not tuple:
                     input_grads = (input_grads,)
                 edges = node.next
-                if len(input_grads) != len(edges) and (
-                    len(input_grads) > len(edges) or any(e is not None for e in edges[len(input_grads) :])
-                ):  # gradients of trailing constant arguments may be left out
-                    raise RuntimeError(
-                        f"{type(node).__name__}.backward returned {len(input_grads)} gradients "
-                        f"for {len(edges)} inputs"
-                    )
-                if not retain_graph:
+                if len(input_grads) != len(edges):
+                    _check_arity(node, input_grads)
+                if release and (node._saved or node._out is not None):
                     node._release()
                 for parent, pg in zip(edges, input_grads):
                     if parent is None or pg is None:
@@ -284,6 +301,8 @@ def run_backward(
                     leaf.grad = g if leaf.grad is None else leaf.grad + g
     finally:
         state.anomaly = anomaly
+        if collecting:
+            gc.enable()
     return results if inputs is not None else None
 
 

@@ -17,6 +17,8 @@ import numpy as np
 from .engine import state
 from .tensor import Tensor
 
+_new = object.__new__
+KEEP_SMALL = 64  # outputs and gradients up to this many elements stay on their node, for graph pictures
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -30,7 +32,6 @@ class Function:
     """
 
     saves_output = False
-    SMALL = 64  # outputs and gradients up to this many elements are kept for graph pictures
 
     # per-node state, set by apply; class-level defaults keep apply short
     next: list = []  # noqa: RUF012 (read-only default; apply sets a fresh list per node)
@@ -56,18 +57,17 @@ class Function:
     @classmethod
     def apply(cls, *args: Any) -> Tensor:
         """Run the op on ``args`` (Tensors and constants) and record it in the graph."""
-        ctx = object.__new__(cls)
-        record = False
+        ctx = _new(cls)
+        edges = None
         if state.grad_enabled:
-            edges = []
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad:
-                    edges.append(a.grad_fn or a)  # the parent's node, or the leaf itself
-                    record = True
-                else:
-                    edges.append(None)
-            if record:
-                ctx.next = edges
+                    # one edge per argument: the parent's node, the leaf itself, or None
+                    edges = [
+                        (b.grad_fn or b) if isinstance(b, Tensor) and b._requires_grad else None for b in args
+                    ]
+                    ctx.next = edges
+                    break
         try:
             out = cls.forward(ctx, *args)
         except ValueError as exc:
@@ -78,20 +78,28 @@ class Function:
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         if state.anomaly:
-            ctx._stack = traceback.extract_stack()[:-2]
-            if out.dtype.kind in "fc" and not np.all(np.isfinite(out)):
-                raise FloatingPointError(
-                    f"{cls.__name__} produced NaN or Inf in forward; the op was created at\n" + ctx._where()
-                )
-        if not record:
-            return Tensor._make(out)
+            cls._check_forward(ctx, out)
+        t = _new(Tensor)
+        t.data = out
+        if edges is None:
+            return t
+        t.grad_fn = ctx
+        t._requires_grad = True
         ctx.shape = out.shape
         ctx.dtype = out.dtype
-        if out.size <= cls.SMALL:
+        if out.size <= KEEP_SMALL:
             ctx.value_small = out
         if cls.saves_output:
             ctx._out = out
-        return Tensor._make(out, ctx, True)
+        return t
+
+    @classmethod
+    def _check_forward(cls, ctx: Function, out: np.ndarray) -> None:
+        ctx._stack = traceback.extract_stack()[:-3]
+        if out.dtype.kind in "fc" and not np.all(np.isfinite(out)):
+            raise FloatingPointError(
+                f"{cls.__name__} produced NaN or Inf in forward; the op was created at\n" + ctx._where()
+            )
 
     # --- what forward and backward use ------------------------------------------------------------
     def save_for_backward(self, *tensors: Any) -> None:

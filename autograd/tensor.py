@@ -48,16 +48,18 @@ class Tensor:
     ``.grad``; it needs a floating dtype.
     """
 
-    __slots__ = ("data", "grad", "grad_fn", "_requires_grad", "name", "_hooks", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
+    # defaults live on the class, so that making an op's output sets only what differs
+    grad: Tensor | None = None
+    grad_fn: Any = None
+    name: str | None = None
+    _requires_grad = False
+    _hooks: list | None = None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
         self.data = as_array(data, dtype)
-        self.grad = None
-        self.grad_fn = None
-        self._requires_grad = False
-        self.name = name
-        self._hooks = None
+        if name is not None:
+            self.name = name
         if requires_grad:
             self.requires_grad_(True)
 
@@ -66,11 +68,10 @@ class Tensor:
         """Internal constructor for op outputs: no conversion, no checks."""
         t = object.__new__(Tensor)
         t.data = data
-        t.grad = None
-        t.grad_fn = grad_fn
-        t._requires_grad = requires_grad
-        t.name = None
-        t._hooks = None
+        if grad_fn is not None:
+            t.grad_fn = grad_fn
+        if requires_grad:
+            t._requires_grad = True
         return t
 
     # --- attributes -------------------------------------------------------------------------

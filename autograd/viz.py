@@ -10,7 +10,7 @@ What is drawn, and where its numbers come from:
   tensor's ``.data`` and ``.grad``;
 * one node per op, which also stands for the op's output: an intermediate tensor is not kept by
   the graph, only its node is, so the node shows the op name with the output's shape and dtype,
-  and its value and gradient when they are small (at most ``Function.SMALL`` = 64 elements).
+  and its value and gradient when they are small (at most ``KEEP_SMALL`` = 64 elements).
   Larger ones read "not kept"; call ``t.retain_grad()`` on the intermediate ``t`` to keep it,
   and then its value, gradient and name are shown at any size;
 * constant inputs (arguments that do not require grad) as small grey nodes, where the op still
@@ -46,7 +46,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from .function import Function
+from .function import KEEP_SMALL, Function
 from .tensor import Tensor
 
 INSTALL_HINT = (
@@ -149,7 +149,7 @@ def _grad_text(obj: Any) -> str:
     if g is not None:
         return _fmt(g)
     # small outputs always keep their gradient, so None means no backward has reached them yet
-    big = isinstance(obj, Function) and _retained(obj) is None and int(np.prod(obj.shape)) > obj.SMALL
+    big = isinstance(obj, Function) and _retained(obj) is None and int(np.prod(obj.shape)) > KEEP_SMALL
     return "not kept" if big else "\u2014"
 
 
