@@ -163,7 +163,8 @@ def _train(args: argparse.Namespace) -> int:
     _draw_training_step(model, Tensor(X_train[:GRAPH_BATCH]), Tensor(y_train[:GRAPH_BATCH]), graph)
 
     if history.epochs:
-        print(f"test accuracy: {history.epochs[-1]['test_acc']:.4f} after {len(history)} epochs")
+        epochs = f"{len(history)} epoch{'s' if len(history) > 1 else ''}"
+        print(f"test accuracy: {history.epochs[-1]['test_acc']:.4f} after {epochs}")
     print("wrote:")
     for name in ("model.npz", "history.json", "curves.png", graph.name, "checkpoint.npz"):
         print(f"  {out / name}")

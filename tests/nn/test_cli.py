@@ -3,6 +3,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import nn
@@ -34,7 +35,7 @@ def one_line_error(capsys):
 def test_train_writes_every_output_file(tmp_path, capsys, options):
     assert train(tmp_path, *options) == 0
     out = capsys.readouterr().out
-    assert "test accuracy" in out
+    assert "test accuracy" in out and "after 1 epoch\n" in out
     for name in ("model.npz", "history.json", "curves.png", "graph.svg", "checkpoint.npz"):
         assert (tmp_path / name).is_file(), name
         assert str(tmp_path / name) in out
@@ -80,6 +81,25 @@ def test_help_exits_0(capsys, command):
 def test_bad_arguments_give_one_line_and_status_2(capsys, argv, message):
     assert main(argv) == 2
     assert message in one_line_error(capsys)
+
+
+def write_fake_cifar_bin(root, records=8):
+    """The official binary layout: six files of records (1 label byte, 3072 pixel bytes), random content."""
+    folder = root / "cifar-10-batches-bin"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        labels = rng.integers(0, 10, (records, 1), dtype=np.uint8)
+        pixels = rng.integers(0, 256, (records, 3072), dtype=np.uint8)
+        np.concatenate([labels, pixels], axis=1).tofile(folder / f"{name}.bin")
+
+
+def test_train_reads_cifar10_from_data_dir(tmp_path, capsys):
+    write_fake_cifar_bin(tmp_path)
+    out = tmp_path / "out"
+    assert train(out, "--model", "mlp", "--data", "cifar10", "--data-dir", str(tmp_path), "--epochs", "1") == 0
+    assert "after 1 epoch\n" in capsys.readouterr().out
+    assert nn.load(out / "model.npz")["1.weight"].shape == (100, 3 * 32 * 32)
 
 
 def test_unreadable_cifar_dir_gives_one_line_and_status_2(tmp_path, capsys):
