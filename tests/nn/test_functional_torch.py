@@ -1,0 +1,273 @@
+"""nn.functional against torch.nn.functional in float64: values, first and second derivatives.
+
+Every case runs the same function on the same float64 arrays in both libraries, seeds the
+backward pass with the same random upstream gradient, and compares the output and the gradient
+of every input, parameters included.
+"""
+
+import numpy as np
+import pytest
+
+import nn.functional as F
+from autograd import Tensor, grad
+from autograd.testing import gradcheck, gradgradcheck
+
+
+def check_against_torch(torch, ours, theirs, *arrays, rtol=1e-10, atol=1e-12, seed=0):
+    """Run ``ours`` on Tensors and ``theirs`` on torch tensors made from ``arrays``; compare outputs and grads."""
+    xs = [Tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, ref = ours(*xs), theirs(*ts)
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=rtol, atol=atol, err_msg="forward")
+    upstream = np.random.default_rng(seed).standard_normal(out.shape)
+    out.backward(Tensor(upstream))
+    ref.backward(torch.tensor(upstream))
+    for i, (x, t) in enumerate(zip(xs, ts)):
+        np.testing.assert_allclose(x.grad.data, t.grad.numpy(), rtol=rtol, atol=atol, err_msg=f"grad of input {i}")
+    return out
+
+
+@pytest.fixture
+def draw(rng):
+    return lambda *shape: rng.standard_normal(shape)
+
+
+# --- linear and convolution ------------------------------------------------------------------------
+@pytest.mark.parametrize("x_shape", [(5, 4), (2, 3, 4)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear(torch, draw, x_shape, bias):
+    arrays = [draw(*x_shape), draw(3, 4)] + ([draw(3)] if bias else [])
+    check_against_torch(torch, F.linear, torch.nn.functional.linear, *arrays)
+
+
+@pytest.mark.parametrize(
+    "x_shape, w_shape, stride, padding",
+    [
+        ((2, 3, 7, 7), (4, 3, 3, 3), 1, 0),
+        ((2, 3, 7, 7), (4, 3, 3, 3), 2, 1),
+        ((1, 2, 7, 7), (3, 2, 3, 3), 3, 0),  # windows that do not fit are dropped
+        ((2, 2, 6, 9), (3, 2, 2, 4), (2, 1), (0, 2)),  # rectangular kernel, stride and padding
+        ((1, 1, 5, 5), (2, 1, 5, 5), 1, 2),
+    ],
+)
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d(torch, draw, x_shape, w_shape, stride, padding, bias):
+    arrays = [draw(*x_shape), draw(*w_shape)] + ([draw(w_shape[0])] if bias else [])
+
+    def ours(x, w, b=None):
+        return F.conv2d(x, w, b, stride=stride, padding=padding)
+
+    def theirs(x, w, b=None):
+        return torch.nn.functional.conv2d(x, w, b, stride=stride, padding=padding)
+
+    check_against_torch(torch, ours, theirs, *arrays)
+
+
+def test_conv2d_gradcheck(draw):
+    x, w, b = (Tensor(a, requires_grad=True) for a in (draw(1, 2, 4, 5), draw(2, 2, 2, 3), draw(2)))
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=(1, 2), padding=1), x, w, b)
+
+
+def test_conv2d_rejects_mismatched_shapes(draw):
+    with pytest.raises(ValueError, match=r"conv2d.*\(2, 3, 5, 5\).*\(4, 2, 3, 3\)"):
+        F.conv2d(Tensor(draw(2, 3, 5, 5)), Tensor(draw(4, 2, 3, 3)))
+    with pytest.raises(ValueError, match="conv2d.*N, C, H, W"):
+        F.conv2d(Tensor(draw(3, 5, 5)), Tensor(draw(4, 3, 3, 3)))
+    with pytest.raises(ValueError, match="larger"):
+        F.conv2d(Tensor(draw(1, 1, 2, 2)), Tensor(draw(1, 1, 3, 3)))
+    with pytest.raises(ValueError, match="stride"):
+        F.conv2d(Tensor(draw(1, 1, 5, 5)), Tensor(draw(1, 1, 3, 3)), stride=0)
+
+
+# --- pooling ---------------------------------------------------------------------------------------
+POOL_CASES = [
+    ((2, 3, 4, 6), 2, None, 0),  # windows tile the input: the reshape path
+    ((2, 3, 5, 7), 2, None, 0),  # non-overlapping, last row and column dropped
+    ((2, 2, 7, 7), 3, 2, 0),  # overlapping windows: the unfold path
+    ((1, 2, 6, 5), (3, 2), (1, 2), 1),  # rectangular, padded
+]
+
+
+@pytest.mark.parametrize("x_shape, kernel, stride, padding", POOL_CASES)
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pool2d(torch, draw, x_shape, kernel, stride, padding, kind):
+    ours = {"max": F.max_pool2d, "avg": F.avg_pool2d}[kind]
+    theirs = {"max": torch.nn.functional.max_pool2d, "avg": torch.nn.functional.avg_pool2d}[kind]
+    check_against_torch(
+        torch, lambda x: ours(x, kernel, stride, padding), lambda x: theirs(x, kernel, stride, padding), draw(*x_shape)
+    )
+
+
+def test_pool_gradcheck(draw):
+    x = Tensor(draw(1, 2, 5, 5), requires_grad=True)
+    assert gradcheck(lambda x: F.max_pool2d(x, 3, 2, padding=1), x)
+    assert gradcheck(lambda x: F.avg_pool2d(x, 2), x)
+
+
+def test_max_pool_ties_share_the_gradient_equally():
+    x = Tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
+    F.max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.full((1, 1, 2, 2), 0.25))
+
+
+def test_pool_rejects_too_much_padding():
+    with pytest.raises(ValueError, match="half"):
+        F.max_pool2d(Tensor(np.zeros((1, 1, 4, 4))), 2, padding=2)
+
+
+# --- batch norm and dropout -------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (3, 3, 4, 2)])
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm(torch, draw, rng, shape, training):
+    mean, var = draw(3), rng.uniform(0.5, 2.0, 3)
+    ours_stats = [Tensor(mean.copy()), Tensor(var.copy())]
+    torch_stats = [torch.tensor(mean), torch.tensor(var)]
+
+    def ours(x, w, b):
+        return F.batch_norm(x, *ours_stats, w, b, training=training, momentum=0.3, eps=1e-3)
+
+    def theirs(x, w, b):
+        return torch.nn.functional.batch_norm(x, *torch_stats, w, b, training=training, momentum=0.3, eps=1e-3)
+
+    check_against_torch(torch, ours, theirs, draw(*shape) * 2 + 1, draw(3), draw(3))
+    for a, t in zip(ours_stats, torch_stats):
+        np.testing.assert_allclose(a.data, t.numpy(), rtol=1e-12)
+
+
+def test_batch_norm_without_running_stats_uses_the_batch(torch, draw):
+    def ours(x):
+        return F.batch_norm(x, None, None, training=True)
+
+    def theirs(x):
+        return torch.nn.functional.batch_norm(x, None, None, training=True)
+
+    check_against_torch(torch, ours, theirs, draw(5, 2, 3))
+
+
+def test_batch_norm_gradcheck_and_gradgradcheck(draw):
+    x, w, b = (Tensor(a, requires_grad=True) for a in (draw(4, 2, 3), draw(2), draw(2)))
+
+    def f(x, w, b):
+        return F.batch_norm(x, None, None, w, b, training=True)
+
+    assert gradcheck(f, x, w, b)
+    assert gradgradcheck(f, x, w, b)
+
+
+def test_batch_norm_errors(draw):
+    x = Tensor(draw(4, 3))
+    with pytest.raises(ValueError, match="more than one value"):
+        F.batch_norm(Tensor(draw(1, 3)), None, None, training=True)
+    with pytest.raises(ValueError, match="running_mean of shape"):
+        F.batch_norm(x, Tensor(np.zeros(2)), Tensor(np.ones(2)))
+    with pytest.raises(ValueError, match="needs running_mean"):
+        F.batch_norm(x, None, None, training=False)
+
+
+def test_dropout_keeps_expectation_and_is_reproducible():
+    import autograd
+
+    x = Tensor(np.ones((200, 100)), requires_grad=True)
+    autograd.manual_seed(3)
+    y = F.dropout(x, 0.25)
+    kept = y.data != 0
+    assert abs(kept.mean() - 0.75) < 0.01
+    np.testing.assert_allclose(y.data[kept], 1 / 0.75)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, y.data)  # the gradient is the same mask
+    autograd.manual_seed(3)
+    np.testing.assert_array_equal(F.dropout(x, 0.25).data, y.data)
+
+
+def test_dropout_identity_when_off_and_rejects_bad_p():
+    x = Tensor(np.ones(3))
+    assert F.dropout(x, 0.5, training=False) is x and F.dropout(x, 0.0) is x
+    for p in (1.0, -0.1, 2):
+        with pytest.raises(ValueError, match="dropout"):
+            F.dropout(x, p)
+
+
+# --- activations --------------------------------------------------------------------------------------
+def _with_zero(a):
+    a = a.copy()
+    a.flat[0] = 0.0  # pins the subgradient at the kink against PyTorch's
+    return a
+
+
+@pytest.mark.parametrize(
+    "name, ours, theirs",
+    [
+        ("relu", F.relu, lambda t, x: t.nn.functional.relu(x)),
+        ("leaky_relu", lambda x: F.leaky_relu(x, 0.1), lambda t, x: t.nn.functional.leaky_relu(x, 0.1)),
+        ("elu", lambda x: F.elu(x, 0.7), lambda t, x: t.nn.functional.elu(x, 0.7)),
+        ("sigmoid", F.sigmoid, lambda t, x: t.sigmoid(x)),
+        ("tanh", F.tanh, lambda t, x: t.tanh(x)),
+        ("softmax", lambda x: F.softmax(x, axis=1), lambda t, x: t.softmax(x, dim=1)),
+        ("softmax_last", F.softmax, lambda t, x: t.softmax(x, dim=-1)),
+        ("log_softmax", lambda x: F.log_softmax(x, axis=0), lambda t, x: t.log_softmax(x, dim=0)),
+    ],
+)
+def test_activation(torch, draw, name, ours, theirs):
+    check_against_torch(torch, ours, lambda x: theirs(torch, x), _with_zero(draw(3, 4, 2)) * 3)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_prelu(torch, draw, channels):
+    check_against_torch(torch, F.prelu, torch.nn.functional.prelu, _with_zero(draw(2, 3, 4)), draw(channels))
+
+
+def test_maxout_is_the_max_over_pieces_of_a_linear_map(torch, draw):
+    def theirs(x, w, b):
+        z = torch.nn.functional.linear(x, w, b)
+        return z.reshape(z.shape[0], 4, 3).amax(dim=-1)
+
+    check_against_torch(torch, lambda x, w, b: F.maxout(x, w, b, pieces=3), theirs, draw(5, 2), draw(12, 2), draw(12))
+
+
+def test_elu_does_not_overflow_for_large_inputs():
+    x = Tensor(np.array([1e4, 800.0, -1e4], np.float32), requires_grad=True)
+    with np.errstate(over="raise", invalid="raise"):  # exp(-1e4) underflowing to 0 is exact enough
+        y = F.elu(x)
+        y.sum().backward()
+    np.testing.assert_array_equal(y.data, [1e4, 800.0, -1.0])
+    np.testing.assert_array_equal(x.grad.data, [1.0, 1.0, 0.0])
+
+
+def test_softmax_is_finite_for_huge_logits():
+    x = Tensor(np.array([[1e4, -1e4, 0.0]], np.float32))
+    np.testing.assert_allclose(F.softmax(x).data, [[1.0, 0.0, 0.0]])
+    assert np.isfinite(F.log_softmax(x).data).all()
+
+
+def test_activations_gradcheck(draw):
+    x = Tensor(draw(2, 3) + 0.1, requires_grad=True)
+    w = Tensor(np.array([0.3, -0.2, 0.5]), requires_grad=True)
+    for f in (lambda x: F.elu(x), lambda x: F.leaky_relu(x), F.log_softmax, F.softmax, lambda x: F.prelu(x, w)):
+        assert gradcheck(f, x)
+
+
+# --- second order: gradient penalties -------------------------------------------------------------------
+def _penalty_ours(x, w, b, w2):
+    # || d(sum of scores)/dx ||^2 through conv -> ELU -> max-pool -> conv, differentiated again
+    h = F.max_pool2d(F.elu(F.conv2d(x, w, b, padding=1)), 2)
+    score = (F.conv2d(h, w2) ** 2).sum()
+    (gx,) = grad(score, [x], create_graph=True)
+    return (gx * gx).sum()
+
+
+def test_gradient_penalty_through_conv_elu_and_max_pool_matches_torch(torch, draw):
+    arrays = [draw(2, 2, 6, 6), draw(3, 2, 3, 3), draw(3), draw(1, 3, 2, 2)]
+
+    def theirs(x, w, b, w2):
+        tf = torch.nn.functional
+        h = tf.max_pool2d(tf.elu(tf.conv2d(x, w, b, padding=1)), 2)
+        score = (tf.conv2d(h, w2) ** 2).sum()
+        (gx,) = torch.autograd.grad(score, [x], create_graph=True)
+        return (gx * gx).sum()
+
+    check_against_torch(torch, _penalty_ours, theirs, *arrays, rtol=1e-9)
+
+
+def test_second_derivatives_of_conv_elu_and_pool_gradgradcheck(draw):
+    x, w = Tensor(draw(1, 1, 4, 4), requires_grad=True), Tensor(draw(2, 1, 2, 2), requires_grad=True)
+    assert gradgradcheck(lambda x, w: F.max_pool2d(F.elu(F.conv2d(x, w, padding=1)), 2, stride=1), x, w)
