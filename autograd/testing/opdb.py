@@ -1,0 +1,527 @@
+"""The op database: every differentiable op of autograd, and the inputs it is checked on.
+
+Each `OpInfo` calls one op (``fn``), names its PyTorch twin (``torch_fn``, called with torch
+tensors by the comparison tests) and describes each input: a value domain that avoids poles,
+kinks and ties (log on positives, relu away from 0, max on distinct values), and a shape that is
+drawn freely or from the earlier inputs' shapes (broadcasting, matching inner sizes).
+
+Inputs are drawn from a *source* of choices: hypothesis for the property tests (`inputs`), a
+seeded NumPy generator for `run_gradchecks` (``chainrule gradcheck``), through the same code.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+
+import autograd as ag
+
+from ..tensor import Tensor
+from .gradcheck import first_order_report, second_order_report
+
+MAX_SIDE = 4  # small inputs: a Jacobian has (output size x input size) entries
+
+
+# --- where choices come from --------------------------------------------------------------------------
+class Source(Protocol):
+    def integer(self, lo: int, hi: int) -> int:
+        """An integer in [lo, hi]."""
+
+    def reals(self, shape: tuple[int, ...], intervals: Sequence[tuple[float, float]]) -> np.ndarray:
+        """A float64 array of ``shape`` with values in the union of the closed ``intervals``."""
+
+    def permutation(self, n: int) -> np.ndarray:
+        """A permutation of range(n)."""
+
+
+class NumpySource:
+    """Choices from a seeded ``np.random.Generator`` (no hypothesis needed)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+
+    def integer(self, lo: int, hi: int) -> int:
+        return int(self.rng.integers(lo, hi + 1))
+
+    def reals(self, shape: tuple[int, ...], intervals: Sequence[tuple[float, float]]) -> np.ndarray:
+        bounds = np.asarray(intervals, dtype=np.float64)
+        widths = bounds[:, 1] - bounds[:, 0]
+        which = self.rng.choice(len(bounds), size=shape, p=widths / widths.sum())
+        return np.asarray(bounds[which, 0] + self.rng.uniform(size=shape) * widths[which], dtype=np.float64)
+
+    def permutation(self, n: int) -> np.ndarray:
+        return self.rng.permutation(n)
+
+
+class HypothesisSource:
+    """Choices drawn by hypothesis inside a ``@composite`` strategy, so failures shrink."""
+
+    def __init__(self, draw: Callable) -> None:
+        self.draw = draw
+
+    def integer(self, lo: int, hi: int) -> int:
+        from hypothesis import strategies as st
+
+        return self.draw(st.integers(lo, hi))
+
+    def reals(self, shape: tuple[int, ...], intervals: Sequence[tuple[float, float]]) -> np.ndarray:
+        from hypothesis.extra import numpy as hnp
+
+        return self.draw(hnp.arrays(np.float64, shape, elements=_elements(tuple(intervals))))
+
+    def permutation(self, n: int) -> np.ndarray:
+        from hypothesis import strategies as st
+
+        return np.asarray(self.draw(st.permutations(range(n))), dtype=np.int64)
+
+
+@functools.cache
+def _elements(intervals: tuple[tuple[float, float], ...]) -> Any:
+    from hypothesis import strategies as st
+
+    return st.one_of(*(st.floats(lo, hi) for lo, hi in intervals))
+
+
+# --- value domains ------------------------------------------------------------------------------------
+Domain = Callable[[Source, tuple], np.ndarray]
+
+
+def _union(*intervals: tuple[float, float]) -> Domain:
+    return lambda src, shape: src.reals(shape, intervals)
+
+
+def _distinct(src: Source, shape: tuple[int, ...]) -> np.ndarray:
+    """Values at least 0.1 apart: a shuffled grid of step 0.2, each value moved by up to 0.1."""
+    n = math.prod(shape)
+    grid = src.permutation(n).reshape(shape) - (n - 1) / 2
+    return 0.2 * (grid + src.reals(shape, [(0.0, 0.5)]))
+
+
+DOMAINS: dict[str, Domain] = {
+    "real": _union((-2.0, 2.0)),
+    "positive": _union((0.2, 2.0)),  # log, sqrt, x ** fraction: away from the pole at 0
+    "away_from_zero": _union((-2.0, -0.2), (0.2, 2.0)),  # divisors; relu and abs away from their kink
+    "away_from_one": _union((-2.0, -1.2), (-0.8, 0.8), (1.2, 2.0)),  # |x| away from clip(-1, 1)'s bounds
+    "distinct": _distinct,  # max, min and std: no ties, no zero variance
+    # maximum/minimum: one argument from each, so the two never tie
+    "even_bands": _union(*((k / 2, k / 2 + 0.2) for k in range(-4, 4))),
+    "odd_bands": _union(*((k / 2 + 0.25, k / 2 + 0.45) for k in range(-4, 4))),
+}
+
+
+# --- shapes -------------------------------------------------------------------------------------------
+Shape = tuple[int, ...]
+ShapeSpec = Callable[[list[Shape], Source], Shape]  # (shapes of the earlier inputs, source) -> shape
+
+
+def shape(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = MAX_SIDE) -> ShapeSpec:
+    """Any shape within the bounds."""
+    return lambda prev, src: tuple(src.integer(min_side, max_side) for _ in range(src.integer(min_dims, max_dims)))
+
+
+def fixed(*dims: int) -> ShapeSpec:
+    return lambda prev, src: dims
+
+
+def same(i: int = 0) -> ShapeSpec:
+    """The shape of input ``i``."""
+    return lambda prev, src: prev[i]
+
+
+def _broadcastable(src: Source, base: Shape) -> Shape:
+    """A shape that broadcasts with ``base`` in both directions.
+
+    Up to one axis longer (three axes at most, unless base has more); right-aligned, each axis is
+    base's size or 1 where base has a size, and any size where base has 1 or no axis.
+    """
+    ndim = src.integer(0, max(len(base), min(len(base) + 1, 3)))
+    sides = []
+    for k in range(1, ndim + 1):
+        b = base[-k] if k <= len(base) else 1
+        sides.append(src.integer(1, MAX_SIDE) if b == 1 else (b, 1)[src.integer(0, 1)])
+    return tuple(reversed(sides))
+
+
+def broadcast(*of: int) -> ShapeSpec:
+    """A shape that broadcasts with the broadcast of inputs ``of`` (input 0 by default)."""
+    return lambda prev, src: _broadcastable(src, np.broadcast_shapes(*(prev[i] for i in of or (0,))))
+
+
+# --- the database -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Input:
+    """One argument of an op: its value domain (a key of `DOMAINS`) and its shape."""
+
+    domain: str = "real"
+    shape: ShapeSpec = field(default_factory=shape)
+    requires_grad: bool = True
+
+
+@dataclass(frozen=True)
+class OpInfo:
+    """An op under test: ``fn(*inputs)``, and ``torch_fn(torch, *inputs)`` on torch tensors."""
+
+    name: str
+    fn: Callable[..., Any] = field(repr=False)
+    torch_fn: Callable[..., Any] | None = field(repr=False)
+    inputs: tuple[Input, ...] = field(repr=False)
+    notes: str = field(default="", repr=False)
+
+
+def _in_torch(fn: Callable) -> Callable:
+    """The torch twin of an expression that reads the same on torch tensors (operators, methods)."""
+    return lambda torch, *xs: fn(*xs)
+
+
+def _op(name: str, fn: Callable, *inputs: Input, torch_fn: Callable | None = None, notes: str = "") -> OpInfo:
+    """An OpInfo; one real input of any shape unless given, the same expression in torch unless given."""
+    return OpInfo(name, fn, torch_fn or _in_torch(fn), inputs or (Input(),), notes)
+
+
+def _binary(name: str, fn: Callable, a: str = "real", b: str = "real", torch_fn: Callable | None = None) -> OpInfo:
+    """A binary op whose second input's shape broadcasts with the first's, both ways."""
+    return _op(name, fn, Input(a), Input(b, broadcast(0)), torch_fn=torch_fn)
+
+
+def _dims(axis: Any, ndim: int) -> Any:
+    """PyTorch's ``dim`` for NumPy's ``axis`` (None means every axis)."""
+    return tuple(range(ndim)) if axis is None else axis
+
+
+_REDUCTIONS: list[tuple[str, str, Callable, str]] = [
+    # name, domain, torch reduction taking (x, dims, keepdim)
+    ("sum", "real", lambda x, d, k: x.sum(d, keepdim=k), ""),
+    ("mean", "real", lambda x, d, k: x.mean(d, keepdim=k), ""),
+    ("max", "distinct", lambda x, d, k: x.amax(d, keepdim=k), "ties split the gradient (tests/autograd/test_kinks.py)"),
+    ("min", "distinct", lambda x, d, k: x.amin(d, keepdim=k), "ties split the gradient (tests/autograd/test_kinks.py)"),
+    ("var", "real", lambda x, d, k: x.var(d, correction=0, keepdim=k), ""),
+    ("std", "distinct", lambda x, d, k: x.std(d, correction=0, keepdim=k), "sqrt kink at zero variance"),
+    ("logsumexp", "real", lambda x, d, k: x.logsumexp(d, keepdim=k), ""),
+]
+_AXES: list[tuple[str, Any, bool, int]] = [
+    ("", None, False, 0),
+    ("_axis=-1_keepdims", -1, True, 1),
+    ("_axis=(0,-1)", (0, -1), False, 2),
+]
+
+
+def _reduction(
+    name: str, domain: str, torch_reduce: Callable, notes: str, suffix: str, axis: Any, keepdims: bool, min_dims: int
+) -> OpInfo:
+    # std needs two or more elements in each reduced group, or its variance is 0
+    spec = shape(max(min_dims, 1), min_side=2) if name == "std" else shape(min_dims)
+    return _op(
+        name + suffix,
+        lambda x: getattr(x, name)(axis=axis, keepdims=keepdims),
+        Input(domain, spec),
+        torch_fn=lambda torch, x: torch_reduce(x, _dims(axis, x.ndim), keepdims),
+        notes=notes,
+    )
+
+
+def _einsum(subscripts: str) -> OpInfo:
+    """An einsum over operands whose letters get one drawn size each, shared between operands."""
+    operands = subscripts.split("->")[0].split(",")
+
+    def operand_shape(k: int) -> ShapeSpec:
+        def spec(prev: list[Shape], src: Source) -> Shape:
+            sizes: dict[str, int] = {}
+            for letters, s in zip(operands, prev):
+                sizes.update(zip(letters, s))
+            return tuple(sizes[c] if c in sizes else sizes.setdefault(c, src.integer(1, MAX_SIDE)) for c in operands[k])
+
+        return spec
+
+    return _op(
+        f"einsum_{subscripts}",
+        lambda *ts: ag.einsum(subscripts, *ts),
+        *(Input("real", operand_shape(k)) for k in range(len(operands))),
+        torch_fn=lambda torch, *ts: torch.einsum(subscripts, *ts),
+    )
+
+
+def _operand_of(*from_a: int | slice, free: int = 1) -> ShapeSpec:
+    """The second operand of a contraction: sizes taken from input 0's axes, then free axes."""
+
+    def spec(prev: list[Shape], src: Source) -> Shape:
+        a = prev[0]
+        taken = tuple(x for i in from_a for x in (a[i] if isinstance(i, slice) else (a[i],)))
+        return taken + shape(0, free)(prev, src)
+
+    return spec
+
+
+def _batched_operand(prev: list[Shape], src: Source) -> Shape:
+    """b for a @ b with stacks of matrices: batch axes broadcast with a's (both ways), rows = a's columns."""
+    a = prev[0]
+    return _broadcastable(src, a[:-2]) + (a[-1], src.integer(1, MAX_SIDE))
+
+
+def _summed_shape(shape: Shape) -> Shape:
+    return tuple(1 if i % 2 else n for i, n in enumerate(shape[1:]))
+
+
+def _matmul(name: str, a: ShapeSpec, b: ShapeSpec) -> OpInfo:
+    return _op(name, lambda x, y: x @ y, Input("real", a), Input("real", b))
+
+
+OPS: list[OpInfo] = [
+    # arithmetic, with Python scalars too
+    _binary("add", lambda a, b: a + b),
+    _binary("sub", lambda a, b: a - b),
+    _binary("mul", lambda a, b: a * b),
+    _binary("div", lambda a, b: a / b, b="away_from_zero"),
+    _binary("pow", lambda a, b: a**b, a="positive"),
+    _op("add_scalar", lambda x: x + 2.5),
+    _op("rsub_scalar", lambda x: 1.5 - x),
+    _op("rdiv_scalar", lambda x: 2.0 / x, Input("away_from_zero")),
+    _op("pow_int", lambda x: x**3),
+    _op("pow_fraction", lambda x: x**-1.5, Input("positive")),
+    _op("rpow", lambda x: 2.0**x),
+    _op("neg", lambda x: -x),
+    # elementwise functions
+    _op("exp", lambda x: x.exp()),
+    _op("log", lambda x: x.log(), Input("positive")),
+    _op("sqrt", lambda x: x.sqrt(), Input("positive")),
+    _op("sin", lambda x: x.sin()),
+    _op("cos", lambda x: x.cos()),
+    _op("tanh", lambda x: x.tanh()),
+    _op("sigmoid", lambda x: x.sigmoid()),
+    _op("relu", lambda x: x.relu(), Input("away_from_zero"), notes="relu'(0) = 0"),
+    _op("abs", lambda x: x.abs(), Input("away_from_zero"), notes="abs'(0) = 0"),
+    _op(
+        "clip",
+        lambda x: x.clip(-1.0, 1.0),
+        Input("away_from_one"),
+        torch_fn=lambda torch, x: x.clamp(-1.0, 1.0),
+        notes="the gradient passes on the closed interval [min, max]",
+    ),
+    _op("clip_min", lambda x: x.clip(0.0, None), Input("away_from_zero"), torch_fn=lambda torch, x: x.clamp(min=0.0)),
+    _binary("maximum", ag.maximum, "even_bands", "odd_bands", lambda torch, a, b: torch.maximum(a, b)),
+    _binary("minimum", ag.minimum, "even_bands", "odd_bands", lambda torch, a, b: torch.minimum(a, b)),
+    _op(
+        "where",
+        lambda c, a, b: ag.where(c > 0, a, b),
+        Input("away_from_zero", requires_grad=False),
+        Input("real", broadcast(0)),
+        Input("real", broadcast(0, 1)),
+        torch_fn=lambda torch, c, a, b: torch.where(c > 0, a, b),
+        notes="the condition compares the first input with 0; that input gets no gradient",
+    ),
+    # reductions: over everything, over the last axis keeping it, over a tuple of axes
+    *(_reduction(*r, *a) for r in _REDUCTIONS for a in _AXES),
+    # shapes
+    _op("reshape", lambda x: x.reshape(x.shape[::-1])),
+    _op("reshape_flat", lambda x: x.reshape(-1)),
+    _op("transpose", lambda x: x.transpose(), torch_fn=lambda torch, x: x.permute(tuple(reversed(range(x.ndim))))),
+    _op("permute", lambda x: x.permute(1, 2, 0), Input("real", shape(3, 3))),
+    _op("swapaxes", lambda x: x.swapaxes(0, -1), Input("real", shape(1))),
+    _op("flatten", lambda x: x.flatten()),
+    _op("flatten_1_-1", lambda x: x.flatten(1, -1), Input("real", shape(2))),
+    _op("squeeze", lambda x: x.squeeze()),
+    _op("squeeze_axis", lambda x: x.squeeze(1), Input("real", fixed(3, 1, 2))),
+    _op("unsqueeze", lambda x: x.unsqueeze(0)),
+    _op("unsqueeze_last", lambda x: x.unsqueeze(-1)),
+    # a new leading axis, and every axis of size 1 stretched to 3
+    _op("broadcast_to", lambda x: x.broadcast_to((2,) + tuple(3 if n == 1 else n for n in x.shape))),
+    _op("expand", lambda x: x.expand(2, *(3 if n == 1 else -1 for n in x.shape))),
+    # the adjoint of broadcasting: drop the first axis and sum every other one down to 1
+    _op(
+        "sum_to",
+        lambda x: x.sum_to(_summed_shape(x.shape)),
+        torch_fn=lambda torch, x: x.sum_to_size(_summed_shape(x.shape)),
+    ),
+    # indexing
+    _op("getitem_slices", lambda x: x[1:, ::2], Input("real", shape(2))),
+    _op("getitem_reversed", lambda x: x[::-1], Input("real", shape(1)), torch_fn=lambda torch, x: x.flip(0)),
+    _op("getitem_int", lambda x: x[1], Input("real", shape(1, min_side=2))),
+    _op("getitem_ellipsis", lambda x: x[..., -1], Input("real", shape(1))),
+    _op("getitem_none", lambda x: x[None, :, None], Input("real", shape(1))),
+    _op(
+        "getitem_repeated_indices",
+        lambda x: x[np.array([0, 1, 0, 0])],
+        Input("real", shape(1, min_side=2)),
+        torch_fn=lambda torch, x: x[torch.tensor([0, 1, 0, 0])],
+        notes="repeated indices accumulate their gradients",
+    ),
+    _op(
+        "getitem_array_after_slice",
+        lambda x: x[:, np.array([[1, 1], [0, 1]])],
+        Input("real", shape(2, min_side=2)),
+        torch_fn=lambda torch, x: x[:, torch.tensor([[1, 1], [0, 1]])],
+    ),
+    _op(
+        "getitem_mask",
+        lambda x: x[x > 0],
+        Input("away_from_zero"),
+        notes="the mask compares the input with 0, so the input stays away from 0",
+    ),
+    # joining, splitting, padding, windows
+    _op(
+        "concatenate",
+        lambda a, b: ag.concatenate([a, b], axis=0),
+        Input("real", shape(1)),
+        Input("real", lambda prev, src: (src.integer(1, MAX_SIDE),) + prev[0][1:]),
+        torch_fn=lambda torch, a, b: torch.cat([a, b], dim=0),
+    ),
+    _op(
+        "concatenate_last_axis",
+        lambda a, b, c: ag.concatenate([a, b, c], axis=-1),
+        Input("real", shape(1)),
+        Input("real", same(0)),
+        Input("real", same(0)),
+        torch_fn=lambda torch, a, b, c: torch.cat([a, b, c], dim=-1),
+    ),
+    _op(
+        "stack",
+        lambda a, b: ag.stack([a, b]),
+        Input(),
+        Input("real", same(0)),
+        torch_fn=lambda torch, a, b: torch.stack([a, b]),
+    ),
+    _op(
+        "stack_last_axis",
+        lambda a, b: ag.stack([a, b], axis=-1),
+        Input(),
+        Input("real", same(0)),
+        torch_fn=lambda torch, a, b: torch.stack([a, b], dim=-1),
+    ),
+    _op(
+        "split_sections",
+        lambda x: ag.split(x, 2, axis=0),
+        Input("real", lambda prev, src: (2 * src.integer(1, 2),) + shape(0, 2)(prev, src)),
+        torch_fn=lambda torch, x: torch.split(x, x.shape[0] // 2, dim=0),  # torch takes the piece size
+    ),
+    _op(
+        "split_indices",
+        lambda x: ag.split(x, [1, 3], axis=-1),
+        Input("real", shape(1)),
+        torch_fn=lambda torch, x: torch.tensor_split(x, [1, 3], dim=-1),
+        notes="cut points past the end give empty pieces, as np.split",
+    ),
+    _op(
+        "pad",
+        lambda x: ag.pad(x, 1),
+        Input("real", shape(1)),
+        torch_fn=lambda torch, x: torch.nn.functional.pad(x, (1, 1) * x.ndim),
+    ),
+    _op(
+        "pad_widths_value",
+        lambda x: ag.pad(x, ((1, 0), (0, 2)), value=0.5),
+        Input("real", shape(2, 2)),
+        torch_fn=lambda torch, x: torch.nn.functional.pad(x, (0, 2, 1, 0), value=0.5),  # last axis first
+    ),
+    _op(
+        "unfold",
+        lambda x: ag.unfold(x, 2, 1),
+        Input("real", shape(4, 4, min_side=2, max_side=3)),
+        torch_fn=lambda torch, x: x.unfold(2, 2, 1).unfold(3, 2, 1),
+        notes="overlapping windows: each input element is summed over every window that holds it",
+    ),
+    _op(
+        "unfold_strided",
+        lambda x: ag.unfold(x, (3, 2), stride=(2, 1)),
+        Input("real", lambda prev, src: (1, src.integer(1, 2), src.integer(3, 5), src.integer(2, 4))),
+        torch_fn=lambda torch, x: x.unfold(2, 3, 2).unfold(3, 2, 1),
+        notes="windows that do not fit are dropped",
+    ),
+    _op(
+        "unfold_1d",
+        lambda x: ag.unfold(x, (2,), 1),
+        Input("real", shape(1, min_side=2)),
+        torch_fn=lambda torch, x: x.unfold(-1, 2, 1),
+    ),
+    # linear algebra
+    _matmul("matmul", shape(2, 2), _operand_of(-1)),
+    _matmul("matmul_vec_mat", shape(1, 1), _operand_of(-1)),
+    _matmul("matmul_mat_vec", shape(2, 2), _operand_of(-1, free=0)),
+    _matmul("matmul_vec_vec", shape(1, 1), _operand_of(-1, free=0)),
+    _matmul("matmul_batched_broadcast", shape(3, 4, max_side=3), _batched_operand),
+    _op(
+        "tensordot_axes1",
+        lambda a, b: ag.tensordot(a, b, axes=1),
+        Input("real", shape(1, 2)),
+        Input("real", _operand_of(-1)),
+        torch_fn=lambda torch, a, b: torch.tensordot(a, b, dims=1),
+    ),
+    _op(
+        "tensordot_axes2",
+        lambda a, b: ag.tensordot(a, b, axes=2),
+        Input("real", shape(2, 3, max_side=3)),
+        Input("real", _operand_of(slice(-2, None))),
+        torch_fn=lambda torch, a, b: torch.tensordot(a, b, dims=2),
+    ),
+    _op(
+        "tensordot_axis_pairs",
+        lambda a, b: ag.tensordot(a, b, axes=([0], [0])),
+        Input("real", shape(1, 2)),
+        Input("real", _operand_of(0)),
+        torch_fn=lambda torch, a, b: torch.tensordot(a, b, dims=([0], [0])),
+    ),
+    _einsum("ij,jk->ik"),
+    _einsum("bij,bjk->bik"),
+    _einsum("i,j->ij"),
+    _einsum("ij,ij->i"),
+    _einsum("ijk->kj"),
+    _einsum("ij,jk,kl->il"),
+]
+
+
+# --- drawing inputs -----------------------------------------------------------------------------------
+def _build(op: OpInfo, src: Source) -> list[Tensor]:
+    shapes: list[Shape] = []
+    args = []
+    for inp in op.inputs:
+        shapes.append(inp.shape(shapes, src))
+        values = DOMAINS[inp.domain](src, shapes[-1])
+        args.append(Tensor(np.asarray(values, dtype=np.float64), requires_grad=inp.requires_grad))
+    return args
+
+
+@functools.cache
+def inputs(op: OpInfo) -> Any:
+    """A hypothesis strategy for ``op``'s arguments: a list of float64 Tensors.
+
+    >>> @given(inputs(OPS[0]))
+    ... def test_add(args):
+    ...     assert gradcheck(OPS[0].fn, *args)
+    """
+    from hypothesis import strategies as st
+
+    return st.composite(lambda draw: _build(op, HypothesisSource(draw)))()
+
+
+def sample(op: OpInfo, rng: np.random.Generator) -> list[Tensor]:
+    """``op``'s arguments drawn with a NumPy generator: no hypothesis needed."""
+    return _build(op, NumpySource(rng))
+
+
+class CheckResult(NamedTuple):
+    op: str
+    order: int  # 1: gradcheck, 2: gradgradcheck
+    passed: bool
+    worst_error: float  # |analytic - numerical| at the worst entry; nan if the check raised
+
+
+def run_gradchecks(ops: Sequence[OpInfo] = OPS, seed: int = 0) -> list[CheckResult]:
+    """Run every op through gradcheck and gradgradcheck on inputs drawn from NumPy with ``seed``.
+
+    Each op gets its own generator (seeded with ``seed`` and the op's name), so the samples of
+    one op do not depend on which others run. An op that raises counts as failed.
+    """
+    results = []
+    for op in ops:
+        args = sample(op, np.random.default_rng([seed, zlib.crc32(op.name.encode())]))
+        for order, report in ((1, first_order_report), (2, second_order_report)):
+            try:
+                r = report(op.fn, args, eps=1e-6, atol=1e-5, rtol=1e-3)
+                results.append(CheckResult(op.name, order, r.ok, r.worst_error))
+            except Exception:  # the CLI reports a crashing op as failed and goes on
+                results.append(CheckResult(op.name, order, False, math.nan))
+    return results

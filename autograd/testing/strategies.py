@@ -1,0 +1,103 @@
+"""Hypothesis strategies for property tests of your own ops, built on ``hypothesis.extra.numpy``.
+
+from hypothesis import given
+from autograd.testing import gradcheck
+from autograd.testing.strategies import shapes, tensors
+
+@given(tensors(shape=shapes(max_dims=3)))
+def test_my_op(x):
+    assert gradcheck(my_op, x)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from ..tensor import Tensor
+
+__all__ = ["axes", "broadcastable_shapes", "shapes", "tensors"]
+
+
+def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 1, max_side: int = 5) -> st.SearchStrategy:
+    """Shape tuples with ``min_dims`` to ``max_dims`` axes, each of size ``min_side`` to ``max_side``.
+
+    Example: ``shapes(max_dims=2)`` draws ``()``, ``(3,)``, ``(1, 5)``, ...
+    """
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def broadcastable_shapes(
+    shape: tuple[int, ...],
+    min_dims: int = 0,
+    max_dims: int | None = None,
+    min_side: int = 1,
+    max_side: int | None = None,
+) -> st.SearchStrategy:
+    """Shapes that broadcast with ``shape``, in both directions.
+
+    Aligned from the right, each axis has shape's size or 1 where ``shape`` has a size, and any
+    size where ``shape`` has 1 or no axis; so the drawn shape may be longer than ``shape`` and
+    the broadcast result may be larger than both. ``max_dims`` defaults to ``len(shape) + 2``.
+
+    Example: for ``shape=(3, 1)``: ``()``, ``(1,)``, ``(3, 4)``, ``(2, 1, 1)``, ...; then
+    ``np.broadcast_shapes(shape, drawn)`` always succeeds.
+    """
+    return hnp.broadcastable_shapes(
+        tuple(shape), min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+    )
+
+
+def axes(ndim: int, min_size: int = 0, max_size: int | None = None, allow_none: bool = True) -> st.SearchStrategy:
+    """Valid ``axis`` arguments of a reduction over an ``ndim``-dimensional tensor.
+
+    None (every axis, when ``allow_none``), an int in ``[-ndim, ndim)`` (negative allowed), or a
+    tuple of ``min_size`` to ``max_size`` distinct axes (each may be negative, none repeated
+    modulo ndim). ``min_size``/``max_size`` bound how many axes are reduced: None counts as ndim,
+    an int as 1.
+
+    Example: ``axes(3)`` draws ``None``, ``-1``, ``2``, ``()``, ``(0, -1)``, ...
+    """
+    max_size = ndim if max_size is None else min(max_size, ndim)
+    options = [hnp.valid_tuple_axes(ndim, min_size=min_size, max_size=max_size)] if min_size <= max_size else []
+    if ndim > 0 and min_size <= 1 <= max_size:
+        options.append(st.integers(-ndim, ndim - 1))
+    if allow_none and min_size <= ndim <= max_size:
+        options.append(st.none())
+    if not options:
+        raise ValueError(f"axes: no axis argument reduces {min_size} to {max_size} of {ndim} axes")
+    return st.one_of(*options)
+
+
+def tensors(
+    shape: Any = None,
+    dtype: Any = np.float64,
+    elements: st.SearchStrategy | None = None,
+    requires_grad: bool = False,
+    min_value: float = -10.0,
+    max_value: float = 10.0,
+    name: str | None = None,
+) -> st.SearchStrategy:
+    """Tensors of ``shape`` (a tuple, or a strategy of tuples; default ``shapes()``) and ``dtype``.
+
+    Values come from ``elements`` if given, else from finite numbers in ``[min_value, max_value]``
+    (floats for a floating dtype, integers for an integer one). ``requires_grad`` and ``name`` are passed
+    to the Tensor.
+
+    Example: ``tensors(shape=(2, 3), min_value=0.1, max_value=1.0)`` draws 2x3 float64 tensors of
+    values in [0.1, 1]; ``tensors(shape=shapes(max_dims=3), requires_grad=True)`` draws leaves to
+    differentiate.
+    """
+    dtype = np.dtype(dtype)
+    if elements is None:
+        if dtype.kind == "f":
+            elements = st.floats(min_value, max_value, width=8 * dtype.itemsize, allow_nan=False, allow_infinity=False)
+        elif dtype.kind == "b":
+            elements = st.booleans()
+        else:
+            elements = st.integers(int(min_value), int(max_value))
+    array = hnp.arrays(dtype, shapes() if shape is None else shape, elements=elements)
+    return array.map(lambda a: Tensor(a, requires_grad=requires_grad, name=name))
