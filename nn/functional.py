@@ -56,11 +56,12 @@ def conv2d(
     x (N, C, H, W), weight (F, C, kh, kw), bias (F,) -> (N, F, oh, ow) with
     oh = floor((H + 2 ph - kh) / sh) + 1 (windows that do not fit are dropped), likewise ow.
 
-    im2col: out[n, f, p] = sum_k W[f, k] cols[n, k, p], where k runs over (c, i, j) and p over
-    the output pixels. The windows are gathered in that (N, K, P) order with one copy whose inner
-    runs are whole output rows; the product is one batched matmul whose result is already NCHW.
-    Its backward is again two matmuls, and the adjoint of unfold sums the window gradients back
-    with one strided add per kernel offset.
+    im2col: out[n, f, p] = sum_k W[f, k] cols[n, k, p], where k runs over the kernel offsets and
+    channels (i, j, c) and p over the output pixels. The windows are gathered in that (N, K, P)
+    order with one copy whose inner runs are output rows, and the product is one batched matmul
+    whose result is already NCHW. Its backward is again two matmuls, and the adjoint of unfold adds
+    the window gradients back, one strided add per kernel offset (i, j), each reading one
+    contiguous (C, P) block per image thanks to that order.
     """
     _check_images(x, "conv2d")
     sh, sw = _pair(stride, "stride", "conv2d", 1)
@@ -79,8 +80,8 @@ def conv2d(
         x = pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     windows = unfold(x, (kh, kw), (sh, sw))  # (N, C, oh, ow, kh, kw), a view
     oh, ow = windows.shape[2:4]
-    cols = windows.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
-    out = (weight.reshape(f, c * kh * kw) @ cols).reshape(n, f, oh, ow)
+    cols = windows.permute(0, 4, 5, 1, 2, 3).reshape(n, kh * kw * c, oh * ow)
+    out = (weight.permute(0, 2, 3, 1).reshape(f, kh * kw * c) @ cols).reshape(n, f, oh, ow)
     return out if bias is None else out + bias.reshape(1, f, 1, 1)
 
 
@@ -88,8 +89,9 @@ def conv2d(
 def _pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any, fill: float, reduce: str, op: str) -> Tensor:
     """Reduce (``"max"`` or ``"mean"``) every pooling window of an NCHW batch.
 
-    Windows that tile the (cropped) input without overlap are a reshape to (N, C, oh, kh, ow, kw);
-    any other stride goes through ``unfold``. Both are views of primitives, so gradients flow.
+    The windows (a view from ``unfold``) are copied once into a (kh * kw, N, C, oh, ow) array, so
+    the reduction runs over its leading axis: elementwise across kh * kw contiguous slabs, where
+    NumPy is fast, instead of over two tiny trailing axes, where it is not.
     """
     _check_images(x, op)
     kh, kw = _pair(kernel_size, "kernel_size", op, 1)
@@ -102,14 +104,9 @@ def _pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any, fill: float, r
     n, c, h, w = x.shape
     if h < kh or w < kw:
         raise ValueError(f"{op}: kernel ({kh}, {kw}) is larger than the (padded) input of shape {x.shape}")
-    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
-    if (sh, sw) == (kh, kw):
-        if (oh * kh, ow * kw) != (h, w):
-            x = x[:, :, : oh * kh, : ow * kw]  # the rows and columns no window reaches
-        windows, axes = x.reshape(n, c, oh, kh, ow, kw), (3, 5)
-    else:
-        windows, axes = unfold(x, (kh, kw), (sh, sw)), (4, 5)
-    return windows.max(axis=axes) if reduce == "max" else windows.mean(axis=axes)
+    windows = unfold(x, (kh, kw), (sh, sw))  # (N, C, oh, ow, kh, kw); windows that do not fit are dropped
+    stacked = windows.permute(4, 5, 0, 1, 2, 3).reshape((kh * kw,) + windows.shape[:4])
+    return stacked.max(axis=0) if reduce == "max" else stacked.mean(axis=0)
 
 
 def max_pool2d(
@@ -167,7 +164,7 @@ def batch_norm(
         if m < 2:
             raise ValueError(f"batch_norm: training needs more than one value per channel, got input {x.shape}")
         mean = x.mean(axis=axes, keepdims=True)
-        centred = x - mean
+        centred = x + (-mean)  # negating the (1, C, 1, ...) mean, not the full-size gradient, in backward
         var = (centred * centred).mean(axis=axes, keepdims=True)
         if running_mean is not None:  # on the arrays, outside the graph
             unbiased = var.data.reshape(c) * (m / (m - 1))
