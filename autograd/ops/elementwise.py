@@ -177,8 +177,24 @@ class Tanh(Function):
 
     @staticmethod
     def backward(ctx, g):
-        y = ctx.output
-        return g * (1 - y * y)  # d tanh = 1 - tanh^2
+        return TanhGrad.apply(g, ctx.output)  # d tanh = 1 - tanh^2
+
+
+class TanhGrad(Function):
+    """g (1 - y^2) for y = tanh(x), fused: one pass and one temporary instead of three."""
+
+    @staticmethod
+    def forward(ctx, g, y):
+        ctx.save_for_backward(g, y)
+        out = np.asarray(np.multiply(y.data, y.data))  # 0-d inputs give NumPy scalars: make an array
+        np.subtract(1, out, out=out)
+        return np.multiply(out, g.data, out=out)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        need_g, need_y = ctx.needs_input_grad
+        return (TanhGrad.apply(gg, y) if need_g else None, gg * g * y * -2 if need_y else None)
 
 
 class Sigmoid(Function):
@@ -193,8 +209,24 @@ class Sigmoid(Function):
 
     @staticmethod
     def backward(ctx, g):
-        y = ctx.output
-        return g * y * (1 - y)  # d sigma = sigma (1 - sigma)
+        return SigmoidGrad.apply(g, ctx.output)  # d sigma = sigma (1 - sigma)
+
+
+class SigmoidGrad(Function):
+    """g y (1 - y) for y = sigmoid(x), fused."""
+
+    @staticmethod
+    def forward(ctx, g, y):
+        ctx.save_for_backward(g, y)
+        out = np.asarray(np.subtract(1, y.data))
+        np.multiply(out, y.data, out=out)
+        return np.multiply(out, g.data, out=out)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        need_g, need_y = ctx.needs_input_grad
+        return (SigmoidGrad.apply(gg, y) if need_g else None, gg * g * (1 - 2 * y) if need_y else None)
 
 
 class Relu(Function):

@@ -22,6 +22,7 @@ import numpy as np
 
 import autograd as ag
 
+from ..ops.elementwise import SigmoidGrad, TanhGrad
 from ..tensor import Tensor
 from .gradcheck import first_order_report, second_order_report
 
@@ -293,6 +294,21 @@ OPS: list[OpInfo] = [
     _op("cos", lambda x: x.cos()),
     _op("tanh", lambda x: x.tanh()),
     _op("sigmoid", lambda x: x.sigmoid()),
+    # the fused gradients that tanh and sigmoid use in backward: primitives with backwards of their own
+    _op(
+        "tanh_grad",
+        lambda g, y: TanhGrad.apply(g, y),
+        Input(),
+        Input(shape=same(0)),
+        torch_fn=lambda torch, g, y: g * (1 - y * y),
+    ),
+    _op(
+        "sigmoid_grad",
+        lambda g, y: SigmoidGrad.apply(g, y),
+        Input(),
+        Input(shape=same(0)),
+        torch_fn=lambda torch, g, y: g * y * (1 - y),
+    ),
     _op("relu", lambda x: x.relu(), Input("away_from_zero"), notes="relu'(0) = 0"),
     _op("abs", lambda x: x.abs(), Input("away_from_zero"), notes="abs'(0) = 0"),
     _op(
