@@ -282,11 +282,14 @@ def run_backward(
                 for parent, pg in zip(edges, input_grads):
                     if parent is None or pg is None:
                         continue
-                    if pg.__class__ is not Tensor or pg.data.shape != parent.shape or pg.data.dtype != parent.dtype:
+                    if isinstance(parent, Function):
+                        store, shape, dtype = grads, parent.shape, parent.dtype
+                    else:
+                        store, shape, dtype = leaves, parent.data.shape, parent.data.dtype
+                    if pg.__class__ is not Tensor or pg.data.shape != shape or pg.data.dtype != dtype:
                         pg = _fit_to_input(pg, parent, node)
                     if anomaly:
                         _check_finite(pg, node)
-                    store = grads if isinstance(parent, Function) else leaves
                     prev = store.get(parent)
                     store[parent] = pg if prev is None else prev + pg
 

@@ -20,7 +20,7 @@ from ._util import data
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
-        return data(a) + data(b)
+        return (a.data if isinstance(a, Tensor) else a) + (b.data if isinstance(b, Tensor) else b)
 
     @staticmethod
     def backward(ctx, g):
@@ -30,7 +30,7 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
-        return data(a) - data(b)
+        return (a.data if isinstance(a, Tensor) else a) - (b.data if isinstance(b, Tensor) else b)
 
     @staticmethod
     def backward(ctx, g):
@@ -41,7 +41,7 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return data(a) * data(b)
+        return (a.data if isinstance(a, Tensor) else a) * (b.data if isinstance(b, Tensor) else b)
 
     @staticmethod
     def backward(ctx, g):
