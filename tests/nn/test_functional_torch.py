@@ -7,6 +7,8 @@ of every input, parameters included.
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import nn.functional as F
 from autograd import Tensor, grad
@@ -63,6 +65,32 @@ def test_conv2d(torch, draw, x_shape, w_shape, stride, padding, bias):
     check_against_torch(torch, ours, theirs, *arrays)
 
 
+@st.composite
+def conv_cases(draw):
+    """Small random convolutions: any kernel that fits the padded input, any stride and padding."""
+    n, c, f = (draw(st.integers(1, 3)) for _ in range(3))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    h = draw(st.integers(max(1, kh - 2 * ph), 8))
+    w = draw(st.integers(max(1, kw - 2 * pw), 8))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    return (n, c, h, w), (f, c, kh, kw), stride, (ph, pw), draw(st.booleans())
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=conv_cases(), seed=st.integers(0, 2**16))
+def test_conv2d_any_shape_matches_torch(torch, case, seed):
+    x_shape, w_shape, stride, padding, bias = case
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape)] + ([rng.standard_normal(w_shape[0])] * bias)
+    check_against_torch(
+        torch,
+        lambda x, w, b=None: F.conv2d(x, w, b, stride=stride, padding=padding),
+        lambda x, w, b=None: torch.nn.functional.conv2d(x, w, b, stride=stride, padding=padding),
+        *arrays,
+    )
+
+
 def test_conv2d_gradcheck(draw):
     x, w, b = (Tensor(a, requires_grad=True) for a in (draw(1, 2, 4, 5), draw(2, 2, 2, 3), draw(2)))
     assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=(1, 2), padding=1), x, w, b)
@@ -95,6 +123,24 @@ def test_pool2d(torch, draw, x_shape, kernel, stride, padding, kind):
     theirs = {"max": torch.nn.functional.max_pool2d, "avg": torch.nn.functional.avg_pool2d}[kind]
     check_against_torch(
         torch, lambda x: ours(x, kernel, stride, padding), lambda x: theirs(x, kernel, stride, padding), draw(*x_shape)
+    )
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    stride=st.none() | st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    size=st.tuples(st.integers(4, 9), st.integers(4, 9)),
+    kind=st.sampled_from(["max", "avg"]),
+    data=st.data(),
+)
+def test_pool2d_any_shape_matches_torch(torch, kernel, stride, size, kind, data):
+    padding = (data.draw(st.integers(0, kernel[0] // 2)), data.draw(st.integers(0, kernel[1] // 2)))
+    x = np.random.default_rng(data.draw(st.integers(0, 2**16))).standard_normal((2, 2, *size))
+    ours = {"max": F.max_pool2d, "avg": F.avg_pool2d}[kind]
+    theirs = {"max": torch.nn.functional.max_pool2d, "avg": torch.nn.functional.avg_pool2d}[kind]
+    check_against_torch(
+        torch, lambda x: ours(x, kernel, stride, padding), lambda x: theirs(x, kernel, stride, padding), x
     )
 
 
