@@ -172,7 +172,7 @@ def test_torch_state_dict_loads_into_ours_and_back(torch, rng):
     theirs(torch.tensor(rng.standard_normal((4, 3, 8, 8))))  # non-trivial running statistics
     theirs.eval()
     ours = lecture_cnn(nn).double().eval()
-    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    ours.load_state_dict(theirs.state_dict())  # torch tensors convert through np.asarray
     x = rng.standard_normal((2, 3, 8, 8))
     np.testing.assert_allclose(ours(Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10)
 
