@@ -34,7 +34,7 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     else:
         array = np.asarray(data)
         if array.dtype.kind == "f" or array.dtype == object:
-            array = array.astype(_default_dtype())
+            array = array.astype(_default_dtype() if dtype is None else dtype)  # no detour through float32
     if dtype is not None:
         array = array.astype(dtype, copy=False)
     return array
