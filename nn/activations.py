@@ -73,6 +73,8 @@ class Sigmoid(Module):
 
 
 class Tanh(Module):
+    """(exp(x) - exp(-x)) / (exp(x) + exp(-x))."""
+
     def forward(self, x: Tensor) -> Tensor:
         return F.tanh(x)
 

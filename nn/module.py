@@ -154,6 +154,7 @@ class Module:
 
     # --- running ------------------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation; subclasses override it. Call the module rather than ``forward``."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -172,15 +173,18 @@ class Module:
                 yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo)
 
     def modules(self) -> Iterator[Module]:
+        """This module and every descendant, each once, depth first."""
         for _, m in self.named_modules():
             yield m
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) of the direct sub-modules, in the order they were assigned."""
         for name, child in self._modules.items():
             if child is not None:
                 yield name, child
 
     def children(self) -> Iterator[Module]:
+        """The direct sub-modules."""
         for _, child in self.named_children():
             yield child
 
@@ -199,13 +203,16 @@ class Module:
         return self._named_members("_parameters", prefix, recurse)
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter (of descendants too, unless ``recurse=False``), each once: what an optimizer takes."""
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) pairs, e.g. ``("1.running_mean", t)``."""
         return self._named_members("_buffers", prefix, recurse)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Every buffer (running statistics and other state that is not learned)."""
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
@@ -253,9 +260,11 @@ class Module:
         return self
 
     def float(self) -> Module:
+        """``to(np.float32)``."""
         return self.to(np.float32)
 
     def double(self) -> Module:
+        """``to(np.float64)``."""
         return self.to(np.float64)
 
     # --- state --------------------------------------------------------------------------------
@@ -345,6 +354,7 @@ class Sequential(Module):
         return x
 
     def append(self, module: Module) -> Sequential:
+        """Add ``module`` at the end, named by its position."""
         self.add_module(str(len(self)), _check_module(module, "Sequential"))
         return self
 
@@ -370,10 +380,12 @@ class ModuleList(Module):
             self.extend(modules)
 
     def append(self, module: Module) -> ModuleList:
+        """Add ``module`` at the end, named by its position."""
         self.add_module(str(len(self)), _check_module(module, "ModuleList"))
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Append every module of ``modules``."""
         for module in modules:
             self.append(module)
         return self
