@@ -60,14 +60,19 @@ class Function:
         ctx = _new(cls)
         edges = None
         if state.grad_enabled:
+            # one edge per argument: the parent's node, the leaf itself, or None
+            record = False
+            edges = []
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad:
-                    # one edge per argument: the parent's node, the leaf itself, or None
-                    edges = [
-                        (b.grad_fn or b) if isinstance(b, Tensor) and b._requires_grad else None for b in args
-                    ]
-                    ctx.next = edges
-                    break
+                    edges.append(a.grad_fn or a)
+                    record = True
+                else:
+                    edges.append(None)
+            if record:
+                ctx.next = edges
+            else:
+                edges = None
         try:
             out = cls.forward(ctx, *args)
         except ValueError as exc:
