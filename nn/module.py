@@ -370,6 +370,11 @@ class Sequential(Module):
             return Sequential(OrderedDict(items[index]))
         return items[_list_index(index, len(items), "Sequential")][1]
 
+    def __setitem__(self, index: int, module: Module) -> None:
+        """Replace the module at position ``index``, keeping its name."""
+        name = list(self._modules)[_list_index(index, len(self), "Sequential")]
+        self.add_module(name, _check_module(module, "Sequential"))
+
 
 class ModuleList(Module):
     """A list of modules whose parameters the parent sees; it has no forward of its own."""

@@ -340,3 +340,13 @@ def test_deepcopy_gives_an_independent_model():
     twin[0].weight.data += 1.0
     assert isinstance(twin[0].weight, nn.Parameter) and twin[0].weight.requires_grad
     assert not np.array_equal(model[0].weight.data, twin[0].weight.data)
+
+
+def test_sequential_setitem_replaces_a_module_in_place():
+    seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    seq[1] = nn.Tanh()
+    seq[-1] = nn.Linear(3, 4)
+    assert isinstance(seq[1], nn.Tanh) and list(dict(seq.named_children())) == ["0", "1", "2"]
+    assert seq(autograd.zeros(5, 2)).shape == (5, 4)
+    with pytest.raises(IndexError):
+        seq[3] = nn.ReLU()
