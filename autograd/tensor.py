@@ -25,7 +25,8 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Turn user data into an ndarray following the contract's dtype rules.
 
     Python floats (and lists of them) take the default dtype; ndarrays and NumPy scalars keep
-    theirs; Python ints give int64 and bools give bool, as NumPy does.
+    theirs; Python ints give int64 and bools give bool, as NumPy does. Anything that is not numbers
+    or bools (None, strings, Python objects) raises TypeError rather than becoming NaN or an object array.
     """
     if isinstance(data, Tensor):
         array = data.data
@@ -33,10 +34,14 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
         array = np.asarray(data)
     else:
         array = np.asarray(data)
+        if array.dtype == object and any(v is None for v in array.flat):
+            raise TypeError("tensor: None is not a number (NumPy would silently turn it into NaN)")
         if array.dtype.kind == "f" or array.dtype == object:
             array = array.astype(_default_dtype() if dtype is None else dtype)  # no detour through float32
     if dtype is not None:
         array = array.astype(dtype, copy=False)
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"tensor: data of dtype {array.dtype} is not numeric")
     return array
 
 
@@ -84,7 +89,7 @@ class Tensor:
         self.requires_grad_(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.data.dtype.kind != "f":  # complex gradients would need conjugates
             raise TypeError(
                 f"only floating-point tensors can require gradients, got dtype {self.data.dtype}; "
                 f"convert first, e.g. tensor.float()"
