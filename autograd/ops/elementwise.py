@@ -12,9 +12,18 @@ from typing import Any
 
 import numpy as np
 
+from ..engine import config
 from ..function import Function
 from ..tensor import Tensor
 from ._util import data
+
+
+def _floating(x: Tensor) -> np.ndarray:
+    """x's array, with integers and bools promoted to the default float dtype (as PyTorch does).
+
+    NumPy would give float16 for small integer types, and sigmoid's arithmetic would wrap in them.
+    """
+    return x.data if x.data.dtype.kind in "fc" else x.data.astype(config.default_dtype)
 
 
 class Add(Function):
@@ -108,7 +117,7 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return np.exp(x.data)
+        return np.exp(_floating(x))
 
     @staticmethod
     def backward(ctx, g):
@@ -119,7 +128,7 @@ class Log(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return np.log(data(x))
+        return np.log(_floating(x))
 
     @staticmethod
     def backward(ctx, g):
@@ -137,7 +146,7 @@ class Sqrt(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return np.sqrt(x.data)
+        return np.sqrt(_floating(x))
 
     @staticmethod
     def backward(ctx, g):
@@ -148,7 +157,7 @@ class Sin(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return np.sin(x.data)
+        return np.sin(_floating(x))
 
     @staticmethod
     def backward(ctx, g):
@@ -160,7 +169,7 @@ class Cos(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return np.cos(x.data)
+        return np.cos(_floating(x))
 
     @staticmethod
     def backward(ctx, g):
@@ -173,7 +182,7 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return np.tanh(x.data)
+        return np.tanh(_floating(x))
 
     @staticmethod
     def backward(ctx, g):
@@ -202,7 +211,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        x = x.data
+        x = _floating(x)
         # two branches so that exp never overflows: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below
         z = np.exp(-np.abs(x))
         return np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
