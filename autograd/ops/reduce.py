@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -54,6 +56,20 @@ class Min(_Extremum):
     pick = staticmethod(np.min)
 
 
+def _float32_for_float16(reduction: Callable) -> Callable:
+    """Run the reduction of a float16 tensor in float32 and round once at the end, as PyTorch does:
+    a float16 sum overflows past 65504 even where the mean or variance is small."""
+
+    @functools.wraps(reduction)
+    def wrapper(x: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        if x.dtype == np.float16:
+            return reduction(x.astype(np.float32), *args, **kwargs).astype(np.float16)
+        return reduction(x, *args, **kwargs)
+
+    return wrapper
+
+
+@_float32_for_float16
 def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     n = count(x.shape, axes_of(axis, x.ndim))
     if n == 0:
@@ -61,6 +77,7 @@ def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     return Sum.apply(x, axis, keepdims) * (1.0 / n)
 
 
+@_float32_for_float16
 def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     """Mean squared deviation, divided by ``n - ddof`` (NumPy's convention)."""
     n = count(x.shape, axes_of(axis, x.ndim))
@@ -73,7 +90,10 @@ def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> T
 def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) computed stably by shifting with the (constant) max."""
     axes = axes_of(axis, x.ndim)
+    if count(x.shape, axes) == 0:
+        raise ValueError(f"logsumexp: reduction over an empty axis of shape {x.shape}")
     shift = np.max(x.data, axis=axes, keepdims=True)
     shift = np.where(np.isfinite(shift), shift, 0)  # all -inf rows stay -inf, not NaN
-    out = Sum.apply((x - shift).exp(), axes, True).log() + shift
+    with np.errstate(divide="ignore"):  # log(0) = -inf there, which is the answer
+        out = Sum.apply((x - shift).exp(), axes, True).log() + shift
     return out if keepdims else Reshape.apply(out, tuple(n for i, n in enumerate(x.shape) if i not in axes))
