@@ -90,9 +90,16 @@ class Einsum(Function):
     @staticmethod
     def forward(ctx, subscripts, *operands):
         inputs, out = _parse(subscripts, len(operands))
+        sizes: dict[str, int] = {}
         for sub, t in zip(inputs, operands):
             if len(sub) != t.ndim:
                 raise ValueError(f"einsum: subscripts {sub!r} do not fit an operand of shape {t.shape}")
+            for c, n in zip(sub, t.shape):
+                seen = sizes.setdefault(c, n)
+                if seen != n and 1 not in (seen, n):  # size 1 broadcasts, as in NumPy
+                    shapes = ", ".join(str(o.shape) for o in operands)
+                    raise ValueError(f"einsum: subscript {c!r} has sizes {seen} and {n} in {subscripts!r}: {shapes}")
+                sizes[c] = max(seen, n)
         ctx.inputs, ctx.out = inputs, out
         ctx.save_for_backward(*operands)
         return np.einsum(f"{','.join(inputs)}->{out}", *(t.data for t in operands))
@@ -109,10 +116,12 @@ class Einsum(Function):
                 raise NotImplementedError(f"einsum: no gradient for repeated subscripts in {sub!r}")
             others = [s for j, s in enumerate(ctx.inputs) if j != i] + [ctx.out]
             known = set("".join(others))
-            # letters only this operand has were summed away: broadcast the gradient over them
+            # letters only this operand has were summed away: broadcast the gradient over them;
+            # a letter of size 1 here but larger elsewhere was broadcast in forward: sum over it
             reduced = "".join(c for c in sub if c in known)
             gi = Einsum.apply(f"{','.join(others)}->{reduced}", *[o for j, o in enumerate(operands) if j != i], g)
-            expanded = Reshape.apply(gi, tuple(t.shape[k] if c in known else 1 for k, c in enumerate(sub)))
+            layout = tuple(gi.shape[reduced.index(c)] if c in known else 1 for c in sub)
+            expanded = sum_to(Reshape.apply(gi, layout), tuple(n if n == 1 else m for n, m in zip(t.shape, layout)))
             grads.append(expanded if expanded.shape == t.shape else expanded.broadcast_to(t.shape))
         return tuple(grads)
 

@@ -306,7 +306,8 @@ def _einsum_plan(src: Source, shape: Shape) -> Plan:
     letters = first + ("l" if "l" in sizes else "")
     out = [letters[i] for i in src.permutation(len(letters))][: src.integer(0, len(letters))]
     subscripts = f"{first},{''.join(second)}->{''.join(out)}"
-    return (tuple(sizes[c] for c in second),), {"subscripts": subscripts}
+    partner = tuple(sizes[c] if c == "l" or src.integer(0, 3) else 1 for c in second)  # size 1 broadcasts
+    return (partner,), {"subscripts": subscripts}
 
 
 # --- kinks ---------------------------------------------------------------------------------------
