@@ -300,7 +300,10 @@ def run_backward(
                     results[wanted[leaf]] = g
                 elif inputs is None:
                     if not create_graph:
-                        g = g.detach()
+                        # a private, writable array: leaves may be handed one shared gradient (add) or
+                        # a read-only broadcast view (sum), and in-place edits of one .grad must not
+                        # reach another
+                        g = Tensor._make(np.array(g.data))
                     leaf.grad = g if leaf.grad is None else leaf.grad + g
     finally:
         state.anomaly = anomaly
