@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm.auto import tqdm
 
 import autograd
@@ -178,7 +177,7 @@ def _save_checkpoint(path: Path, model: Module, optimizer: Any, loader: DataLoad
             "optim": optimizer.state_dict(),
             "epoch": len(history),
             "history": history.to_dict(),
-            "loader_rng": _loader_rng(loader).bit_generator.state,
+            "loader_rng": loader.generator.bit_generator.state,
             "autograd_rng": autograd.generator().bit_generator.state,
         },
         path,
@@ -192,16 +191,21 @@ def _load_checkpoint(path: Path, model: Module, optimizer: Any, loader: DataLoad
     history = History(checkpoint["history"]["epochs"])
     if len(history) != checkpoint["epoch"]:
         raise ValueError(f"{path}: the checkpoint says epoch {checkpoint['epoch']} but holds {len(history)} epochs")
-    model.load_state_dict(checkpoint["model"])
-    optimizer.load_state_dict(checkpoint["optim"])
-    _loader_rng(loader).bit_generator.state = checkpoint["loader_rng"]
-    autograd.generator().bit_generator.state = checkpoint["autograd_rng"]
+    # all or nothing: a checkpoint whose optimizer part (say) does not fit leaves the model as it was too
+    generators = (loader.generator.bit_generator, autograd.generator().bit_generator)
+    before = (model.state_dict(), optimizer.state_dict(), [g.state for g in generators])
+    try:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optim"])
+        for generator, state in zip(generators, (checkpoint["loader_rng"], checkpoint["autograd_rng"])):
+            generator.state = state
+    except Exception:
+        model.load_state_dict(before[0])
+        optimizer.load_state_dict(before[1])
+        for generator, state in zip(generators, before[2]):
+            generator.state = state
+        raise
     return history
-
-
-def _loader_rng(loader: DataLoader) -> np.random.Generator:
-    """The generator behind the loader's shuffling (DataLoader has no public accessor for it)."""
-    return loader._rng
 
 
 def plot_history(history: History, path: str | Path) -> Path:

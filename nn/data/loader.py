@@ -83,6 +83,12 @@ class DataLoader:
         self.seed = seed
         self._rng = np.random.default_rng(seed)
 
+    @property
+    def generator(self) -> np.random.Generator:
+        """The generator that draws each epoch's order: save and restore its
+        ``bit_generator.state`` to resume training with the same shuffling."""
+        return self._rng
+
     def __len__(self) -> int:
         """Number of batches per epoch."""
         n = len(self.dataset)
