@@ -153,6 +153,12 @@ class Optimizer:
                     f"{name}.load_state_dict: param group {i} holds {len(saved['params'])} parameters in the "
                     f"state dict and {len(mine['params'])} in the optimizer"
                 )
+            missing = sorted(set(self.defaults) - set(saved))
+            if missing:
+                raise ValueError(
+                    f"{name}.load_state_dict: param group {i} lacks {', '.join(map(repr, missing))}: "
+                    "is it the state dict of another optimizer?"
+                )
             by_index.update(zip((int(k) for k in saved["params"]), mine["params"]))
             group = {**saved, "params": mine["params"]}
             self._check_group(group)
