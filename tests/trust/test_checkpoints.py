@@ -51,7 +51,7 @@ def _everything(model: nn.Module, opt: nn.optim.Optimizer, loader: DataLoader) -
                    for k, p in model.named_parameters()},
         "buffers": {k: (b.data.copy(), b.dtype) for k, b in model.named_buffers()},
         "optim": opt.state_dict(),
-        "loader": loader._rng.bit_generator.state,
+        "loader": loader.generator.bit_generator.state,
         "autograd": ag.generator().bit_generator.state,
     }
 
@@ -182,7 +182,7 @@ def _checkpoint(model, opt, loader) -> dict:
         "epoch": 1,
         "history": {"epochs": [{"epoch": 1, "train_loss": 1.0, "train_acc": 0.5, "test_loss": None,
                                 "test_acc": None, "seconds": 0.1}]},
-        "loader_rng": loader._rng.bit_generator.state,
+        "loader_rng": loader.generator.bit_generator.state,
         "autograd_rng": ag.generator().bit_generator.state,
     }
 
