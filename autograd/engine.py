@@ -240,8 +240,10 @@ def run_backward(
         raise ValueError(f"got {len(roots)} outputs but {len(grad_roots)} gradients")
     grads: dict[Any, Any] = {}  # node -> gradient of its output, summed over its consumers
     leaves: dict[Any, Any] = {}  # leaf Tensor -> its gradient
+    seeds = []
     for root, g in zip(roots, grad_roots):
         g = _seed_gradient(root, g)
+        seeds.append(g)
         key = root.grad_fn if root.grad_fn is not None else root
         store = grads if root.grad_fn is not None else leaves
         store[key] = store[key] + g if key in store else g
@@ -293,6 +295,7 @@ def run_backward(
                     prev = store.get(parent)
                     store[parent] = pg if prev is None else prev + pg
 
+            handed = {id(g.data) for g in seeds}  # arrays the caller or an earlier leaf already holds
             for leaf, g in leaves.items():
                 if leaf._hooks:
                     g = _run_hooks(leaf._hooks, g)
@@ -300,10 +303,13 @@ def run_backward(
                     results[wanted[leaf]] = g
                 elif inputs is None:
                     if not create_graph:
-                        # a private, writable array: leaves may be handed one shared gradient (add) or
-                        # a read-only broadcast view (sum), and in-place edits of one .grad must not
-                        # reach another
-                        g = Tensor._make(np.array(g.data))
+                        # each .grad owns a private, writable array: leaves may be handed one shared
+                        # gradient (add), a view (reshape) or a read-only broadcast (sum), and in-place
+                        # edits of one .grad must not reach another; fresh arrays are taken as they are
+                        a = g.data
+                        if not a.flags.writeable or a.base is not None or id(a) in handed:
+                            g = Tensor._make(np.array(a))
+                        handed.add(id(g.data))
                     leaf.grad = g if leaf.grad is None else leaf.grad + g
     finally:
         state.anomaly = anomaly
