@@ -95,7 +95,7 @@ test: lint
 	fi
 
 fuzz: venv
-	$(TEST_ENV) CHAINRULE_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q -n 2 -m slow tests
+	$(TEST_ENV) CHAINRULE_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q -n 2 -m slow -rP tests  # -rP prints how many programs were fuzzed
 
 bench: venv
 	$(PY) benchmarks/run.py
