@@ -91,6 +91,7 @@ class ProgramOp:
     kink: Callable[..., float] | None = field(default=None, repr=False)
 
     def torch(self, torch: Any) -> Callable[..., Any]:
+        """The op on PyTorch tensors, called like ``fn``."""
         if self.torch_fn is None:
             return self.fn
         return lambda *xs, **params: self.torch_fn(torch, *xs, **params)
