@@ -219,13 +219,14 @@ def conv_backward(dout, cache, need_dx=True):
     cols, wk, xp_shape, pad = cache
     kh, kw, c, f = wk.shape
     n, ho, wo, _ = dout.shape
+    _, hp, wp, _ = xp_shape
     d2 = dout.reshape(-1, f)
     db = _fold(_colsum(dout.reshape(n * ho, wo * f)), f)
     dw = np.ascontiguousarray((cols.T @ d2).reshape(kh, kw, c, f).transpose(3, 2, 0, 1))
     if not need_dx:
         return None, dw, db
     dxp = col2im(d2, wk, xp_shape)
-    return dxp[:, pad:pad + ho + kh - 1 - 2 * pad, pad:pad + wo + kw - 1 - 2 * pad, :], dw, db
+    return dxp[:, pad:hp - pad, pad:wp - pad, :], dw, db
 
 
 def batchnorm_relu_forward(h, gamma, beta, running_mean, running_var, momentum, eps):
@@ -271,9 +272,9 @@ def batchnorm_relu_backward(dy, y, cache):
 def maxpool2_forward(y):
     """2x2 max pool, stride 2, of a contiguous (N, H, W, C) array with even H and W, as two
     pairwise maxima over reshaped views: first the window's two rows (inner loops W*C long), then
-    its two columns. Also returns the argmax as two masks; at ties the top row and then the left
-    column win (PyTorch's CPU kernel takes the first in row-major order instead; both give the
-    whole gradient to one element, and they differ only at exact ties)."""
+    its two columns. Also returns the argmax as two masks. At ties the left column wins, and within
+    it the top row (the first maximum in column-major order; PyTorch's CPU kernel takes the first in
+    row-major order): both give a window's whole gradient to one of its maxima."""
     n, h, w, c = y.shape
     rows = y.reshape(n, h // 2, 2, w * c)
     top, bottom = rows[:, :, 0], rows[:, :, 1]
@@ -363,7 +364,8 @@ class HandCNN:
 
     def loss_and_grads(self, x, target):
         """x: (N, C, H, W) as PyTorch; target: int array (N,). Fills self.grads; returns the loss."""
-        p, g = self.p, self.grads
+        p = self.p
+        g = self.grads = {}         # drop the previous step's gradients first, as zero_grad() does
         n = x.shape[0]
         h1, conv1 = conv_forward(x.transpose(0, 2, 3, 1), p["0.weight"], p["0.bias"], 1)
         r1, bn1 = self._bn(h1, 1)
@@ -423,7 +425,8 @@ class HandMLP:
         self.layers = len(params) // 2
 
     def loss_and_grads(self, x, target):
-        p, g = self.p, self.grads
+        p = self.p
+        g = self.grads = {}
         acts = [x]
         for i in range(self.layers):
             h = acts[-1] @ p[f"{2 * i}.weight"].T

@@ -6,6 +6,7 @@
     python benchmarks/run.py --only cnn      # one row (or a comma list: 1,3 / tanh,mlp)
     python benchmarks/run.py --json out.json # also dump every number
     python benchmarks/run.py --tune-malloc   # rerun under tuned glibc malloc settings (see below)
+    python benchmarks/run.py --threads 1     # torch and NumPy's BLAS on one thread each
 
 Rows (keys for --only in brackets):
   1 [tanh]    per-op overhead: x (16,) requires grad, 1,000 x `y = (y * 1.0001 + 0.0001).tanh()`,
@@ -27,7 +28,9 @@ Method (the same for the three columns):
   collector enabled during the timed call instead.
 - Threads: torch.set_num_threads(2); NumPy uses its BLAS's default threads (printed on top).
   Cells run one after the other with a short pause between them, so BLAS / OpenMP threads that
-  spin after their last call do not steal cores from the next cell.
+  spin after their last call do not steal cores from the next cell. On a machine shared with
+  other jobs, multi-threaded BLAS and OpenMP barriers slow down far more than the load suggests;
+  --threads 1 (torch and NumPy's BLAS single-threaded) gives steadier numbers there.
 - A cell that fails (chainrule is still being written; torch may be missing) or runs past its
   time limit prints "n/a (reason)" and the table goes on.
 - Peak memory per step: for chainrule and NumPy, tracemalloc (NumPy reports its buffers to it):
@@ -75,7 +78,7 @@ import handwritten as hw  # noqa: E402
 
 IMPLS = ("chainrule", "torch", "hand")
 HEADERS = {"chainrule": "chainrule", "torch": "torch", "hand": "numpy-by-hand"}
-TORCH_THREADS = 2
+THREADS = {"torch": 2}            # --threads N also limits NumPy's BLAS (threadpoolctl)
 TUNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**30)}
 ENV_REPORTED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                 "MKL_NUM_THREADS", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX")
@@ -110,7 +113,7 @@ def get_torch():
             _torch_cache["mod"] = None
             _torch_cache["err"] = f"no torch: {type(e).__name__}"
         else:
-            torch.set_num_threads(TORCH_THREADS)
+            torch.set_num_threads(THREADS["torch"])
             _torch_cache["mod"] = torch
     if _torch_cache["mod"] is None:
         raise CellError(_torch_cache["err"])
@@ -438,6 +441,8 @@ def traced_peak_mb(step) -> float:
 def rss_peak_mb(row: Row, impl: str, timeout: float) -> float:
     """Max-RSS growth over one full-size step, measured in a fresh subprocess (see rss_child)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--_rss-child", f"{row.key}:{impl}"]
+    if THREADS.get("limit"):
+        cmd += ["--threads", str(THREADS["limit"])]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -516,7 +521,7 @@ def run_cell(row: Row, impl: str, args) -> Cell:
                 return Cell(traced_peak_mb(step), detail={"method": "tracemalloc"})
             step = row.makers[impl]()
             t = time_step(step, reps=row.quick_reps if quick else row.reps, warmup=1 if quick else 2,
-                          budget_s=3.0 if quick else 10.0, keep_gc=args.gc)
+                          budget_s=2.0 if quick else 6.0, keep_gc=args.gc)
             return Cell(t["median_s"] / row.divisor * row.scale, detail=t)
     except KeyboardInterrupt:
         raise
@@ -604,6 +609,7 @@ def header(args) -> tuple[list[str], dict]:
         "chainrule": chainrule_version(), "blas": blas_summary(), "cpus": os.cpu_count(),
         "machine": platform.machine(), "env": env, "loadavg_start": load,
         "malloc_tuned": all(os.environ.get(k) for k in TUNED_MALLOC), "gc_during_timing": args.gc,
+        "threads": args.threads,
     }
     env_text = ", ".join(f"{k}={v if v is not None else 'unset'}" for k, v in env.items())
     lines = [
@@ -622,8 +628,23 @@ def header(args) -> tuple[list[str], dict]:
     if load is not None:
         busy = load[0] > 0.5 * (os.cpu_count() or 1)
         lines.append(f"- load average at start: {load[0]:.2f}" +
-                     (" -- the machine is busy, timings will be noisy" if busy else ""))
+                     (" -- the machine is busy, timings will be noisy (--threads 1 is steadier)"
+                      if busy else ""))
     return lines, meta
+
+
+_blas_limits = []
+
+
+def limit_threads(n: int) -> None:
+    """torch.set_num_threads(n) (on import) and NumPy's BLAS limited to n threads."""
+    THREADS["torch"] = THREADS["limit"] = n
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        print(f"- note: threadpoolctl is missing, NumPy's BLAS keeps its default threads (not {n})")
+        return
+    _blas_limits.append(threadpool_limits(limits=n, user_api="blas"))
 
 
 def select_rows(only: list[str] | None) -> list[Row]:
@@ -644,8 +665,13 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, for a smoke run")
     ap.add_argument("--only", action="append", metavar="ROW",
                     help="run only these rows: keys (tanh, scalar, matmul, cnn, mlp) or numbers; repeatable")
+    ap.add_argument("--impls", default=",".join(IMPLS),
+                    help="comma list of columns to measure (default all: chainrule,torch,hand)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     ap.add_argument("--gc", action="store_true", help="keep the cyclic gc enabled inside timed calls")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads for torch and for NumPy's BLAS (default: torch 2, BLAS untouched); "
+                         "--threads 1 is far steadier on a busy machine")
     ap.add_argument("--mem", choices=("auto", "rss"), default="auto",
                     help="auto: tracemalloc for chainrule and numpy, rss for torch; rss: rss for all")
     ap.add_argument("--tune-malloc", action="store_true",
@@ -657,6 +683,8 @@ def main(argv=None) -> int:
     ap.add_argument("--_rss-child", dest="rss_child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
+    if args.threads:
+        limit_threads(args.threads)
     if args.rss_child:
         rss_child(args.rss_child)
         return 0
@@ -667,6 +695,9 @@ def main(argv=None) -> int:
         return subprocess.call([sys.executable, str(Path(__file__).resolve()), *rest], env=env)
 
     rows = select_rows(args.only)
+    impls = [i.strip() for i in args.impls.split(",") if i.strip()]
+    if not impls or set(impls) - set(IMPLS):
+        raise SystemExit(f"--impls: choose from {','.join(IMPLS)}")
     t_start = time.perf_counter()
     lines, meta = header(args)
     print("\n".join(lines), flush=True)
@@ -676,7 +707,9 @@ def main(argv=None) -> int:
     print("|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|", flush=True)
     results = []
     for row in rows:
-        cells = {impl: run_cell(row, impl, args) for impl in IMPLS}
+        row_load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        cells = {impl: run_cell(row, impl, args) if impl in impls else Cell(error="skipped")
+                 for impl in IMPLS}
         vs_torch, r_torch = _ratio(cells["chainrule"], cells["torch"])
         vs_hand, r_hand = _ratio(cells["chainrule"], cells["hand"])
         texts = [_cell_text(row, impl, cells[impl]) for impl in IMPLS]
@@ -684,12 +717,16 @@ def main(argv=None) -> int:
         results.append({
             "key": row.key, "title": row.title, "unit": row.unit, "memory": row.memory,
             "cells": {impl: {"value": c.value, "error": c.error, **c.detail} for impl, c in cells.items()},
-            "ratio_chainrule_torch": r_torch, "ratio_chainrule_numpy": r_hand,
+            "ratio_chainrule_torch": r_torch, "ratio_chainrule_numpy": r_hand, "loadavg_before": row_load,
         })
     elapsed = time.perf_counter() - t_start
     print()
-    notes = ["- memory: MB above the step's starting point; chainrule and numpy by tracemalloc, "
-             "(rss) = max-RSS growth in a fresh subprocess (torch allocations are invisible to tracemalloc)",
+    if args.mem == "rss":
+        mem_note = "all columns by max-RSS growth over one step in a fresh subprocess (--mem rss)"
+    else:
+        mem_note = ("chainrule and numpy by tracemalloc, (rss) = max-RSS growth over one step in a fresh "
+                    "subprocess (torch's allocations are invisible to tracemalloc)")
+    notes = [f"- memory: MB above the step's starting point; {mem_note}",
              "- row 2 counts the graph's op nodes (mul, add, relu), not its leaves (weights and inputs); "
              "its numpy-by-hand column is the Value class in handwritten.py, on Python floats"]
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
