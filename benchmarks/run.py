@@ -405,6 +405,7 @@ def time_step(step, reps: int, warmup: int, budget_s: float, keep_gc: bool) -> d
         step()
     times = []
     start = time.perf_counter()
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(reps):
         gc.collect()
         if not keep_gc:
@@ -418,7 +419,9 @@ def time_step(step, reps: int, warmup: int, budget_s: float, keep_gc: bool) -> d
         times.append(t1 - t0)
         if len(times) >= 3 and time.perf_counter() - start > budget_s:
             break
-    return {"median_s": statistics.median(times), "min_s": min(times), "reps": len(times)}
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    return {"median_s": statistics.median(times), "min_s": min(times), "reps": len(times),
+            "minor_faults_per_call": faults / len(times)}
 
 
 def traced_peak_mb(step) -> float:
@@ -721,6 +724,11 @@ def main(argv=None) -> int:
         })
     elapsed = time.perf_counter() - t_start
     print()
+    for r in results:
+        faults = {HEADERS[i]: c.get("minor_faults_per_call") for i, c in r["cells"].items()}
+        if r["key"] in ("cnn", "mlp") and not r["memory"] and any(v is not None for v in faults.values()):
+            print(f"- minor page faults per {r['key']} step (fresh pages from the kernel; --tune-malloc "
+                  "removes most): " + ", ".join(f"{k} {v:.0f}" for k, v in faults.items() if v is not None))
     if args.mem == "rss":
         mem_note = "all columns by max-RSS growth over one step in a fresh subprocess (--mem rss)"
     else:
