@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -32,3 +33,61 @@ def keepdims_shape(in_shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[in
 
 def count(in_shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
     return int(np.prod([in_shape[i] for i in axes], dtype=np.int64))
+
+
+FEW = 16  # reductions of at most this many elements per output, over a large array, go slice by slice
+
+
+def reduce_kept(ufunc: np.ufunc, a: np.ndarray, axes: tuple[int, ...], dtype: Any = None) -> np.ndarray:
+    """``ufunc.reduce`` of ``a`` over ``axes``, keeping them with size 1.
+
+    Many outputs of a few elements each (pooling windows, maxout pieces) are reduced by applying
+    ``ufunc`` across the slices of the reduced axes, a few passes over long runs of memory.
+    NumPy's own reduction would run its inner loop over the short reduced axes instead, which
+    is many times slower.
+    """
+    n = count(a.shape, axes)
+    if not 1 < n <= FEW or a.size < 256 * n:
+        return ufunc.reduce(a, axis=axes, keepdims=True, dtype=dtype)
+    index = [slice(None)] * a.ndim
+    slices = []
+    for position in itertools.product(*(range(a.shape[i]) for i in axes)):
+        for i, k in zip(axes, position):
+            index[i] = slice(k, k + 1)
+        slices.append(a[tuple(index)])
+    out = ufunc(slices[0], slices[1], dtype=dtype)
+    for s in slices[2:]:
+        ufunc(out, s, out=out)
+    return out
+
+
+def memory_order(a: np.ndarray) -> tuple[int, ...]:
+    """The axes of ``a`` from the slowest to the fastest in memory (by stride)."""
+    return tuple(sorted(range(a.ndim), key=lambda i: -abs(a.strides[i])))
+
+
+def dense_order(a: np.ndarray) -> tuple[int, ...] | None:
+    """The memory order of ``a`` if it is a contiguous array with permuted axes, else None."""
+    order = memory_order(a)
+    return order if a.transpose(order).flags.c_contiguous else None
+
+
+def sum_kept(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """The sum of ``a`` over ``axes``, keeping them with size 1.
+
+    When the summed axes are the outer ones in memory of a large float array, such as the
+    per-channel sums of a channels-last image batch or a bias gradient, the sum is one
+    matrix-vector product with a vector of ones: BLAS runs it many times faster than NumPy's
+    reduction over the outer axes, and accumulates in the same precision.
+    """
+    if a.dtype.kind not in "fc":
+        return np.sum(a, axis=axes, keepdims=True)  # which widens small integers and bools
+    if a.dtype in (np.float32, np.float64) and a.size >= 2**14 and 0 < len(axes) < a.ndim:
+        order = dense_order(a)
+        if order is not None and set(order[: len(axes)]) == set(axes):
+            kept = order[len(axes) :]
+            m = count(a.shape, axes)
+            out = np.ones(m, a.dtype) @ a.transpose(order).reshape(m, -1)
+            out = out.reshape([a.shape[i] for i in kept]).transpose(np.argsort(kept))
+            return out.reshape(keepdims_shape(a.shape, axes))
+    return reduce_kept(np.add, a, axes)

@@ -16,7 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..function import Function
 from ..tensor import Tensor
-from ._util import axes_of
+from ._util import axes_of, sum_kept
 
 
 # --- shapes -------------------------------------------------------------------------------------
@@ -73,7 +73,7 @@ class SumTo(Function):
         if lead < 0 or any(s != 1 and s != n for s, n in zip(shape, x.shape[lead:])):
             raise ValueError(f"sum_to: shape {x.shape} is not a broadcast of {tuple(shape)}")
         axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
-        return x.data.sum(axis=axes, keepdims=True).reshape(shape)
+        return sum_kept(x.data, axes).reshape(shape)
 
     @staticmethod
     def backward(ctx, g):

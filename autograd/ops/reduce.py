@@ -10,16 +10,18 @@ import numpy as np
 
 from ..function import Function
 from ..tensor import Tensor
-from ._util import axes_of, count, keepdims_shape
+from ._util import axes_of, count, keepdims_shape, reduce_kept, sum_kept
 from .movement import BroadcastTo, Reshape
 
 
 class Sum(Function):
     @staticmethod
     def forward(ctx, x, axis, keepdims):
+        axes = axes_of(axis, x.ndim)
         ctx.in_shape = x.shape
-        ctx.kept = keepdims_shape(x.shape, axes_of(axis, x.ndim))
-        return np.sum(x.data, axis=axis, keepdims=keepdims)
+        ctx.kept = keepdims_shape(x.shape, axes)
+        out = sum_kept(x.data, axes)
+        return out if keepdims else out.reshape([n for i, n in enumerate(x.shape) if i not in axes])
 
     @staticmethod
     def backward(ctx, g):
@@ -28,32 +30,38 @@ class Sum(Function):
 
 
 class _Extremum(Function):
-    pick: Any = None
+    pick: Any = None  # np.maximum or np.minimum
 
     @classmethod
     def forward(cls, ctx, x, axis, keepdims):
         if x.size == 0:
             raise ValueError(f"{cls.__name__.lower()}: reduction of an empty tensor of shape {x.shape}")
         axes = axes_of(axis, x.ndim)
-        best = cls.pick(x.data, axis=axes, keepdims=True)
-        hits = x.data == best
-        # each tied element gets an equal share of the gradient
-        ctx.save_for_backward(hits / hits.sum(axis=axes, keepdims=True, dtype=x.dtype))
-        ctx.kept = best.shape
+        best = reduce_kept(cls.pick, x.data, axes)
+        if any(ctx.needs_input_grad):
+            hits = x.data == best
+            if best.dtype.kind in "fc" and np.isnan(best).any():
+                hits |= np.isnan(x.data)  # a NaN result comes from NaNs, and they take its gradient
+            ctx.save_for_backward(hits)
+            ctx.kept = best.shape
+            # Tied elements share the gradient equally, 1 / (number of hits) each. Every output has a
+            # hit, so as many hits as outputs means no ties, and the mask alone routes the gradient.
+            ctx.share = None if np.count_nonzero(hits) == best.size else 1 / reduce_kept(np.add, hits, axes, x.dtype)
         return best if keepdims else best.reshape([n for i, n in enumerate(x.shape) if i not in axes])
 
     @staticmethod
     def backward(ctx, g):
-        (share,) = ctx.saved_tensors
-        return Reshape.apply(g, ctx.kept) * share
+        (hits,) = ctx.saved_tensors
+        g = Reshape.apply(g, ctx.kept)
+        return (g if ctx.share is None else g * ctx.share) * hits
 
 
 class Max(_Extremum):
-    pick = staticmethod(np.max)
+    pick = staticmethod(np.maximum)
 
 
 class Min(_Extremum):
-    pick = staticmethod(np.min)
+    pick = staticmethod(np.minimum)
 
 
 def _float32_for_float16(reduction: Callable) -> Callable:
