@@ -56,12 +56,13 @@ def conv2d(
     x (N, C, H, W), weight (F, C, kh, kw), bias (F,) -> (N, F, oh, ow) with
     oh = floor((H + 2 ph - kh) / sh) + 1 (windows that do not fit are dropped), likewise ow.
 
-    im2col: out[n, f, p] = sum_k W[f, k] cols[n, k, p], where k runs over the kernel offsets and
-    channels (i, j, c) and p over the output pixels. The windows are gathered in that (N, K, P)
-    order with one copy whose inner runs are output rows, and the product is one batched matmul
-    whose result is already NCHW. Its backward is again two matmuls, and the adjoint of unfold adds
-    the window gradients back, one strided add per kernel offset (i, j), each reading one
-    contiguous (C, P) block per image thanks to that order.
+    im2col, channels last: out[(n, p), f] = sum_k cols[(n, p), k] W[k, f], where p runs over the
+    output pixels and k over the kernel offsets and channels (i, j, c). The padded input is copied
+    channels-last (NHWC in memory), so each row of cols gathers runs of kw * C contiguous numbers,
+    and one matmul gives the output as (N, oh, ow, F), which is returned as an NCHW view of that
+    memory (channels-last, like the activations, pooling and batch norm after it). The backward
+    is two matmuls, and the adjoint of unfold adds the window gradients back, one strided add per
+    kernel offset (i, j).
     """
     _check_images(x, "conv2d")
     sh, sw = _pair(stride, "stride", "conv2d", 1)
@@ -76,22 +77,35 @@ def conv2d(
         raise ValueError(f"conv2d: kernel ({kh}, {kw}) is larger than the padded input of shape {x.shape}")
     if bias is not None and bias.shape != (f,):
         raise ValueError(f"conv2d: bias of shape {bias.shape} does not fit {f} filters")
-    if ph or pw:
-        x = pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    windows = unfold(x, (kh, kw), (sh, sw))  # (N, C, oh, ow, kh, kw), a view
+    windows = unfold(_pad_channels_last(x, ph, pw, 0.0), (kh, kw), (sh, sw))  # (N, C, oh, ow, kh, kw), a view
     oh, ow = windows.shape[2:4]
-    cols = windows.permute(0, 4, 5, 1, 2, 3).reshape(n, kh * kw * c, oh * ow)
-    out = (weight.permute(0, 2, 3, 1).reshape(f, kh * kw * c) @ cols).reshape(n, f, oh, ow)
-    return out if bias is None else out + bias.reshape(1, f, 1, 1)
+    cols = windows.permute(0, 2, 3, 4, 5, 1).reshape(n * oh * ow, kh * kw * c)
+    out = (cols @ weight.permute(2, 3, 1, 0).reshape(kh * kw * c, f)).reshape(n, oh, ow, f)
+    if bias is not None:
+        out = out + bias
+    return out.permute(0, 3, 1, 2)
+
+
+def _pad_channels_last(x: Tensor, ph: int, pw: int, fill: float) -> Tensor:
+    """x (N, C, H, W) padded with ph rows and pw columns of ``fill`` on each side, in a new array
+    laid out channels-last (NHWC order in memory) and returned as an NCHW view of it."""
+    return pad(x.permute(0, 2, 3, 1), ((0, 0), (ph, ph), (pw, pw), (0, 0)), value=fill).permute(0, 3, 1, 2)
+
+
+def _is_channels_last(x: Tensor) -> bool:
+    """Is the channel axis of x (N, C, H, W) the innermost in memory?"""
+    strides = [abs(s) for s in x.data.strides]
+    return strides[1] <= min(strides[2:])
 
 
 # --- pooling -------------------------------------------------------------------------------------
 def _pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any, fill: float, reduce: str, op: str) -> Tensor:
     """Reduce (``"max"`` or ``"mean"``) every pooling window of an NCHW batch.
 
-    The windows (a view from ``unfold``) are copied once into a (kh * kw, N, C, oh, ow) array, so
-    the reduction runs over its leading axis: elementwise across kh * kw contiguous slabs, where
-    NumPy is fast, instead of over two tiny trailing axes, where it is not.
+    The work is done channels-last (NHWC in memory; the input is copied into that layout when it
+    is padded or laid out otherwise): the reduction then runs elementwise across the window's
+    kh * kw slices, each a long run of whole pixels, where NumPy is fast. Windows that tile the
+    image (stride = kernel) are a reshape of it, (N, C, oh, kh, ow, kw); others come from ``unfold``.
     """
     _check_images(x, op)
     kh, kw = _pair(kernel_size, "kernel_size", op, 1)
@@ -99,14 +113,20 @@ def _pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any, fill: float, r
     ph, pw = _pair(padding, "padding", op, 0)
     if 2 * ph > kh or 2 * pw > kw:
         raise ValueError(f"{op}: padding ({ph}, {pw}) must be at most half of kernel_size ({kh}, {kw})")
-    if ph or pw:
-        x = pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), value=fill)
     n, c, h, w = x.shape
-    if h < kh or w < kw:
+    if h + 2 * ph < kh or w + 2 * pw < kw:
         raise ValueError(f"{op}: kernel ({kh}, {kw}) is larger than the (padded) input of shape {x.shape}")
-    windows = unfold(x, (kh, kw), (sh, sw))  # (N, C, oh, ow, kh, kw); windows that do not fit are dropped
-    stacked = windows.permute(4, 5, 0, 1, 2, 3).reshape((kh * kw,) + windows.shape[:4])
-    return stacked.max(axis=0) if reduce == "max" else stacked.mean(axis=0)
+    if ph or pw or not _is_channels_last(x):
+        x = _pad_channels_last(x, ph, pw, fill)
+        h, w = h + 2 * ph, w + 2 * pw
+    if (sh, sw) == (kh, kw):
+        oh, ow = h // kh, w // kw
+        if (oh * kh, ow * kw) != (h, w):
+            x = x[:, :, : oh * kh, : ow * kw]  # windows that do not fit are dropped
+        windows, axes = x.reshape(n, c, oh, kh, ow, kw), (3, 5)
+    else:
+        windows, axes = unfold(x, (kh, kw), (sh, sw)), (4, 5)  # (N, C, oh, ow, kh, kw), a view
+    return windows.max(axis=axes) if reduce == "max" else windows.mean(axis=axes)
 
 
 def max_pool2d(

@@ -16,22 +16,34 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..function import Function
 from ..tensor import Tensor
-from ._util import axes_of, sum_kept
+from ._util import axes_of, dense_order, memory_order, sum_kept
 
 
 # --- shapes -------------------------------------------------------------------------------------
 class Reshape(Function):
+    """Reshape in C order. ``layout`` (an axis order) lays the result out in memory in that order.
+
+    A reshape that has to copy its input (a transposed view, say) gets its gradient back in the
+    input's memory order, so the backward pass keeps the layout the forward pass had.
+    """
+
     @staticmethod
-    def forward(ctx, x, shape):
+    def forward(ctx, x, shape, layout=None):
         ctx.in_shape = x.shape
         try:
-            return x.data.reshape(shape)
+            out = x.data.reshape(shape)
         except ValueError:
             raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {tuple(shape)}") from None
+        ctx.in_layout = None
+        if not x.data.flags.c_contiguous and not np.may_share_memory(out, x.data):
+            ctx.in_layout = dense_order(x.data)  # a copy of a permuted array (None for other views)
+        if layout is not None:
+            out = np.ascontiguousarray(out.transpose(layout)).transpose(np.argsort(layout))
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        return Reshape.apply(g, ctx.in_shape)
+        return Reshape.apply(g, ctx.in_shape, ctx.in_layout)
 
 
 class Transpose(Function):
@@ -289,7 +301,9 @@ class Fold(Function):
         ctx.kernel, ctx.stride = kernel, stride
         k = len(kernel)
         n_out = g.shape[g.ndim - 2 * k : g.ndim - k]
-        out = np.zeros(shape, dtype=g.dtype)
+        # lay the sum out in memory like the windows' leading axes, so the adds below run along memory
+        order = memory_order(g.data[(Ellipsis,) + (0,) * k])
+        out = np.zeros([shape[a] for a in order], dtype=g.dtype).transpose(np.argsort(order))
         for offset in itertools.product(*(range(w) for w in kernel)):
             target = tuple(slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(offset, stride, n_out))
             out[(Ellipsis,) + target] += g.data[(Ellipsis,) + offset]

@@ -1,0 +1,49 @@
+"""Gradients come back in the memory layout of the values they belong to.
+
+A reshape that has to copy a permuted array, and the adjoint of unfold, lay out their results
+like their inputs, so a channels-last forward pass has a channels-last backward pass instead of
+one that transposes (slowly) between layouts at every op.
+"""
+
+import numpy as np
+
+import autograd as ag
+from autograd.ops._util import memory_order
+
+
+def channels_last(rng, shape):
+    """A random (N, C, H, W) array laid out NHWC in memory."""
+    n, c, h, w = shape
+    return rng.standard_normal((n, h, w, c)).transpose(0, 3, 1, 2)
+
+
+def test_reshape_of_a_permuted_tensor_returns_its_gradient_in_the_same_memory_order(rng):
+    x = ag.Tensor(channels_last(rng, (2, 3, 4, 5)), requires_grad=True)
+    y = x.reshape(2, 60)  # C order: this copies
+    upstream = rng.standard_normal((2, 60))
+    y.backward(ag.Tensor(upstream))
+    np.testing.assert_array_equal(y.data, np.ascontiguousarray(x.data).reshape(2, 60))
+    assert memory_order(x.grad.data) == (0, 2, 3, 1)
+    np.testing.assert_array_equal(x.grad.data, upstream.reshape(2, 3, 4, 5))
+
+
+def test_reshape_of_a_sliced_tensor_returns_a_c_ordered_gradient(rng):
+    x = ag.Tensor(rng.standard_normal((4, 6)), requires_grad=True)
+    y = x[:, ::2].reshape(-1)
+    y.backward(ag.Tensor(np.arange(12.0)))
+    expected = np.zeros((4, 6))
+    expected[:, ::2] = np.arange(12.0).reshape(4, 3)
+    np.testing.assert_array_equal(x.grad.data, expected)
+
+
+def test_the_adjoint_of_unfold_sums_into_the_layout_of_the_window_gradients(rng):
+    x = ag.Tensor(channels_last(rng, (2, 3, 6, 7)), requires_grad=True)
+    windows = ag.unfold(x, (3, 2), (1, 2))  # (N, C, 4, 3, 3, 2)
+    weights = rng.standard_normal((2, 4, 3, 3, 2, 3)).transpose(0, 5, 1, 2, 3, 4)  # channels innermost
+    (windows * weights).sum().backward()
+    assert memory_order(x.grad.data) == (0, 2, 3, 1)
+    expected = np.zeros(x.shape)
+    for i in range(3):
+        for j in range(2):
+            expected[:, :, i : i + 4, j : j + 5 : 2] += weights[..., i, j]
+    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-12, atol=1e-12)
