@@ -55,6 +55,8 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
+        if a is b:  # x * x: both edges lead to x, so one gradient of 2 x g saves adding two of x g
+            return g * a * 2, None
         need_a, need_b = ctx.needs_input_grad
         return (g * b if need_a else None, g * a if need_b else None)  # the mul gate swaps its inputs
 
@@ -241,13 +243,14 @@ class SigmoidGrad(Function):
 class Relu(Function):
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
+        if any(ctx.needs_input_grad):
+            ctx.save_for_backward(x.data > 0)  # relu'(0) = 0; a boolean mask is a quarter of x's memory
         return np.maximum(x.data, 0)
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * (x.data > 0)  # relu'(0) = 0
+        (positive,) = ctx.saved_tensors
+        return g * positive
 
 
 class Abs(Function):
