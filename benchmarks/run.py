@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """chainrule against PyTorch (CPU) and against the same math written by hand in NumPy.
 
-    python benchmarks/run.py                 # full run, a few minutes on 2 cores
+    python benchmarks/run.py                 # full run, 1-2 minutes on an idle 2-core machine
     python benchmarks/run.py --quick         # smoke run: same sizes, fewer repetitions
     python benchmarks/run.py --only cnn      # one row (or a comma list: 1,3 / tanh,mlp)
     python benchmarks/run.py --json out.json # also dump every number
@@ -36,13 +36,16 @@ Method (the same for the three columns):
 - Peak memory per step: for chainrule and NumPy, tracemalloc (NumPy reports its buffers to it):
   one traced step to reach steady state, then the peak of the next step above the memory held
   before it. PyTorch's allocations are invisible to tracemalloc, so its cell is the growth of the
-  max resident set size (ru_maxrss) over one full step in a fresh subprocess, after a warm-up step
-  on a tiny batch; such cells are marked "(rss)". --mem rss measures all three columns that way.
-- glibc malloc: freed blocks above the mmap threshold go back to the kernel, and fresh pages
-  fault in again on the next step, which costs NumPy-heavy code (chainrule and the hand column)
-  a lot on some machines. The header says whether MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_
-  are set; --tune-malloc re-runs this script with both set (see TUNED_MALLOC) so the two settings
-  can be compared. Both affect all three columns, since torch's CPU allocator is malloc too.
+  peak resident set size over one full step in a fresh subprocess, after a warm-up step on a tiny
+  batch (Linux: the peak is reset through /proc/self/clear_refs and read from VmHWM; elsewhere
+  ru_maxrss); such cells are marked "(rss)". --mem rss measures all three columns that way.
+- glibc malloc: large freed blocks go back to the kernel (munmap, or a trim of the heap top), and
+  their pages fault in again, zero-filled, on the next step; the minor page faults per training
+  step are printed under the table. The header says whether MALLOC_MMAP_THRESHOLD_ and
+  MALLOC_TRIM_THRESHOLD_ are set. --tune-malloc re-runs this script with both set (TUNED_MALLOC),
+  which takes those faults to about zero; setting MALLOC_MMAP_THRESHOLD_ alone is not enough (it
+  also freezes the trim threshold at its 128 KiB default). The settings reach all three columns,
+  since torch's CPU allocator is malloc too.
 - The OpenBLAS environment (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE, ...) is reported, never changed.
 """
 
