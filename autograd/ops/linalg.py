@@ -26,9 +26,21 @@ class MatMul(Function):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
         # C = A B:  dA = dC B^T,  dB = A^T dC
-        ga = sum_to(MatMul.apply(g, swapaxes(b, -1, -2)), a.shape) if need_a else None
-        gb = sum_to(MatMul.apply(swapaxes(a, -1, -2), g), b.shape) if need_b else None
+        ga = sum_to(_product_laid_out_like(a, g, swapaxes(b, -1, -2)), a.shape) if need_a else None
+        gb = sum_to(_product_laid_out_like(b, swapaxes(a, -1, -2), g), b.shape) if need_b else None
         return ga, gb
+
+
+def _product_laid_out_like(x: Tensor, left: Tensor, right: Tensor) -> Tensor:
+    """left @ right, laid out in memory like the operand ``x`` whose gradient it is.
+
+    A transposed matrix (``weight.T`` in a linear layer) gets (right^T left^T)^T, the same numbers
+    from the same BLAS call, so its gradient is a transposed view too and the weight's own gradient
+    comes out C-ordered, like the weight, instead of needing a transposing copy or update.
+    """
+    if x.ndim == 2 and x.data.flags.f_contiguous and not x.data.flags.c_contiguous:
+        return swapaxes(MatMul.apply(swapaxes(right, -1, -2), swapaxes(left, -1, -2)), -1, -2)
+    return MatMul.apply(left, right)
 
 
 def _as_tensor(x: Any) -> Tensor:

@@ -47,3 +47,13 @@ def test_the_adjoint_of_unfold_sums_into_the_layout_of_the_window_gradients(rng)
         for j in range(2):
             expected[:, :, i : i + 4, j : j + 5 : 2] += weights[..., i, j]
     np.testing.assert_allclose(x.grad.data, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_a_transposed_matmul_operand_gets_a_transposed_gradient_so_the_weight_gradient_is_c_ordered(rng):
+    x = ag.Tensor(rng.standard_normal((5, 7)), requires_grad=True)
+    weight = ag.Tensor(rng.standard_normal((3, 7)), requires_grad=True)
+    upstream = rng.standard_normal((5, 3))
+    (x @ weight.T).backward(ag.Tensor(upstream))
+    assert weight.grad.data.flags.c_contiguous and x.grad.data.flags.c_contiguous
+    np.testing.assert_allclose(weight.grad.data, upstream.T @ x.data, rtol=1e-13)
+    np.testing.assert_allclose(x.grad.data, upstream @ weight.data, rtol=1e-13)
