@@ -387,11 +387,19 @@ class HandCNN:
             dwfc.shape)
         g["9.bias"] = dlogits.sum(axis=0)
         dq2 = (dlogits @ wfc).reshape(q2.shape)
+        # Each layer's saved arrays are dropped once its backward has run, as an autograd engine
+        # frees a node's saved tensors (h1 and h2 share their buffers with the batch-norm caches).
+        del flat, q2, h1, h2
         dr2 = maxpool2_backward(dq2, pool2)
+        del dq2, pool2
         dh2, g["5.weight"], g["5.bias"] = batchnorm_relu_backward(dr2, r2, bn2)
+        del dr2, r2, bn2
         dq1, g["4.weight"], g["4.bias"] = conv_backward(dh2, conv2)
+        del dh2, conv2, q1
         dr1 = maxpool2_backward(dq1, pool1)
+        del dq1, pool1
         dh1, g["1.weight"], g["1.bias"] = batchnorm_relu_backward(dr1, r1, bn1)
+        del dr1, r1, bn1
         _, g["0.weight"], g["0.bias"] = conv_backward(dh1, conv1, need_dx=False)
         return loss
 
