@@ -46,7 +46,9 @@ class _Extremum(Function):
             ctx.kept = best.shape
             # Tied elements share the gradient equally, 1 / (number of hits) each. Every output has a
             # hit, so as many hits as outputs means no ties, and the mask alone routes the gradient.
-            ctx.share = None if np.count_nonzero(hits) == best.size else 1 / reduce_kept(np.add, hits, axes, x.dtype)
+            ctx.share = None
+            if np.count_nonzero(hits) != best.size:  # hits counted as bytes: sliced sums stay <= 16, NumPy's widen
+                ctx.share = np.divide(1, reduce_kept(np.add, hits.view(np.uint8), axes), dtype=x.dtype)
         return best if keepdims else best.reshape([n for i, n in enumerate(x.shape) if i not in axes])
 
     @staticmethod
