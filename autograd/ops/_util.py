@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ def keepdims_shape(in_shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[in
 
 
 def count(in_shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
-    return int(np.prod([in_shape[i] for i in axes], dtype=np.int64))
+    return math.prod(in_shape[i] for i in axes)
 
 
 FEW = 16  # reductions of at most this many elements per output, over a large array, go slice by slice

@@ -25,22 +25,26 @@ class MatMul(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        # C = A B:  dA = dC B^T,  dB = A^T dC
-        ga = sum_to(_product_laid_out_like(a, g, swapaxes(b, -1, -2)), a.shape) if need_a else None
-        gb = sum_to(_product_laid_out_like(b, swapaxes(a, -1, -2), g), b.shape) if need_b else None
+        # C = A B:  dA = dC B^T,  dB = A^T dC. An operand that is a transposed matrix (weight.T in a
+        # linear layer) gets the transpose of the transposed product, (B dC^T)^T or (dC^T A)^T: the
+        # same BLAS call, and a gradient laid out like the operand, so weight.grad is C-ordered.
+        ga = gb = None
+        if need_a:
+            ga = _t(MatMul.apply(b, _t(g))) if _transposed(a) else MatMul.apply(g, _t(b))
+            ga = sum_to(ga, a.shape)
+        if need_b:
+            gb = _t(MatMul.apply(_t(g), a)) if _transposed(b) else MatMul.apply(_t(a), g)
+            gb = sum_to(gb, b.shape)
         return ga, gb
 
 
-def _product_laid_out_like(x: Tensor, left: Tensor, right: Tensor) -> Tensor:
-    """left @ right, laid out in memory like the operand ``x`` whose gradient it is.
+def _t(x: Tensor) -> Tensor:
+    return swapaxes(x, -1, -2)
 
-    A transposed matrix (``weight.T`` in a linear layer) gets (right^T left^T)^T, the same numbers
-    from the same BLAS call, so its gradient is a transposed view too and the weight's own gradient
-    comes out C-ordered, like the weight, instead of needing a transposing copy or update.
-    """
-    if x.ndim == 2 and x.data.flags.f_contiguous and not x.data.flags.c_contiguous:
-        return swapaxes(MatMul.apply(swapaxes(right, -1, -2), swapaxes(left, -1, -2)), -1, -2)
-    return MatMul.apply(left, right)
+
+def _transposed(x: Tensor) -> bool:
+    """Is x a transposed view of a C-ordered matrix?"""
+    return x.ndim == 2 and x.data.flags.f_contiguous and not x.data.flags.c_contiguous
 
 
 def _as_tensor(x: Any) -> Tensor:
