@@ -54,7 +54,13 @@ class Transpose(Function):
         elif sorted(normalize_axis_index(a, x.ndim) for a in axes) != list(range(x.ndim)):
             raise ValueError(f"permute: {tuple(axes)} is not a permutation of the axes of shape {x.shape}")
         ctx.axes = axes
-        return x.data.transpose(axes)
+        out = x.data.transpose(axes)
+        base = out.base
+        # Undoing a transpose gives back the whole array itself, not a view of it: a gradient that
+        # comes back through weight.T is then a fresh array, which reaches its leaf without a copy.
+        if isinstance(base, np.ndarray) and base.shape == out.shape and base.strides == out.strides:
+            return base if base.dtype == out.dtype else out
+        return out
 
     @staticmethod
     def backward(ctx, g):

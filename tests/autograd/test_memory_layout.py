@@ -49,11 +49,22 @@ def test_the_adjoint_of_unfold_sums_into_the_layout_of_the_window_gradients(rng)
     np.testing.assert_allclose(x.grad.data, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_a_transposed_matmul_operand_gets_a_transposed_gradient_so_the_weight_gradient_is_c_ordered(rng):
+def test_a_transposed_matmul_operand_gets_a_transposed_gradient_so_the_weight_gradient_is_a_c_ordered_array(rng):
     x = ag.Tensor(rng.standard_normal((5, 7)), requires_grad=True)
     weight = ag.Tensor(rng.standard_normal((3, 7)), requires_grad=True)
     upstream = rng.standard_normal((5, 3))
     (x @ weight.T).backward(ag.Tensor(upstream))
     assert weight.grad.data.flags.c_contiguous and x.grad.data.flags.c_contiguous
+    assert weight.grad.data.base is None  # the product itself, which backward need not copy for .grad
     np.testing.assert_allclose(weight.grad.data, upstream.T @ x.data, rtol=1e-13)
     np.testing.assert_allclose(x.grad.data, upstream @ weight.data, rtol=1e-13)
+
+
+def test_transposing_back_gives_the_original_array_and_other_transposes_give_views(rng):
+    a = rng.standard_normal((3, 4, 5))
+    t = ag.Tensor(a)
+    assert t.permute(2, 0, 1).permute(1, 2, 0).data is a
+    assert t.T.data.base is a and t.T.T.data is a
+    sliced = ag.Tensor(a[:, :2])
+    np.testing.assert_array_equal(sliced.T.T.data, a[:, :2])
+    assert sliced.T.T.data.shape == (3, 2, 5)
