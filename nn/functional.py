@@ -5,7 +5,9 @@ Nothing here writes a gradient: each function is a short composition of differen
 that backward pass, come from the ops themselves. Argument order follows ``torch.nn.functional``;
 reductions are named ``axis`` as in NumPy.
 
-Images are NCHW: (batch, channels, height, width).
+Images are NCHW: (batch, channels, height, width). conv2d and pooling return them channels-last in
+memory (NHWC strides), the layout their matmul and window reductions are fast in, and elementwise
+ops and batch norm keep it; shapes and results do not depend on the layout.
 """
 
 from __future__ import annotations
