@@ -131,7 +131,7 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", precision=4, prefix="tensor(")
         extras = []
-        if self.data.dtype != _default_dtype() and self.data.dtype.kind == "f" or self.data.dtype.kind != "f":
+        if self.data.dtype != _default_dtype():
             extras.append(f"dtype={self.data.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{type(self.grad_fn).__name__}>")

@@ -17,10 +17,6 @@ def data(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
 
-def shape(x: Any) -> tuple[int, ...]:
-    return getattr(data(x), "shape", ())
-
-
 def axes_of(axis: Any, ndim: int) -> tuple[int, ...]:
     """Normalise ``axis`` (None, int or tuple) to a sorted tuple of non-negative axes."""
     if axis is None:
