@@ -153,10 +153,8 @@ def _tanh_x():
     return np.random.default_rng(0).standard_normal(16).astype(np.float32)
 
 
-def tanh_chainrule(batch=None):
-    autograd = get_chainrule()[0]
-    x = autograd.Tensor(_tanh_x(), requires_grad=True)
-
+def _tanh_step(x):
+    """The same chain for any tensor type with ``*``, ``+``, ``tanh``, ``sum`` and ``backward``."""
     def step():
         _clear_grad(x)
         y = x
@@ -164,19 +162,16 @@ def tanh_chainrule(batch=None):
             y = (y * 1.0001 + 0.0001).tanh()
         y.sum().backward()
     return step
+
+
+def tanh_chainrule(batch=None):
+    autograd = get_chainrule()[0]
+    return _tanh_step(autograd.Tensor(_tanh_x(), requires_grad=True))
 
 
 def tanh_torch(batch=None):
     torch = get_torch()
-    x = torch.tensor(_tanh_x(), requires_grad=True)
-
-    def step():
-        _clear_grad(x)
-        y = x
-        for _ in range(TANH_STEPS):
-            y = (y * 1.0001 + 0.0001).tanh()
-        y.sum().backward()
-    return step
+    return _tanh_step(torch.tensor(_tanh_x(), requires_grad=True))
 
 
 def tanh_hand(batch=None):
