@@ -19,6 +19,10 @@ Rows (keys for --only in brackets):
   5 [mlp]     one SGD training step of a 784-512-256-10 ReLU MLP, batch 256, and its peak memory.
 
 Method (the same for the three columns):
+- Each cell runs in a fresh Python process (--same-process runs them all in this one), so no
+  column inherits the heap or the thread pools that an earlier one left behind: after torch's
+  large frees, glibc serves the next column's big arrays without page faults, and that column
+  would look faster than it is on its own.
 - Each cell builds its model and data untimed, runs warm-up calls, then times repetitions of one
   call with time.perf_counter and reports the median (the minimum goes to --json). The gradient
   is cleared inside each timed call (as a training loop would), so backward never accumulates
@@ -510,8 +514,17 @@ def _reason(e: BaseException, width: int = 70) -> str:
 
 
 def run_cell(row: Row, impl: str, args) -> Cell:
-    quick = args.quick
-    limit = args.cell_timeout or (60.0 if quick else 180.0)
+    """Measure one cell: by default in a fresh subprocess (see cell_in_subprocess), else here."""
+    limit = args.cell_timeout or (60.0 if args.quick else 180.0)
+    try:
+        if args.same_process:
+            return measure_cell(row, impl, args, limit)
+        return cell_in_subprocess(row, impl, args, limit)
+    finally:
+        time.sleep(args.pause)
+
+
+def measure_cell(row: Row, impl: str, args, limit: float) -> Cell:
     try:
         with _Alarm(limit):
             if row.memory:
@@ -521,8 +534,8 @@ def run_cell(row: Row, impl: str, args) -> Cell:
                 step()
                 return Cell(traced_peak_mb(step), detail={"method": "tracemalloc"})
             step = row.makers[impl]()
-            t = time_step(step, reps=row.quick_reps if quick else row.reps, warmup=1 if quick else 2,
-                          budget_s=2.0 if quick else 6.0, keep_gc=args.gc)
+            t = time_step(step, reps=row.quick_reps if args.quick else row.reps, warmup=1 if args.quick else 2,
+                          budget_s=2.0 if args.quick else 6.0, keep_gc=args.gc)
             return Cell(t["median_s"] / row.divisor * row.scale, detail=t)
     except KeyboardInterrupt:
         raise
@@ -532,7 +545,43 @@ def run_cell(row: Row, impl: str, args) -> Cell:
         return Cell(error=_reason(e))
     finally:
         gc.collect()
-        time.sleep(args.pause)
+
+
+def cell_in_subprocess(row: Row, impl: str, args, limit: float) -> Cell:
+    """Run measure_cell in a fresh interpreter, so that no cell inherits another's process state.
+
+    In one process, the columns measured later would run on a heap shaped by the earlier ones:
+    glibc raises its mmap and trim thresholds after large frees (torch's among them), and the
+    later columns then take far fewer page faults; BLAS and OpenMP thread pools stay warm too.
+    """
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--_cell-child", f"{ROWS.index(row)}:{impl}",
+           "--mem", args.mem]
+    for flag, on in (("--quick", args.quick), ("--gc", args.gc), ("--verbose", args.verbose)):
+        if on:
+            cmd.append(flag)
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    if args.cell_timeout:
+        cmd += ["--cell-timeout", str(args.cell_timeout)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=limit + 60)
+    except subprocess.TimeoutExpired:
+        return Cell(error=f"subprocess over {limit + 60:.0f} s")
+    if args.verbose and out.stderr.strip():
+        print(out.stderr, file=sys.stderr)
+    lines = out.stdout.strip().splitlines()
+    if out.returncode != 0 or not lines:
+        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        return Cell(error=_reason(CellError(f"subprocess: {last}")))
+    result = json.loads(lines[-1])
+    return Cell(result.get("value"), result.get("error"), result.get("detail", {}))
+
+
+def cell_child(spec: str, args) -> None:
+    """The subprocess side of cell_in_subprocess: measure, print the cell as one JSON line."""
+    index, impl = spec.split(":")
+    cell = measure_cell(ROWS[int(index)], impl, args, args.cell_timeout or (60.0 if args.quick else 180.0))
+    print(json.dumps({"value": cell.value, "error": cell.error, "detail": cell.detail}))
 
 
 def _fmt(v: float) -> str:
@@ -681,13 +730,19 @@ def main(argv=None) -> int:
                     help="seconds per cell (default 180, quick 60)")
     ap.add_argument("--pause", type=float, default=0.2, help="seconds of idle between cells")
     ap.add_argument("--verbose", action="store_true", help="print the traceback of failing cells")
+    ap.add_argument("--same-process", action="store_true",
+                    help="measure every cell in this process (default: each cell in a fresh subprocess)")
     ap.add_argument("--_rss-child", dest="rss_child", help=argparse.SUPPRESS)
+    ap.add_argument("--_cell-child", dest="cell_child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.threads:
         limit_threads(args.threads)
     if args.rss_child:
         rss_child(args.rss_child)
+        return 0
+    if args.cell_child:
+        cell_child(args.cell_child, args)
         return 0
     if args.tune_malloc and not all(os.environ.get(k) == v for k, v in TUNED_MALLOC.items()):
         env = dict(os.environ, **TUNED_MALLOC)
