@@ -69,6 +69,82 @@ def dense_order(a: np.ndarray) -> tuple[int, ...] | None:
     return order if a.transpose(order).flags.c_contiguous else None
 
 
+SHORT_RUN = 256  # NumPy loops over the innermost contiguous run with a fixed cost per run: shorter is slow
+
+
+def contiguous_run(a: np.ndarray) -> int:
+    """How many elements of ``a`` lie back to back in memory along its fastest axes."""
+    run, step = 1, a.itemsize
+    for axis in reversed(memory_order(a)):
+        if a.shape[axis] == 1:
+            continue
+        if a.strides[axis] != step:
+            break
+        run *= a.shape[axis]
+        step *= a.shape[axis]
+    return run
+
+
+def compact(a: np.ndarray) -> np.ndarray:
+    """A contiguous copy of ``a`` that keeps its memory order (channels-last stays channels-last).
+
+    An array made of many short contiguous runs, such as one kernel offset's slice of a
+    channels-last window gradient (runs of C numbers), copies slowly: NumPy pays its per-run cost
+    every C numbers. Each run is moved here as one record of its bytes instead.
+    """
+    order = memory_order(a)
+    t = a.transpose(order)
+    fast = order[-1]
+    if a.ndim > 1 and a.strides[fast] == a.itemsize and a.shape[fast] > 1:
+        record = np.dtype((np.void, a.itemsize * a.shape[fast]))
+        t = np.ascontiguousarray(t.view(record)).view(a.dtype).reshape(t.shape)
+    else:
+        t = np.ascontiguousarray(t)
+    return t.transpose(np.argsort(order))
+
+
+def widen(small: Any, big: np.ndarray) -> Any:
+    """``small``, which broadcasts against ``big``, copied along big's fastest axes in big's memory order.
+
+    A per-channel vector (1, C, 1, 1) against a channels-last batch varies along big's fastest
+    axis and is broadcast along the next ones, so NumPy would loop over runs of only C elements.
+    Copied over the next axes (C * W numbers: a row of the image), it runs in rows instead.
+    Anything else is returned as it is.
+    """
+    if not isinstance(small, np.ndarray) or big.size < 2**15 or not 0 < small.ndim <= big.ndim:
+        return small
+    shape = (1,) * (big.ndim - small.ndim) + small.shape
+    order = dense_order(big)
+    if order is None or shape == big.shape or any(s not in (1, n) for s, n in zip(shape, big.shape)):
+        return small
+    fast = order[-1]
+    if shape[fast] == 1 or big.shape[fast] >= SHORT_RUN:
+        return small  # NumPy already runs along big's fastest axis
+    target, run = list(shape), 1
+    for axis in reversed(order):
+        if run >= SHORT_RUN:
+            break
+        target[axis] = big.shape[axis]
+        run *= big.shape[axis]
+    if math.prod(target) * 8 > big.size:
+        return small
+    wide = np.broadcast_to(small.reshape(shape), target).transpose(order)
+    return np.ascontiguousarray(wide).transpose(np.argsort(order))
+
+
+def binary(ufunc: np.ufunc, a: Any, b: Any) -> Any:
+    """``ufunc(a, b)`` on the arrays behind Tensors (or constants), with the smaller operand widened
+    (see `widen`) when it is broadcast against a large array."""
+    a = a.data if isinstance(a, Tensor) else a
+    b = b.data if isinstance(b, Tensor) else b
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.size != b.size:
+        if a.size > b.size:
+            b = widen(b, a)
+        else:
+            a = widen(a, b)
+    return ufunc(a, b)
+
+
 def sum_kept(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     """The sum of ``a`` over ``axes``, keeping them with size 1.
 

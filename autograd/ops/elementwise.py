@@ -15,7 +15,7 @@ import numpy as np
 from ..engine import config
 from ..function import Function
 from ..tensor import Tensor
-from ._util import data
+from ._util import binary, data
 
 
 def _floating(x: Tensor) -> np.ndarray:
@@ -29,7 +29,7 @@ def _floating(x: Tensor) -> np.ndarray:
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
-        return (a.data if isinstance(a, Tensor) else a) + (b.data if isinstance(b, Tensor) else b)
+        return binary(np.add, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -39,7 +39,7 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
-        return (a.data if isinstance(a, Tensor) else a) - (b.data if isinstance(b, Tensor) else b)
+        return binary(np.subtract, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -50,7 +50,7 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return (a.data if isinstance(a, Tensor) else a) * (b.data if isinstance(b, Tensor) else b)
+        return binary(np.multiply, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -65,7 +65,7 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return data(a) / data(b)
+        return binary(np.true_divide, a, b)
 
     @staticmethod
     def backward(ctx, g):

@@ -16,7 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..function import Function
 from ..tensor import Tensor
-from ._util import axes_of, dense_order, memory_order, sum_kept
+from ._util import SHORT_RUN, axes_of, compact, contiguous_run, dense_order, memory_order, sum_kept
 
 
 # --- shapes -------------------------------------------------------------------------------------
@@ -312,7 +312,10 @@ class Fold(Function):
         out = np.zeros([shape[a] for a in order], dtype=g.dtype).transpose(np.argsort(order))
         for offset in itertools.product(*(range(w) for w in kernel)):
             target = tuple(slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(offset, stride, n_out))
-            out[(Ellipsis,) + target] += g.data[(Ellipsis,) + offset]
+            part = g.data[(Ellipsis,) + offset]
+            if part.size >= 2**14 and contiguous_run(part) < SHORT_RUN:
+                part = compact(part)  # a copy and a long-run add beat one add over short runs
+            out[(Ellipsis,) + target] += part
         return out
 
     @staticmethod

@@ -8,7 +8,7 @@ one that transposes (slowly) between layouts at every op.
 import numpy as np
 
 import autograd as ag
-from autograd.ops._util import memory_order
+from autograd.ops._util import binary, compact, contiguous_run, memory_order, widen
 
 
 def channels_last(rng, shape):
@@ -68,3 +68,44 @@ def test_transposing_back_gives_the_original_array_and_other_transposes_give_vie
     sliced = ag.Tensor(a[:, :2])
     np.testing.assert_array_equal(sliced.T.T.data, a[:, :2])
     assert sliced.T.T.data.shape == (3, 2, 5)
+
+
+# --- the fast paths for channels-last data: same numbers, same layout, whichever path runs -------------------------
+def test_compact_copies_an_array_of_short_runs_into_one_run_in_the_same_memory_order(rng):
+    windows = rng.standard_normal((4, 16, 16, 3, 3, 32)).astype(np.float32)  # (N, oh, ow, kh, kw, C) in memory
+    part = windows[:, :, :, 1, 2, :].transpose(0, 3, 1, 2)  # one kernel offset, (N, C, oh, ow): runs of 32
+    assert contiguous_run(part) == 32
+    packed = compact(part)
+    np.testing.assert_array_equal(packed, part)
+    assert memory_order(packed) == memory_order(part) == (0, 2, 3, 1)
+    assert contiguous_run(packed) == part.size
+    assert contiguous_run(rng.standard_normal((5, 7))[:, ::2]) == 1
+
+
+def test_a_per_channel_vector_is_widened_along_the_rows_of_a_channels_last_batch(rng):
+    big = channels_last(rng, (8, 32, 16, 16)).astype(np.float32)
+    small = rng.standard_normal((1, 32, 1, 1)).astype(np.float32)
+    wide = widen(small, big)
+    assert wide.shape == (1, 32, 1, 16) and memory_order(wide)[-2:] == (3, 1)  # C * W = 512 numbers in a row
+    for ufunc in (np.add, np.subtract, np.multiply, np.true_divide):
+        for a, b in ((big, small), (small, big)):
+            out = binary(ufunc, a, b)
+            np.testing.assert_array_equal(out, ufunc(a, b))
+            assert memory_order(out) == (0, 2, 3, 1)
+    c_ordered = rng.standard_normal((8, 32, 16, 16))
+    assert widen(small, c_ordered) is small  # its rows are already long (W = 16 is not, but H * W is)
+    assert widen(small, big[:2]) is small  # too small to bother
+
+
+def test_the_adjoint_of_unfold_is_the_same_on_the_fast_path_for_short_runs(rng):
+    x = ag.Tensor(channels_last(rng, (4, 16, 18, 18)), requires_grad=True)
+    windows = ag.unfold(x, (3, 3), (1, 1))  # (4, 16, 16, 16, 3, 3)
+    weights = rng.standard_normal((4, 16, 16, 3, 3, 16)).transpose(0, 5, 1, 2, 3, 4)  # channels innermost
+    assert contiguous_run(weights[..., 0, 0]) == 16  # so each offset's slice is compacted first
+    (windows * weights).sum().backward()
+    assert memory_order(x.grad.data) == (0, 2, 3, 1)
+    expected = np.zeros(x.shape)
+    for i in range(3):
+        for j in range(3):
+            expected[:, :, i : i + 16, j : j + 16] += weights[..., i, j]
+    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-12, atol=1e-12)
