@@ -7,6 +7,7 @@
     python benchmarks/run.py --json out.json # also dump every number
     python benchmarks/run.py --tune-malloc   # rerun under tuned glibc malloc settings (see below)
     python benchmarks/run.py --threads 1     # torch and NumPy's BLAS on one thread each
+    python benchmarks/run.py --rounds 3      # each row three times, columns in turn: medians
 
 Rows (keys for --only in brackets):
   1 [tanh]    per-op overhead: x (16,) requires grad, 1,000 x `y = (y * 1.0001 + 0.0001).tanh()`,
@@ -19,6 +20,8 @@ Rows (keys for --only in brackets):
   5 [mlp]     one SGD training step of a 784-512-256-10 ReLU MLP, batch 256, and its peak memory.
 
 Method (the same for the three columns):
+- --rounds N measures each row N times, taking the columns in turn, and reports each cell's
+  median, so a burst of load from other jobs on a shared machine touches all columns alike.
 - Each cell runs in a fresh Python process (--same-process runs them all in this one), so no
   column inherits the heap or the thread pools that an earlier one left behind: after torch's
   large frees, glibc serves the next column's big arrays without page faults, and that column
@@ -577,6 +580,28 @@ def cell_in_subprocess(row: Row, impl: str, args, limit: float) -> Cell:
     return Cell(result.get("value"), result.get("error"), result.get("detail", {}))
 
 
+def measure_row(row: Row, impls: list[str], args) -> dict:
+    """The row's cells, measured in ``args.rounds`` rounds that take the columns in turn; each cell
+    reports the median of its rounds, so a burst of load from other jobs touches all columns alike."""
+    rounds = {impl: [] for impl in impls}
+    for _ in range(max(1, args.rounds)):
+        for impl in impls:
+            rounds[impl].append(run_cell(row, impl, args))
+    cells = {}
+    for impl in IMPLS:
+        if impl not in impls:
+            cells[impl] = Cell(error="skipped")
+            continue
+        failed = [c for c in rounds[impl] if c.value is None]
+        if failed:
+            cells[impl] = failed[0]
+            continue
+        values = [c.value for c in rounds[impl]]
+        middle = sorted(rounds[impl], key=lambda c: c.value)[(len(values) - 1) // 2]
+        cells[impl] = Cell(statistics.median(values), detail={**middle.detail, "rounds": values})
+    return cells
+
+
 def cell_child(spec: str, args) -> None:
     """The subprocess side of cell_in_subprocess: measure, print the cell as one JSON line."""
     index, impl = spec.split(":")
@@ -730,6 +755,8 @@ def main(argv=None) -> int:
                     help="seconds per cell (default 180, quick 60)")
     ap.add_argument("--pause", type=float, default=0.2, help="seconds of idle between cells")
     ap.add_argument("--verbose", action="store_true", help="print the traceback of failing cells")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measure each row this many times, the columns in turn, and report medians")
     ap.add_argument("--same-process", action="store_true",
                     help="measure every cell in this process (default: each cell in a fresh subprocess)")
     ap.add_argument("--_rss-child", dest="rss_child", help=argparse.SUPPRESS)
@@ -764,8 +791,7 @@ def main(argv=None) -> int:
     results = []
     for row in rows:
         row_load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-        cells = {impl: run_cell(row, impl, args) if impl in impls else Cell(error="skipped")
-                 for impl in IMPLS}
+        cells = measure_row(row, impls, args)
         vs_torch, r_torch = _ratio(cells["chainrule"], cells["torch"])
         vs_hand, r_hand = _ratio(cells["chainrule"], cells["hand"])
         texts = [_cell_text(row, impl, cells[impl]) for impl in IMPLS]

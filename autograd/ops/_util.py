@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any
 
@@ -39,23 +38,25 @@ def reduce_kept(ufunc: np.ufunc, a: np.ndarray, axes: tuple[int, ...], dtype: An
     """``ufunc.reduce`` of ``a`` over ``axes``, keeping them with size 1.
 
     Many outputs of a few elements each (pooling windows, maxout pieces) are reduced by applying
-    ``ufunc`` across the slices of the reduced axes, a few passes over long runs of memory.
-    NumPy's own reduction would run its inner loop over the short reduced axes instead, which
-    is many times slower.
+    ``ufunc`` across the slices of one reduced axis at a time, a few passes over long runs of
+    memory. NumPy's own reduction would run its inner loop over the short reduced axes instead,
+    which is many times slower. The axis slowest in memory goes first: its slices are the longest
+    runs (whole rows of a channels-last image for the rows of a pooling window), and every later
+    pass runs over a smaller array.
     """
     n = count(a.shape, axes)
     if not 1 < n <= FEW or a.size < 256 * n:
         return ufunc.reduce(a, axis=axes, keepdims=True, dtype=dtype)
-    index = [slice(None)] * a.ndim
-    slices = []
-    for position in itertools.product(*(range(a.shape[i]) for i in axes)):
-        for i, k in zip(axes, position):
-            index[i] = slice(k, k + 1)
-        slices.append(a[tuple(index)])
-    out = ufunc(slices[0], slices[1], dtype=dtype)
-    for s in slices[2:]:
-        ufunc(out, s, out=out)
-    return out
+    for axis in sorted(axes, key=lambda i: -abs(a.strides[i])):
+        if a.shape[axis] == 1:
+            continue
+        index = (slice(None),) * axis
+        parts = [a[index + (slice(k, k + 1),)] for k in range(a.shape[axis])]
+        out = ufunc(parts[0], parts[1], dtype=dtype)
+        for part in parts[2:]:
+            ufunc(out, part, out=out)
+        a = out
+    return a
 
 
 def memory_order(a: np.ndarray) -> tuple[int, ...]:
@@ -133,16 +134,32 @@ def widen(small: Any, big: np.ndarray) -> Any:
 
 
 def binary(ufunc: np.ufunc, a: Any, b: Any) -> Any:
-    """``ufunc(a, b)`` on the arrays behind Tensors (or constants), with the smaller operand widened
-    (see `widen`) when it is broadcast against a large array."""
+    """``ufunc(a, b)`` on the arrays behind Tensors (or constants).
+
+    Two shortcuts, same numbers: an operand that is itself a broadcast (a
+    gradient handed back by a sum, say) against a constant is computed once per distinct value
+    and broadcast again; and a small operand broadcast against a large array is widened first
+    (see `widen`).
+    """
     a = a.data if isinstance(a, Tensor) else a
     b = b.data if isinstance(b, Tensor) else b
+    if isinstance(a, np.ndarray) and 0 in a.strides and np.ndim(b) == 0:
+        return _on_distinct(ufunc, a, b, first=True)
+    if isinstance(b, np.ndarray) and 0 in b.strides and np.ndim(a) == 0:
+        return _on_distinct(ufunc, b, a, first=False)
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.size != b.size:
         if a.size > b.size:
             b = widen(b, a)
         else:
             a = widen(a, b)
     return ufunc(a, b)
+
+
+def _on_distinct(ufunc: np.ufunc, spread: np.ndarray, constant: Any, first: bool) -> np.ndarray:
+    """ufunc between a broadcast array and a constant, on one copy of each repeated value."""
+    core = spread[tuple(slice(0, 1) if step == 0 else slice(None) for step in spread.strides)]
+    out = ufunc(core, constant) if first else ufunc(constant, core)
+    return np.broadcast_to(out, spread.shape)
 
 
 def sum_kept(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:

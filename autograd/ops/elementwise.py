@@ -56,7 +56,7 @@ class Mul(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         if a is b:  # x * x: both edges lead to x, so one gradient of 2 x g saves adding two of x g
-            return g * a * 2, None
+            return (g * 2) * a, None  # g first: when g is a broadcast (from a sum), g * 2 is small
         need_a, need_b = ctx.needs_input_grad
         return (g * b if need_a else None, g * a if need_b else None)  # the mul gate swaps its inputs
 

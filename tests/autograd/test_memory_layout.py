@@ -109,3 +109,17 @@ def test_the_adjoint_of_unfold_is_the_same_on_the_fast_path_for_short_runs(rng):
         for j in range(3):
             expected[:, :, i : i + 16, j : j + 16] += weights[..., i, j]
     np.testing.assert_allclose(x.grad.data, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_a_broadcast_operand_meets_a_constant_once_per_distinct_value(rng):
+    spread = np.broadcast_to(rng.standard_normal((1, 5, 1)), (40, 5, 30))  # a gradient handed back by a sum
+    for ufunc in (np.add, np.subtract, np.multiply, np.true_divide):
+        for a, b in ((spread, 2.5), (2.5, spread), (spread, np.float64(-3.0))):
+            out = binary(ufunc, a, b)
+            np.testing.assert_array_equal(out, ufunc(a, b))
+            assert out.shape == (40, 5, 30) and out.strides[0] == out.strides[2] == 0
+    x = ag.Tensor(rng.standard_normal((40, 5, 30)), requires_grad=True)
+    centred = x - x.mean(axis=(0, 2), keepdims=True)
+    (centred * centred).mean(axis=(0, 2)).sum().backward()  # d(c * c) meets the broadcast from the mean
+    c = x.data - x.data.mean(axis=(0, 2), keepdims=True)
+    np.testing.assert_allclose(x.grad.data, 2 * c / 1200, rtol=1e-10, atol=1e-15)

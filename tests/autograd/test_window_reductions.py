@@ -89,3 +89,18 @@ def test_sums_of_integers_and_bools_widen_as_numpy_does():
     x = np.ones((64, 512), dtype=np.int8)
     assert sum_kept(x, (0,)).dtype == np.sum(x, axis=0).dtype and sum_kept(x, (0,))[0, 0] == 64
     assert sum_kept(x.astype(bool), (0,))[0, 0] == 64
+
+
+@pytest.mark.parametrize("window", [2, 3])
+def test_windows_of_a_channels_last_batch_reduce_as_numpy_does(rng, window):
+    # memory (N, H/k, k, W/k, k, C), seen as (N, C, H/k, k, W/k, k): the axes are taken slowest-first
+    memory = rng.integers(-2, 3, (8, 6, window, 6, window, 16)).astype(np.float32)
+    x = memory.transpose(0, 5, 1, 2, 3, 4)
+    for name, pick in (("max", np.max), ("min", np.min), ("sum", np.sum)):
+        t = ag.Tensor(x, requires_grad=True)
+        out = getattr(t, name)(axis=(3, 5))
+        np.testing.assert_array_equal(out.data, pick(x, axis=(3, 5)))
+        if name != "sum":
+            upstream = rng.standard_normal(out.shape).astype(np.float32)
+            out.backward(ag.Tensor(upstream))
+            np.testing.assert_allclose(t.grad.data, tie_split_reference(x, (3, 5), pick, upstream), rtol=1e-6)
