@@ -279,6 +279,19 @@ def test_elu_does_not_overflow_for_large_inputs():
     np.testing.assert_array_equal(x.grad.data, [1.0, 1.0, 0.0])
 
 
+def test_piecewise_activations_equal_their_select_definitions_exactly(rng):
+    # computed without a select (x times a slope map, or two terms that are 0 where the other applies)
+    x = np.concatenate([rng.standard_normal(5000), [0.0, -0.0, np.inf, -np.inf, 1e30, -1e30]]).astype(np.float32)
+    slopes = np.float32(0.3)
+    t = Tensor(x)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(F.leaky_relu(t, 0.1).data, np.where(x > 0, x, x * np.float32(0.1)))
+        np.testing.assert_array_equal(F.prelu(t, Tensor(np.array([slopes]))).data, np.where(x > 0, x, x * slopes))
+        elu = np.where(x > 0, x, (np.exp(np.minimum(x, 0)) - 1) * np.float32(0.7))
+        np.testing.assert_array_equal(F.elu(t, 0.7).data, elu)
+    assert F.leaky_relu(t).dtype == F.prelu(t, Tensor(np.array([slopes]))).dtype == F.elu(t).dtype == np.float32
+
+
 def test_softmax_is_finite_for_huge_logits():
     x = Tensor(np.array([[1e4, -1e4, 0.0]], np.float32))
     np.testing.assert_allclose(F.softmax(x).data, [[1.0, 0.0, 0.0]])
