@@ -176,8 +176,13 @@ def sum_kept(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
         order = dense_order(a)
         if order is not None and set(order[: len(axes)]) == set(axes):
             kept = order[len(axes) :]
-            m = count(a.shape, axes)
-            out = np.ones(m, a.dtype) @ a.transpose(order).reshape(m, -1)
+            m, k = count(a.shape, axes), a.size // count(a.shape, axes)
+            # short rows (k numbers: one per channel) are slow for BLAS too: take the innermost
+            # summed axis into the rows (k * r numbers each) and add its r partial sums at the end
+            r = a.shape[order[len(axes) - 1]] if k < SHORT_RUN else 1
+            out = np.ones(m // r, a.dtype) @ a.transpose(order).reshape(m // r, r * k)
+            if r > 1:
+                out = out.reshape(r, k).sum(axis=0)
             out = out.reshape([a.shape[i] for i in kept]).transpose(np.argsort(kept))
             return out.reshape(keepdims_shape(a.shape, axes))
     return reduce_kept(np.add, a, axes)
