@@ -41,7 +41,7 @@ help:
 	@echo "make venv       system Graphviz if missing, and $(VENV) with chainrule[$(EXTRAS)]"
 	@echo "make torch      add torch==$(TORCH_VERSION) (CPU) to $(VENV), for the PyTorch comparisons"
 	@echo "make fuzz       the long property runs (pytest -m slow, more hypothesis examples)"
-	@echo "make bench      benchmarks/run.py"
+	@echo "make bench      benchmarks/run.py --rounds 3 (each row 3 times, columns in turn)"
 	@echo "make figures    scripts/make_figures.py"
 	@echo "make lint       ruff only"
 	@echo "make clean      caches, build files and runs/ (keeps $(VENV)); distclean removes $(VENV) too"
@@ -98,7 +98,7 @@ fuzz: venv
 	$(TEST_ENV) CHAINRULE_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q -n 2 -m slow -rP tests  # -rP prints how many programs were fuzzed
 
 bench: venv
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py --rounds 3
 
 figures: venv
 	$(PY) scripts/make_figures.py

@@ -143,15 +143,17 @@ def binary(ufunc: np.ufunc, a: Any, b: Any) -> Any:
     """
     a = a.data if isinstance(a, Tensor) else a
     b = b.data if isinstance(b, Tensor) else b
-    if isinstance(a, np.ndarray) and 0 in a.strides and np.ndim(b) == 0:
-        return _on_distinct(ufunc, a, b, first=True)
-    if isinstance(b, np.ndarray) and 0 in b.strides and np.ndim(a) == 0:
+    if isinstance(a, np.ndarray):
+        if isinstance(b, np.ndarray):
+            if a.size != b.size:
+                if a.size > b.size:
+                    b = widen(b, a)
+                else:
+                    a = widen(a, b)
+        elif 0 in a.strides and np.ndim(b) == 0:
+            return _on_distinct(ufunc, a, b, first=True)
+    elif isinstance(b, np.ndarray) and 0 in b.strides and np.ndim(a) == 0:
         return _on_distinct(ufunc, b, a, first=False)
-    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.size != b.size:
-        if a.size > b.size:
-            b = widen(b, a)
-        else:
-            a = widen(a, b)
     return ufunc(a, b)
 
 
