@@ -288,7 +288,9 @@ def run_backward(
                         store, shape, dtype = grads, parent.shape, parent.dtype
                     else:
                         store, shape, dtype = leaves, parent.data.shape, parent.data.dtype
-                    if pg.__class__ is not Tensor or pg.data.shape != shape or pg.data.dtype != dtype:
+                    # NumPy's dtypes are shared objects: "is not" is the fast test, and an equal dtype
+                    # that is another object only costs the full check in _fit_to_input
+                    if pg.__class__ is not Tensor or pg.data.shape != shape or pg.data.dtype is not dtype:
                         pg = _fit_to_input(pg, parent, node)
                     if anomaly:
                         _check_finite(pg, node)
