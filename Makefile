@@ -11,7 +11,9 @@ PY := $(VENV)/bin/python
 EXTRAS := train,notebooks,test,bench
 TORCH_VERSION := 2.13.0
 LINT_PATHS = $(wildcard autograd nn tests benchmarks scripts notebooks)
-NBTEST = $(PY) -m pytest -q -n 2 --nbmake --nbmake-timeout=900 notebooks
+# Notebooks run one at a time: kernels started at the same moment by two xdist workers can race for
+# the same TCP port (ZMQError: Address already in use), a known failure of parallel nbmake runs.
+NBTEST = $(PY) -m pytest -q --nbmake --nbmake-timeout=900 notebooks
 # Tests run two pytest workers on two cores: one BLAS thread each avoids oversubscription, which
 # otherwise makes small matrix products orders of magnitude slower on a busy machine.
 TEST_ENV = OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
