@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -333,7 +333,40 @@ class Module:
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
 
-class Sequential(Module):
+_Seq = TypeVar("_Seq", bound="_ModuleSequence")
+
+
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: children kept in order and reached by position."""
+
+    def append(self: _Seq, module: Module) -> _Seq:
+        """Add ``module`` at the end, named by its position."""
+        self.add_module(str(len(self)), _check_module(module, type(self).__name__))
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return self._slice(index)
+        modules = list(self._modules.values())
+        return modules[_list_index(index, len(modules), type(self).__name__)]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        """Replace the module at position ``index``, keeping its name."""
+        where = type(self).__name__
+        name = list(self._modules)[_list_index(index, len(self), where)]
+        self.add_module(name, _check_module(module, where))
+
+    def _slice(self, index: slice) -> Any:
+        raise NotImplementedError
+
+
+class Sequential(_ModuleSequence):
     """Modules applied one after another: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
 
     Children are named "0", "1", ... (or by the keys of an OrderedDict argument).
@@ -345,38 +378,19 @@ class Sequential(Module):
             for name, module in modules[0].items():
                 self.add_module(name, _check_module(module, "Sequential"))
         else:
-            for i, module in enumerate(modules):
-                self.add_module(str(i), _check_module(module, "Sequential"))
+            for module in modules:
+                self.append(module)
 
     def forward(self, x: Any) -> Any:
         for module in self._modules.values():
             x = module(x)
         return x
 
-    def append(self, module: Module) -> Sequential:
-        """Add ``module`` at the end, named by its position."""
-        self.add_module(str(len(self)), _check_module(module, "Sequential"))
-        return self
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def __getitem__(self, index: int | slice) -> Any:
-        items = list(self._modules.items())
-        if isinstance(index, slice):
-            return Sequential(OrderedDict(items[index]))
-        return items[_list_index(index, len(items), "Sequential")][1]
-
-    def __setitem__(self, index: int, module: Module) -> None:
-        """Replace the module at position ``index``, keeping its name."""
-        name = list(self._modules)[_list_index(index, len(self), "Sequential")]
-        self.add_module(name, _check_module(module, "Sequential"))
+    def _slice(self, index: slice) -> Sequential:
+        return Sequential(OrderedDict(list(self._modules.items())[index]))
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters the parent sees; it has no forward of its own."""
 
     def __init__(self, modules: Iterable[Module] | None = None):
@@ -384,31 +398,14 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    def append(self, module: Module) -> ModuleList:
-        """Add ``module`` at the end, named by its position."""
-        self.add_module(str(len(self)), _check_module(module, "ModuleList"))
-        return self
-
     def extend(self, modules: Iterable[Module]) -> ModuleList:
         """Append every module of ``modules``."""
         for module in modules:
             self.append(module)
         return self
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def __getitem__(self, index: int | slice) -> Any:
-        items = list(self._modules.values())
-        if isinstance(index, slice):
-            return ModuleList(items[index])
-        return items[_list_index(index, len(items), "ModuleList")]
-
-    def __setitem__(self, index: int, module: Module) -> None:
-        self.add_module(str(_list_index(index, len(self), "ModuleList")), _check_module(module, "ModuleList"))
+    def _slice(self, index: slice) -> ModuleList:
+        return ModuleList(list(self._modules.values())[index])
 
 
 def _check_module(module: Any, where: str) -> Module:
