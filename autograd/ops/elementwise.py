@@ -214,9 +214,11 @@ class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
         x = _floating(x)
-        # two branches so that exp never overflows: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below
+        # exp never overflows: z = e^-|x|, and sigma = 1/(1+z) for x >= 0, z/(1+z) below; the
+        # branches are joined by a factor max(z, [x >= 0]), which is 1 or z exactly, since a select
+        # (np.where) costs more than all the arithmetic when the signs of x are mixed
         z = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+        return np.asarray((1 / (1 + z)) * np.maximum(z, x >= 0), dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, g):
