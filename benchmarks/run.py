@@ -606,7 +606,7 @@ def cell_child(spec: str, args) -> None:
     """The subprocess side of cell_in_subprocess: measure, print the cell as one JSON line."""
     index, impl = spec.split(":")
     cell = measure_cell(ROWS[int(index)], impl, args, args.cell_timeout or (60.0 if args.quick else 180.0))
-    print(json.dumps({"value": cell.value, "error": cell.error, "detail": cell.detail}))
+    print(json.dumps({"value": cell.value, "error": cell.error, "detail": {**cell.detail, "pid": os.getpid()}}))
 
 
 def _fmt(v: float) -> str:
