@@ -20,6 +20,7 @@ import numpy as np
 class _ThreadState(threading.local):
     grad_enabled = True  # class attributes are each new thread's defaults
     anomaly = False
+    in_backward = False  # inside run_backward: the arrays made there are gradients, not user values
 
 
 state = _ThreadState()
@@ -261,6 +262,7 @@ def run_backward(
     # collector is paused: otherwise it rescans the whole live graph many times per pass.
     collecting = gc.isenabled()
     gc.disable()
+    in_backward, state.in_backward = state.in_backward, True
     try:
         with set_grad_enabled(create_graph):
             for node in _order(list(grads)):
@@ -315,6 +317,7 @@ def run_backward(
                     leaf.grad = g if leaf.grad is None else leaf.grad + g
     finally:
         state.anomaly = anomaly
+        state.in_backward = in_backward
         if collecting:
             gc.enable()
     return results if inputs is not None else None

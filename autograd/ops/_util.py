@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
+from ..engine import state
 from ..tensor import Tensor
 
 
@@ -136,10 +137,11 @@ def widen(small: Any, big: np.ndarray) -> Any:
 def binary(ufunc: np.ufunc, a: Any, b: Any) -> Any:
     """``ufunc(a, b)`` on the arrays behind Tensors (or constants).
 
-    Two shortcuts, same numbers: an operand that is itself a broadcast (a
-    gradient handed back by a sum, say) against a constant is computed once per distinct value
-    and broadcast again; and a small operand broadcast against a large array is widened first
-    (see `widen`).
+    Two shortcuts, same numbers. In a backward pass, a gradient that is itself a broadcast (as a
+    sum hands it back) meets a constant once per distinct value and is broadcast again: the result
+    is a read-only view, which is fine for a gradient on its way through the graph but not for a
+    value a user may write into, so forward ops always return fresh arrays. And a small operand
+    broadcast against a large array is widened first (see `widen`).
     """
     a = a.data if isinstance(a, Tensor) else a
     b = b.data if isinstance(b, Tensor) else b
@@ -150,9 +152,9 @@ def binary(ufunc: np.ufunc, a: Any, b: Any) -> Any:
                     b = widen(b, a)
                 else:
                     a = widen(a, b)
-        elif 0 in a.strides and np.ndim(b) == 0:
+        elif 0 in a.strides and np.ndim(b) == 0 and state.in_backward:
             return _on_distinct(ufunc, a, b, first=True)
-    elif isinstance(b, np.ndarray) and 0 in b.strides and np.ndim(a) == 0:
+    elif isinstance(b, np.ndarray) and 0 in b.strides and np.ndim(a) == 0 and state.in_backward:
         return _on_distinct(ufunc, b, a, first=False)
     return ufunc(a, b)
 
