@@ -180,7 +180,8 @@ def sum_kept(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
         order = dense_order(a)
         if order is not None and set(order[: len(axes)]) == set(axes):
             kept = order[len(axes) :]
-            m, k = count(a.shape, axes), a.size // count(a.shape, axes)
+            m = count(a.shape, axes)
+            k = a.size // m
             # short rows (k numbers: one per channel) are slow for BLAS too: take the innermost
             # summed axis into the rows (k * r numbers each) and add its r partial sums at the end
             r = a.shape[order[len(axes) - 1]] if k < SHORT_RUN else 1
