@@ -446,20 +446,28 @@ def traced_peak_mb(step) -> float:
     return (peak - base) / 2**20
 
 
-def rss_peak_mb(row: Row, impl: str, timeout: float) -> float:
-    """Max-RSS growth over one full-size step, measured in a fresh subprocess (see rss_child)."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--_rss-child", f"{row.key}:{impl}"]
+def run_child(flags: list[str], timeout: float, what: str, echo_stderr: bool = False) -> dict:
+    """Run this script with ``flags`` in a fresh interpreter (with this run's --threads) and
+    return its last line of output, a JSON object. ``what`` names the child in errors."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), *flags]
     if THREADS.get("limit"):
         cmd += ["--threads", str(THREADS["limit"])]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise CellTimeout(f"rss subprocess over {timeout:.0f} s") from None
+        raise CellTimeout(f"{what} over {timeout:.0f} s") from None
+    if echo_stderr and out.stderr.strip():
+        print(out.stderr, file=sys.stderr)
     lines = out.stdout.strip().splitlines()
     if out.returncode != 0 or not lines:
         last = (out.stderr.strip().splitlines() or ["no output"])[-1]
-        raise CellError(f"rss subprocess: {last}")
-    result = json.loads(lines[-1])
+        raise CellError(f"{what}: {last}")
+    return json.loads(lines[-1])
+
+
+def rss_peak_mb(row: Row, impl: str, timeout: float) -> float:
+    """Max-RSS growth over one full-size step, measured in a fresh subprocess (see rss_child)."""
+    result = run_child(["--_rss-child", f"{row.key}:{impl}"], timeout, "rss subprocess")
     if "error" in result:
         raise CellError(result["error"])
     return result["mb"]
@@ -516,9 +524,14 @@ def _reason(e: BaseException, width: int = 70) -> str:
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
+def cell_limit(args) -> float:
+    """Seconds one cell may take: --cell-timeout, or 180 (60 with --quick)."""
+    return args.cell_timeout or (60.0 if args.quick else 180.0)
+
+
 def run_cell(row: Row, impl: str, args) -> Cell:
     """Measure one cell: by default in a fresh subprocess (see cell_in_subprocess), else here."""
-    limit = args.cell_timeout or (60.0 if args.quick else 180.0)
+    limit = cell_limit(args)
     try:
         if args.same_process:
             return measure_cell(row, impl, args, limit)
@@ -557,26 +570,14 @@ def cell_in_subprocess(row: Row, impl: str, args, limit: float) -> Cell:
     glibc raises its mmap and trim thresholds after large frees (torch's among them), and the
     later columns then take far fewer page faults; BLAS and OpenMP thread pools stay warm too.
     """
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--_cell-child", f"{ROWS.index(row)}:{impl}",
-           "--mem", args.mem]
-    for flag, on in (("--quick", args.quick), ("--gc", args.gc), ("--verbose", args.verbose)):
-        if on:
-            cmd.append(flag)
-    if args.threads:
-        cmd += ["--threads", str(args.threads)]
+    flags = ["--_cell-child", f"{ROWS.index(row)}:{impl}", "--mem", args.mem]
+    flags += [flag for flag, on in (("--quick", args.quick), ("--gc", args.gc), ("--verbose", args.verbose)) if on]
     if args.cell_timeout:
-        cmd += ["--cell-timeout", str(args.cell_timeout)]
+        flags += ["--cell-timeout", str(args.cell_timeout)]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=limit + 60)
-    except subprocess.TimeoutExpired:
-        return Cell(error=f"subprocess over {limit + 60:.0f} s")
-    if args.verbose and out.stderr.strip():
-        print(out.stderr, file=sys.stderr)
-    lines = out.stdout.strip().splitlines()
-    if out.returncode != 0 or not lines:
-        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
-        return Cell(error=_reason(CellError(f"subprocess: {last}")))
-    result = json.loads(lines[-1])
+        result = run_child(flags, limit + 60, "subprocess", echo_stderr=args.verbose)
+    except (CellError, CellTimeout) as e:
+        return Cell(error=_reason(e))
     return Cell(result.get("value"), result.get("error"), result.get("detail", {}))
 
 
@@ -605,7 +606,7 @@ def measure_row(row: Row, impls: list[str], args) -> dict:
 def cell_child(spec: str, args) -> None:
     """The subprocess side of cell_in_subprocess: measure, print the cell as one JSON line."""
     index, impl = spec.split(":")
-    cell = measure_cell(ROWS[int(index)], impl, args, args.cell_timeout or (60.0 if args.quick else 180.0))
+    cell = measure_cell(ROWS[int(index)], impl, args, cell_limit(args))
     print(json.dumps({"value": cell.value, "error": cell.error, "detail": {**cell.detail, "pid": os.getpid()}}))
 
 
