@@ -290,6 +290,11 @@ def test_piecewise_activations_equal_their_select_definitions_exactly(rng):
         elu = np.where(x > 0, x, (np.exp(np.minimum(x, 0)) - 1) * np.float32(0.7))
         np.testing.assert_array_equal(F.elu(t, 0.7).data, elu)
     assert F.leaky_relu(t).dtype == F.prelu(t, Tensor(np.array([slopes]))).dtype == F.elu(t).dtype == np.float32
+    # a slope for which (1 - s) + s is not 1 in float32 takes the select instead, same definition
+    big = np.float32(3e7)
+    assert (np.float32(1) - big) + big != 1
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(F.leaky_relu(t, float(big)).data, np.where(x > 0, x, x * big))
 
 
 def test_softmax_is_finite_for_huge_logits():
