@@ -1509,19 +1509,14 @@ print("gradcheck:    ", gradcheck(Softplus.apply, x))
 print("gradgradcheck:", gradgradcheck(Softplus.apply, x))
 """),
     md("""
-    Why must `backward` use Tensor ops? Here is the same op with its derivative computed in plain
-    NumPy and wrapped in a constant Tensor. First derivatives are still right, but the backward
-    pass is now invisible to autograd: no second derivative reaches x at all, and
-    `gradgradcheck` catches it. On failure the checks raise `GradcheckError`, naming the input, the
-    worst entry, both values and the difference:
+    Why must `backward` use Tensor ops? Here is the same op (a subclass: the forward is inherited)
+    with its derivative computed in plain NumPy and wrapped in a constant Tensor. First derivatives
+    are still right, but the backward pass is now invisible to autograd: no second derivative
+    reaches x at all, and `gradgradcheck` catches it. On failure the checks raise `GradcheckError`,
+    naming the input, the worst entry, both values and the difference:
     """),
     code("""
-class SoftplusNumpyBackward(Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.logaddexp(0.0, x.data)
-
+class SoftplusNumpyBackward(Softplus):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
