@@ -301,6 +301,10 @@ def _torch_train_step(model, x, target):
     return step
 
 
+def _hand_train_step(model, x, target):
+    return lambda: model.step(x, target)
+
+
 def cnn_chainrule(batch=CNN_BATCH):
     def build(nn):
         return nn.Sequential(
@@ -315,9 +319,7 @@ def cnn_torch(batch=CNN_BATCH):
 
 
 def cnn_hand(batch=CNN_BATCH):
-    model = hw.HandCNN(hw.cnn_init(0), lr=LR)
-    x, target = _cnn_data(batch)
-    return lambda: model.step(x, target)
+    return _hand_train_step(hw.HandCNN(hw.cnn_init(0), lr=LR), *_cnn_data(batch))
 
 
 def mlp_chainrule(batch=MLP_BATCH):
@@ -332,9 +334,7 @@ def mlp_torch(batch=MLP_BATCH):
 
 
 def mlp_hand(batch=MLP_BATCH):
-    model = hw.HandMLP(hw.mlp_init(0), lr=LR)
-    x, target = _mlp_data(batch)
-    return lambda: model.step(x, target)
+    return _hand_train_step(hw.HandMLP(hw.mlp_init(0), lr=LR), *_mlp_data(batch))
 
 
 # --------------------------------------------------------------------------------------------
