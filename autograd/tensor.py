@@ -277,7 +277,8 @@ class Tensor:
             raise RuntimeError(f"{op}: this tensor is a view of another one's memory; an in-place change in grad "
                                f"mode would not reach it: use the out-of-place op")
         with no_grad() if not tracked else _nothing:
-            out = update(self, *args)
+            # in the graph, the op's input is a stand-in for the old value: the new one takes this tensor
+            out = update(self if not tracked else Tensor._make(self.data, self.grad_fn, self._requires_grad), *args)
         if tracked:
             self.data, self.grad_fn, self._requires_grad = out.data, out.grad_fn, out._requires_grad
         else:
@@ -288,8 +289,10 @@ class Tensor:
                                 f"of dtype {self.dtype} (PyTorch refuses this too)") from None
             except ValueError as exc:
                 raise RuntimeError(f"{op}: cannot write into this tensor ({exc}); use the out-of-place op") from None
-        key = id(_base(self.data))
-        _versions[key] = _versions.get(key, 0) + 1
+        base = _base(self.data)
+        if id(base) not in _versions:
+            weakref.finalize(base, _versions.pop, id(base), None)  # the count goes with the memory
+        _versions[id(base)] = _versions.get(id(base), 0) + 1
         return self
 
     def add_(self, other: Any, alpha: float = 1) -> Tensor:

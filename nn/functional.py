@@ -257,7 +257,8 @@ def prelu(x: Tensor, weight: Tensor) -> Tensor:
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
     """x for x > 0, alpha * (exp(x) - 1) otherwise; the slope at 0 is alpha, and a NaN input takes
     the x branch (as PyTorch). exp only ever sees min(x, 0), so large inputs cannot overflow."""
-    return where(x.data <= 0, (x.clip(max=0).exp() - 1) * alpha, x)
+    negative = x.data <= 0
+    return where(negative, (x.masked_fill(~negative, 0).exp() - 1) * alpha, x)
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -268,20 +269,14 @@ def tanh(x: Tensor) -> Tensor:
     return x.tanh()
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """x - logsumexp(x) along ``axis``.
-
-    Shifting x by its (detached) max first is exact, because softmax is shift-invariant, and
-    keeps exp from overflowing: the largest shifted value is 0.
-    """
-    shifted = x - np.max(x.data, axis=axis, keepdims=True)
-    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """x - logsumexp(x) along ``axis`` (or ``dim=``), computed in ``dtype`` if given (see ``Tensor.log_softmax``)."""
+    return (x if dtype is None else x.astype(dtype)).log_softmax(axis if dim is None else dim)
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``axis``, shifted by the detached max as in ``log_softmax``."""
-    e = (x - np.max(x.data, axis=axis, keepdims=True)).exp()
-    return e / e.sum(axis=axis, keepdims=True)
+def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None, dtype: Any = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``axis`` (or ``dim=``), computed in ``dtype`` if given."""
+    return (x if dtype is None else x.astype(dtype)).softmax(axis if dim is None else dim)
 
 
 def maxout(x: Tensor, weight: Tensor, bias: Tensor | None = None, pieces: int = 2) -> Tensor:
