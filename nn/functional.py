@@ -16,9 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd import Tensor, generator, maximum, pad, unfold, where
-
-_REDUCTIONS = ("mean", "sum", "none")
+from autograd import Tensor, generator, pad, unfold, where
 
 
 def _as_tensor(x: Any) -> Tensor:
@@ -307,94 +305,12 @@ def maxout(x: Tensor, weight: Tensor, bias: Tensor | None = None, pieces: int = 
 
 
 # --- losses --------------------------------------------------------------------------------------
-def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
-    """Per-sample losses -> their mean, their sum, or themselves."""
-    _check_reduction(reduction, op)
-    if reduction == "mean":
-        return loss.mean()
-    return loss.sum() if reduction == "sum" else loss
-
-
-def _check_reduction(reduction: str, op: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be one of {', '.join(map(repr, _REDUCTIONS))}, got {reduction!r}")
-
-
-def _class_targets(scores: Tensor, target: Any, op: str) -> np.ndarray:
-    """Validate (N, C) scores and integer class labels (N,) in [0, C); return the labels."""
-    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if scores.ndim != 2:
-        raise ValueError(f"{op}: expected scores of shape (N, C), got shape {scores.shape}")
-    n, c = scores.shape
-    if labels.shape != (n,):
-        raise ValueError(f"{op}: target of shape {labels.shape} does not fit scores {scores.shape}; expected ({n},)")
-    if labels.dtype.kind not in "iu":
-        raise ValueError(f"{op}: target must hold integer class indices, got dtype {labels.dtype}")
-    if n and (labels.min() < 0 or labels.max() >= c):
-        raise ValueError(f"{op}: class indices must lie in [0, {c}), got values from {labels.min()} to {labels.max()}")
-    return labels
-
-
-def _pick(scores: Tensor, labels: np.ndarray) -> Tensor:
-    """scores[i, labels[i]] for every row i: shape (N,)."""
-    return scores[np.arange(len(labels)), labels]
-
-
-def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """-log_probs[i, target[i]]: log_probs (N, C) (e.g. from ``log_softmax``), target (N,) ints."""
-    labels = _class_targets(log_probs, target, "nll_loss")
-    return _reduce(-_pick(log_probs, labels), reduction, "nll_loss")
-
-
-def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """Softmax cross-entropy: -log softmax(logits)[i, target[i]], logits (N, C), target (N,) ints.
-
-    Computed as log_softmax then picking, so it stays finite for any finite logits.
-    """
-    labels = _class_targets(logits, target, "cross_entropy")
-    return _reduce(-_pick(log_softmax(logits, axis=1), labels), reduction, "cross_entropy")
-
-
-def _hinge(scores: Tensor, target: Any, margin: float, op: str) -> Tensor:
-    """sum over j != y of max(0, margin - s_y + s_j) for each row: shape (N,)."""
-    labels = _class_targets(scores, target, op)
-    correct = _pick(scores, labels).reshape(-1, 1)
-    wrong = np.ones(scores.shape, dtype=bool)
-    wrong[np.arange(len(labels)), labels] = False
-    return where(wrong, (scores - correct + margin).relu(), 0.0).sum(axis=1)
-
-
-def svm_loss(scores: Tensor, target: Any, margin: float = 1.0, reduction: str = "mean") -> Tensor:
-    """The lecture's multiclass SVM loss: L_i = sum_{j != y_i} max(0, s_j - s_{y_i} + margin)."""
-    return _reduce(_hinge(scores, target, margin, "svm_loss"), reduction, "svm_loss")
-
-
-def multi_margin_loss(scores: Tensor, target: Any, margin: float = 1.0, reduction: str = "mean") -> Tensor:
-    """PyTorch's multi-class hinge loss: the SVM loss of each sample divided by the number of classes C."""
-    per_sample = _hinge(scores, target, margin, "multi_margin_loss") * (1.0 / scores.shape[1])
-    return _reduce(per_sample, reduction, "multi_margin_loss")
-
-
-def _same_shape(x: Tensor, target: Any, op: str) -> Tensor:
-    target = _as_tensor(target)
-    if target.shape != x.shape:
-        raise ValueError(f"{op}: input of shape {x.shape} and target of shape {target.shape} differ")
-    return target
-
-
-def mse_loss(x: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """(x - target)^2 elementwise, reduced over every element."""
-    d = x - _same_shape(x, target, "mse_loss")
-    return _reduce(d * d, reduction, "mse_loss")
-
-
-def binary_cross_entropy_with_logits(x: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """-[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))] elementwise, from logits x.
-
-    Written as max(x, 0) - x t + log(1 + exp(-|x|)), which never overflows. At x = 0 the two
-    kinks cancel correctly: maximum splits its gradient (1/2) and |x|' = 0, giving
-    sigmoid(0) - t.
-    """
-    t = _same_shape(x, target, "binary_cross_entropy_with_logits")
-    loss = maximum(x, 0.0) - x * t + ((-x.abs()).exp() + 1).log()
-    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+# They live in functional_losses (this file's length); imported last, as they build on log_softmax.
+from .functional_losses import (  # noqa: E402, F401 (re-exported)
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    mse_loss,
+    multi_margin_loss,
+    nll_loss,
+    svm_loss,
+)
