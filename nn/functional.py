@@ -12,6 +12,7 @@ ops and batch norm keep it; shapes and results do not depend on the layout.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -209,15 +210,54 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     drawn from ``autograd.generator()``.
     """
     _check_probability(p, "dropout")
-    if not training or p == 0:
+    return _drop(x, p, x.shape) if training else x
+
+
+def _drop(x: Tensor, p: float, mask_shape: tuple[int, ...]) -> Tensor:
+    """x times a mask of ``mask_shape`` (broadcast over x), 0 with probability p and 1 / (1 - p) otherwise."""
+    if p == 0:
         return x
-    keep = generator().random(x.shape) >= p
+    keep = generator().random(mask_shape) >= p
     return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)
 
 
 def _check_probability(p: float, op: str) -> None:
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
         raise ValueError(f"{op}: p must be a probability in [0, 1), got {p!r}")
+
+
+def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Channel dropout: zero each whole feature map of x (N, C, H, W) (each channel of an unbatched
+    (C, H, W)) with probability p and scale the rest by 1 / (1 - p); the identity in evaluation."""
+    _check_probability(p, "dropout2d")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected images of shape (N, C, H, W) or (C, H, W), got shape {x.shape}")
+    return _drop(x, p, x.shape[:-2] + (1, 1)) if training else x
+
+
+def layer_norm(
+    x: Tensor, normalized_shape: int | tuple[int, ...], weight: Tensor | None = None, bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise x over its last axes, ``normalized_shape``, to zero mean and unit variance, then scale.
+
+    y = (x - mean) / sqrt(var + eps) * weight + bias, with the mean and the biased variance taken
+    over those axes for each leading index (each sample, each token); weight and bias have shape
+    ``normalized_shape``. Unlike batch norm, nothing depends on the rest of the batch.
+    """
+    shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    if not shape or x.shape[max(x.ndim - len(shape), 0):] != shape:
+        raise ValueError(f"layer_norm: input of shape {x.shape} does not end in normalized_shape {shape}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != shape:
+            raise ValueError(f"layer_norm: {name} of shape {t.shape} does not fit normalized_shape {shape}")
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    centred = x - x.mean(axis=axes, keepdims=True)
+    var = (centred * centred).mean(axis=axes, keepdims=True)
+    out = centred * (var + eps) ** -0.5
+    if weight is not None:
+        out = out * weight
+    return out if bias is None else out + bias
 
 
 # --- activations ---------------------------------------------------------------------------------
@@ -302,6 +342,115 @@ def maxout(x: Tensor, weight: Tensor, bias: Tensor | None = None, pieces: int = 
         raise ValueError(f"maxout: {weight.shape[0]} weight rows do not split into pieces={pieces!r}")
     z = linear(x, weight, bias)
     return z.reshape(z.shape[:-1] + (z.shape[-1] // pieces, pieces)).max(axis=-1)
+
+
+def silu(x: Tensor) -> Tensor:
+    """x sigmoid(x) (the swish)."""
+    return x * x.sigmoid()
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """x Phi(x), Phi the standard normal CDF: 0.5 x (1 + erf(x / sqrt(2))), as PyTorch's gelu.
+
+    ``approximate="tanh"`` gives 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) instead. autograd
+    has no erf primitive, so the exact form composes one (``_erf``), equal to erf to a few units in
+    the last place of float64, its gradient included.
+    """
+    if approximate == "tanh":
+        return x * ((((x * x * 0.044715 + 1) * x) * math.sqrt(2 / math.pi)).tanh() + 1) * 0.5
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return x * (_erf(x * (1 / math.sqrt(2))) + 1) * 0.5
+
+
+def _erf_taylor_table(step: float, top: float, degree: int) -> np.ndarray:
+    """Taylor coefficients a_0..a_degree of erf at each grid point c = 0, step, ..., top (one row each).
+
+    erf' = (2 / sqrt(pi)) g with g = exp(-x^2). From g' = -2 x g, g's Taylor coefficients at c obey
+    (n + 1) b_{n+1} = -2 (c b_n + b_{n-1}), b_0 = g(c); then a_{n+1} = (2 / sqrt(pi)) b_n / (n + 1).
+    """
+    c = np.arange(0.0, top + step / 2, step)
+    b = np.zeros((len(c), degree))
+    b[:, 0] = np.exp(-c * c)
+    b[:, 1] = -2 * c * b[:, 0]
+    for n in range(1, degree - 1):
+        b[:, n + 1] = -2 * (c * b[:, n] + b[:, n - 1]) / (n + 1)
+    a = np.empty((len(c), degree + 1))
+    a[:, 0] = [math.erf(v) for v in c]
+    a[:, 1:] = 2 / math.sqrt(math.pi) * b / np.arange(1, degree + 1)
+    return a
+
+
+_ERF_STEP, _ERF_TOP = 0.25, 6.0
+_ERF_TABLE = _erf_taylor_table(_ERF_STEP, _ERF_TOP, 13)
+
+
+def _erf(x: Tensor) -> Tensor:
+    """erf as a composition: Taylor polynomials of degree 13 about the grid points 0, 0.25, ..., 6.
+
+    Each |x| is at most 0.125 from its grid point, where the polynomial is within 3e-16 of erf and
+    its derivative within 1e-14 of 2 / sqrt(pi) exp(-x^2). erf is odd, so x = s |x| with s = +-1 a
+    constant (s = 1 at 0, so the slope there is the polynomial's), and past 6 erf is 1 - 2e-17:
+    |x| is clipped there, losing a gradient below 1e-16.
+    """
+    sign = np.where(x.data < 0, -1.0, 1.0).astype(x.dtype)
+    z = (x * sign).clip(max=_ERF_TOP)
+    k = np.rint(np.nan_to_num(z.data) / _ERF_STEP).astype(np.intp)
+    coefficients = _ERF_TABLE[k].astype(x.dtype)
+    offset = z - (k * _ERF_STEP).astype(x.dtype)
+    poly = coefficients[..., -1]
+    for j in range(coefficients.shape[-1] - 2, -1, -1):  # Horner's rule
+        poly = offset * poly + coefficients[..., j]
+    return poly * sign
+
+
+# --- embedding and adaptive pooling ----------------------------------------------------------------
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002 (PyTorch's name)
+    """Rows of ``weight`` (num_embeddings, dim) picked by integer indices of any shape: (...) -> (..., dim).
+
+    The gradient of a row is the sum of the gradients of every position that picked it (indexing's
+    adjoint is a scatter-add). The row ``padding_idx`` is returned but gets no gradient, as PyTorch.
+    """
+    idx = input.data if isinstance(input, Tensor) else np.asarray(input)
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be (num_embeddings, dim), got shape {weight.shape}")
+    if idx.dtype.kind not in "iu":
+        raise ValueError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+    n = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise ValueError(f"embedding: indices must lie in [0, {n}), got values from {idx.min()} to {idx.max()}")
+    out = weight[idx]
+    if padding_idx is None:
+        return out
+    return where((idx != padding_idx % n)[..., None], out, out.detach())
+
+
+def _adaptive_bins(out_size: int, size: int, dtype: np.dtype) -> np.ndarray:
+    """(out_size, size) matrix averaging bin i = [floor(i size / out), ceil((i + 1) size / out))."""
+    i = np.arange(out_size)
+    start, end = (i * size) // out_size, -((-(i + 1) * size) // out_size)
+    cols = np.arange(size)
+    inside = (cols >= start[:, None]) & (cols < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
+    """Average x (N, C, H, W) or (C, H, W) over an (oh, ow) grid of bins covering it, as PyTorch.
+
+    Bin i of an axis of length H spans [floor(i H / oh), ceil((i + 1) H / oh)) (bins may overlap);
+    ``None`` keeps an axis's size. When oh divides H the bins tile the axis and the mean is over a
+    reshape; otherwise each axis is averaged by a matrix holding 1 / len(bin) on each bin's entries.
+    """
+    if x.ndim not in (3, 4):
+        raise ValueError(f"adaptive_avg_pool2d: expected images of shape (N, C, H, W) or (C, H, W), got {x.shape}")
+    h, w = x.shape[-2:]
+    sizes = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+    if len(sizes) == 2:
+        sizes = tuple(n if s is None else s for s, n in zip(sizes, (h, w)))
+    oh, ow = _pair(sizes, "output_size", "adaptive_avg_pool2d", 1)
+    if h % oh == 0 and w % ow == 0:
+        return x.reshape(*x.shape[:-2], oh, h // oh, ow, w // ow).mean(axis=(-3, -1))
+    return Tensor(_adaptive_bins(oh, h, x.dtype)) @ x @ Tensor(_adaptive_bins(ow, w, x.dtype).T)
 
 
 # --- losses --------------------------------------------------------------------------------------
