@@ -228,7 +228,11 @@ def _check_probability(p: float, op: str) -> None:
 
 def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Channel dropout: zero each whole feature map of x (N, C, H, W) (each channel of an unbatched
-    (C, H, W)) with probability p and scale the rest by 1 / (1 - p); the identity in evaluation."""
+    (C, H, W)) with probability p and scale the rest by 1 / (1 - p); the identity in evaluation.
+
+    A 3-D input is one unbatched image, as the contract says and as PyTorch announces it will read
+    it (PyTorch 2 still reads it as (N, C, L), with a warning).
+    """
     _check_probability(p, "dropout2d")
     if x.ndim not in (3, 4):
         raise ValueError(f"dropout2d: expected images of shape (N, C, H, W) or (C, H, W), got shape {x.shape}")
