@@ -208,8 +208,12 @@ def mse_loss(x: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 
 
 def _elementwise_weight(weight: Any, x: Tensor, name: str, op: str) -> Tensor:
-    """A weight that broadcasts to x's shape: a Tensor as given (it may learn), an array as x's dtype."""
-    w = weight if isinstance(weight, Tensor) else Tensor(np.asarray(weight, dtype=x.dtype))
+    """A weight that broadcasts to x's shape: a Tensor that requires grad as given (it learns), any
+    other as a constant of x's dtype (so a float64 buffer leaves a float32 loss float32)."""
+    if isinstance(weight, Tensor) and weight.requires_grad:
+        w = weight
+    else:
+        w = Tensor(np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=x.dtype))
     try:
         fits = np.broadcast_shapes(w.shape, x.shape) == x.shape
     except ValueError:

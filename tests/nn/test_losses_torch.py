@@ -164,6 +164,15 @@ def test_loss_modules_pass_their_options_and_keep_weights_as_torchs_buffers(torc
             np.testing.assert_array_equal(mine[key], reference[key].numpy())
 
 
+def test_float32_losses_stay_float32_with_float64_weights(rng):
+    x = Tensor(rng.standard_normal((4, 3)).astype(np.float32))
+    w = [1.0, 2.0, 0.5]  # the buffers hold float64
+    assert nn.CrossEntropyLoss(weight=w, label_smoothing=0.1)(x, np.array([0, 1, 2, 1])).dtype == np.float32
+    t = rng.uniform(0, 1, (4, 3)).astype(np.float32)
+    assert nn.BCEWithLogitsLoss(weight=w, pos_weight=w)(x, t).dtype == np.float32
+    assert nn.MultiMarginLoss(weight=w)(x, np.array([0, 1, 2, 1])).dtype == np.float32
+
+
 def test_every_target_ignored_gives_nan_as_torch(torch):
     x = np.zeros((2, 3))
     target = np.array([-100, -100])
