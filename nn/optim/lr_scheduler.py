@@ -127,7 +127,7 @@ class CosineAnnealingLR(LRScheduler):
     of the cosine, where that ratio would divide by 0, adds (initial_lr - eta_min)(1 - cos(pi / T_max)) / 2.
     """
 
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803 (PyTorch's name)
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:
         self.T_max = _check_positive_int(T_max, "T_max", "CosineAnnealingLR")
         self.eta_min = eta_min
         super().__init__(optimizer)
