@@ -66,11 +66,11 @@ def _num_classes(scores: Tensor) -> int:
 
 def _classes_last(scores: Tensor) -> Tensor:
     """Scores with the classes on axis 1 (or unbatched (C,)) as rows (M, C), in the labels' flat order."""
+    if scores.ndim == 2:
+        return scores
     if scores.ndim == 1:
         return scores.reshape(1, -1)
-    if scores.ndim > 2:
-        scores = scores.permute(0, *range(2, scores.ndim), 1)
-    return scores.reshape(-1, scores.shape[-1])
+    return scores.permute(0, *range(2, scores.ndim), 1).reshape(-1, scores.shape[1])
 
 
 def _pick(rows: Tensor, labels: np.ndarray) -> Tensor:
@@ -119,7 +119,7 @@ def _nll(log_probs: Tensor, target: Any, weight: Any, ignore_index: int, reducti
     if label_smoothing:
         spread = rows.sum(axis=1) if w_class is None else (rows * w_class).sum(axis=1)
         loss = loss * (1 - label_smoothing) - spread * (kept * (label_smoothing / rows.shape[1])).astype(rows.dtype)
-    return _weighted_mean(loss.reshape(labels.shape), w.sum(), reduction, op)
+    return _weighted_mean(loss if loss.shape == labels.shape else loss.reshape(labels.shape), w.sum(), reduction, op)
 
 
 def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,  # noqa: A002 (PyTorch's name)
@@ -174,7 +174,7 @@ def _hinge(scores: Tensor, target: Any, margin: float, op: str, p: int = 1, weig
     w_class = _class_weights(weight, scores, op)
     if w_class is not None:
         per_sample = per_sample * w_class[flat]
-    return per_sample.reshape(labels.shape)
+    return per_sample if per_sample.shape == labels.shape else per_sample.reshape(labels.shape)
 
 
 def svm_loss(scores: Tensor, target: Any, margin: float = 1.0, reduction: str = "mean") -> Tensor:
