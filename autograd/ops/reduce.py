@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_index
 
 from ..kernels import reduce_windows, sum_kept
 from ..tensor import Tensor
@@ -117,7 +118,7 @@ def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along ``axis``, shifted by the (detached) max first: exact, since softmax is
     shift-invariant, and exp never overflows. An empty axis gives an empty result (as PyTorch)."""
-    if x.ndim and x.shape[axis] == 0:
+    if x.shape[normalize_axis_index(axis, x.ndim)] == 0:
         return x * 1.0
     shifted = x - np.max(x.data, axis=axis, keepdims=True)
     return shifted - Sum.apply(shifted.exp(), axis, True).log()
@@ -125,7 +126,7 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along ``axis``, shifted by the detached max as in `log_softmax`."""
-    if x.ndim and x.shape[axis] == 0:
+    if x.shape[normalize_axis_index(axis, x.ndim)] == 0:
         return x * 1.0
     e = (x - np.max(x.data, axis=axis, keepdims=True)).exp()
     return e / Sum.apply(e, axis, True)
