@@ -352,7 +352,8 @@ for _ in range(400):
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    image.data = np.clip(image.data, 0.0, 1.0)  # keep the pixels in [0, 1]
+    with autograd.no_grad():
+        image.clamp_(0.0, 1.0)  # keep the pixels in [0, 1]
     losses.append(loss.item())
 print(f"Gram loss: {losses[0]:.3f} at the start, {losses[-1]:.5f} after {len(losses)} Adam steps")
 
