@@ -96,6 +96,8 @@ torch: runtime
 	else \
 	  $(PY) -m pip install -q --progress-bar off 'torch==$(TORCH_VERSION)'; \
 	fi
+	@# torch's OpInfo database (tests/torch_opinfo) imports expecttest, which torch does not install
+	@$(PY) -c "import expecttest" 2>/dev/null || $(PY) -m pip install -q --progress-bar off 'expecttest>=0.2'
 
 demo: runtime
 	$(VENV)/bin/chainrule train --model cnn --data digits --out runs/demo
