@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 import numpy as np
@@ -89,18 +90,20 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Tensor:
     return Reshape.apply(MatMul.apply(a2, b2), out_shape)
 
 
-def _parse(subscripts: str, n: int) -> tuple[list[str], str]:
-    subscripts = subscripts.replace(" ", "")
-    if "." in subscripts:
-        raise ValueError("einsum: '...' is not supported; name every axis")
-    ins, arrow, out = subscripts.partition("->")
+def _parse(subscripts: str, ndims: list[int]) -> tuple[list[str], str]:
+    """Each operand's letters and the output's, every '...' spelled out in spare letters."""
+    ins, arrow, out = subscripts.replace(" ", "").partition("->")
     inputs = ins.split(",")
-    if len(inputs) != n:
-        raise ValueError(f"einsum: {subscripts!r} names {len(inputs)} operands, got {n}")
-    if not arrow:  # implicit form: letters seen once, in alphabetical order
+    if len(inputs) != len(ndims):
+        raise ValueError(f"einsum: {subscripts!r} names {len(inputs)} operands, got {len(ndims)}")
+    # '...' stands for an operand's axes beyond its letters, aligned on the right (NumPy's broadcasting)
+    extra = [n - len(sub) + 3 if "..." in sub else 0 for sub, n in zip(inputs, ndims)]
+    lead = "".join([c for c in string.ascii_letters if c not in subscripts][: max(extra)])
+    inputs = [sub.replace("...", lead[len(lead) - e :]) for sub, e in zip(inputs, extra)]
+    if not arrow:  # implicit form: the '...' axes, then the letters seen once, in alphabetical order
         letters = "".join(inputs)
-        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
-    return inputs, out
+        out = lead + "".join(sorted(c for c in set(letters) - set(lead) if letters.count(c) == 1))
+    return inputs, out.replace("...", lead)
 
 
 class Einsum(Function):
@@ -108,20 +111,23 @@ class Einsum(Function):
 
     @staticmethod
     def forward(ctx, subscripts, *operands):
-        inputs, out = _parse(subscripts, len(operands))
+        inputs, out = _parse(subscripts, [t.ndim for t in operands])
         sizes: dict[str, int] = {}
         for sub, t in zip(inputs, operands):
             if len(sub) != t.ndim:
                 raise ValueError(f"einsum: subscripts {sub!r} do not fit an operand of shape {t.shape}")
             for c, n in zip(sub, t.shape):
                 seen = sizes.setdefault(c, n)
-                if seen != n and 1 not in (seen, n):  # size 1 broadcasts, as in NumPy
+                if seen != n and (1 not in (seen, n) or sub.count(c) > 1):  # size 1 broadcasts, as in NumPy
                     shapes = ", ".join(str(o.shape) for o in operands)
                     raise ValueError(f"einsum: subscript {c!r} has sizes {seen} and {n} in {subscripts!r}: {shapes}")
                 sizes[c] = max(seen, n)
         ctx.inputs, ctx.out = inputs, out
         ctx.save_for_backward(*operands)
-        return np.einsum(f"{','.join(inputs)}->{out}", *(t.data for t in operands))
+        try:
+            return np.einsum(f"{','.join(inputs)}->{out}", *(t.data for t in operands))
+        except ValueError as error:
+            raise ValueError(f"einsum: {subscripts!r}: {error}") from None
 
     @staticmethod
     def backward(ctx, g):
@@ -131,17 +137,23 @@ class Einsum(Function):
             if not ctx.needs_input_grad[i + 1]:
                 grads.append(None)
                 continue
-            if len(set(sub)) != len(sub):
-                raise NotImplementedError(f"einsum: no gradient for repeated subscripts in {sub!r}")
             others = [s for j, s in enumerate(ctx.inputs) if j != i] + [ctx.out]
-            known = set("".join(others))
+            known, unique = set("".join(others)), "".join(dict.fromkeys(sub))
+            shape = tuple(t.shape[sub.index(c)] for c in unique)
             # letters only this operand has were summed away: broadcast the gradient over them;
             # a letter of size 1 here but larger elsewhere was broadcast in forward: sum over it
-            reduced = "".join(c for c in sub if c in known)
+            reduced = "".join(c for c in unique if c in known)
             gi = Einsum.apply(f"{','.join(others)}->{reduced}", *[o for j, o in enumerate(operands) if j != i], g)
-            layout = tuple(gi.shape[reduced.index(c)] if c in known else 1 for c in sub)
-            expanded = sum_to(Reshape.apply(gi, layout), tuple(n if n == 1 else m for n, m in zip(t.shape, layout)))
-            grads.append(expanded if expanded.shape == t.shape else expanded.broadcast_to(t.shape))
+            layout = tuple(gi.shape[reduced.index(c)] if c in known else 1 for c in unique)
+            gi = sum_to(Reshape.apply(gi, layout), tuple(n if n == 1 else m for n, m in zip(shape, layout)))
+            gi = gi if gi.shape == shape else gi.broadcast_to(shape)
+            if unique != sub:  # a repeated letter reads a diagonal: its gradient goes back onto it, times I
+                spare = iter(c for c in string.ascii_letters if c not in sub)
+                renamed = "".join(c if c not in sub[:k] else next(spare) for k, c in enumerate(sub))
+                pairs = [(c + r, t.shape[k]) for k, (c, r) in enumerate(zip(sub, renamed)) if c != r]
+                eyes = [Tensor(np.eye(n, dtype=g.dtype)) for _, n in pairs]
+                gi = Einsum.apply(",".join([unique] + [p for p, _ in pairs]) + "->" + renamed, gi, *eyes)
+            grads.append(gi)
         return tuple(grads)
 
 

@@ -291,43 +291,49 @@ class Pad(Function):
 
 
 def pad(x: Tensor, pad_width: Any, value: float = 0) -> Tensor:
-    """Pad with a constant. ``pad_width`` as NumPy: an int, ``(before, after)``, or one pair per axis.
-    Zero widths everywhere give x itself (no op in the graph)."""
+    """Pad with a constant. ``pad_width`` as NumPy: an int, ``(before, after)``, or one pair per axis;
+    a negative width crops instead (the result is then a slice). All zero: x itself, no op."""
     try:
         widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
     except ValueError:
         raise ValueError(f"pad: pad_width {pad_width} does not fit a tensor of shape {x.shape}") from None
     if (widths < 0).any():
-        raise ValueError(f"pad: negative pad_width {pad_width}")
+        if (np.minimum(widths, 0).sum(axis=1) + x.shape < 0).any():
+            raise ValueError(f"pad: pad_width {widths.tolist()} crops more than the shape {x.shape}")
+        x = x[tuple(slice(-lo, n + hi) for (lo, hi), n in zip(np.minimum(widths, 0).tolist(), x.shape))]
+        widths = np.maximum(widths, 0)
     return x if not widths.any() else Pad.apply(x, widths, value)
 
 
-def _window_args(x_ndim: int, kernel_size: Any, stride: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _window_args(x_ndim: int, kernel_size: Any, stride: Any, dilation: Any = 1) -> tuple[tuple[int, ...], ...]:
     kernel = (kernel_size,) * min(2, x_ndim) if isinstance(kernel_size, int) else tuple(kernel_size)
-    if stride is None:
-        stride = kernel
-    stride = (stride,) * len(kernel) if isinstance(stride, int) else tuple(stride)
-    if len(stride) != len(kernel) or len(kernel) > x_ndim or min(kernel + stride, default=1) < 1:
-        raise ValueError(f"unfold: kernel {kernel} and stride {stride} do not fit a tensor with {x_ndim} axes")
-    return kernel, stride
+    stride = kernel if stride is None else stride
+    stride, dilation = ((v,) * len(kernel) if isinstance(v, int) else tuple(v) for v in (stride, dilation))
+    lengths = {len(kernel), len(stride), len(dilation)}
+    if len(lengths) > 1 or len(kernel) > x_ndim or min(kernel + stride + dilation) < 1:
+        raise ValueError(
+            f"unfold: kernel {kernel}, stride {stride} and dilation {dilation} do not fit a tensor with {x_ndim} axes")
+    return kernel, stride, dilation
 
 
 class Unfold(Function):
     inputs = slice(0, 1)
 
     @staticmethod
-    def forward(ctx, x, kernel, stride):
+    def forward(ctx, x, kernel, stride, dilation):
         k = len(kernel)
-        spatial = x.shape[x.ndim - k :]
-        if any(n < w for n, w in zip(spatial, kernel)):
-            raise ValueError(f"unfold: kernel {kernel} is larger than the spatial shape {spatial} of {x.shape}")
-        ctx.in_shape, ctx.kernel, ctx.stride = x.shape, kernel, stride
-        windows = sliding_window_view(x.data, kernel, axis=tuple(range(x.ndim - k, x.ndim)))
-        return windows[(Ellipsis,) + tuple(slice(None, None, s) for s in stride) + (slice(None),) * k]
+        spatial, extent = x.shape[x.ndim - k :], [d * (w - 1) + 1 for w, d in zip(kernel, dilation)]
+        if any(n < e for n, e in zip(spatial, extent)):
+            raise ValueError(f"unfold: kernel {kernel} (dilation {dilation}) is larger than the spatial shape "
+                             f"{spatial} of {x.shape}")
+        ctx.in_shape, ctx.args = x.shape, (kernel, stride, dilation)
+        # windows of the dilated extent, then every d-th element of each: still a view
+        windows = sliding_window_view(x.data, extent, axis=tuple(range(x.ndim - k, x.ndim)))
+        return windows[(Ellipsis,) + tuple(slice(None, None, s) for s in stride + dilation)]
 
     @staticmethod
     def backward(ctx, g):
-        return Fold.apply(g, ctx.in_shape, ctx.kernel, ctx.stride)
+        return Fold.apply(g, ctx.in_shape, *ctx.args)
 
 
 class Fold(Function):
@@ -339,30 +345,31 @@ class Fold(Function):
     inputs = slice(0, 1)
 
     @staticmethod
-    def forward(ctx, g, shape, kernel, stride):
-        ctx.kernel, ctx.stride = kernel, stride
+    def forward(ctx, g, shape, kernel, stride, dilation):
+        ctx.args = kernel, stride, dilation
         k = len(kernel)
         n_out = g.shape[g.ndim - 2 * k : g.ndim - k]
         # lay the sum out in memory like the windows' leading axes, so the adds below run along memory
         order = kernels.memory_order(g.data[(Ellipsis,) + (0,) * k])
         out = np.zeros([shape[a] for a in order], dtype=g.dtype).transpose(np.argsort(order))
         for offset in itertools.product(*(range(w) for w in kernel)):
-            target = tuple(slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(offset, stride, n_out))
+            start = [o * d for o, d in zip(offset, dilation)]
+            target = tuple(slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(start, stride, n_out))
             kernels.add_window_slice(out[(Ellipsis,) + target], g.data[(Ellipsis,) + offset])
         return out
 
     @staticmethod
     def backward(ctx, g):
-        return Unfold.apply(g, ctx.kernel, ctx.stride)
+        return Unfold.apply(g, *ctx.args)
 
 
-def unfold(x: Tensor, kernel_size: Any, stride: Any = None) -> Tensor:
+def unfold(x: Tensor, kernel_size: Any, stride: Any = None, dilation: Any = 1) -> Tensor:
     """Sliding windows over the trailing axes, as a zero-copy view.
 
     ``kernel_size`` is a tuple (one entry per trailing axis) or an int (a square window over
-    the last two axes). ``stride`` defaults to the kernel. For x of shape (N, C, H, W) and a
-    (kh, kw) kernel the result has shape (N, C, oh, ow, kh, kw), oh = (H - kh) // sh + 1: windows
-    that do not fit are dropped, as PyTorch does.
+    the last two axes); ``stride`` defaults to the kernel; ``dilation`` d spaces a window's
+    elements d apart. For x of shape (N, C, H, W) and a (kh, kw) kernel the result has shape
+    (N, C, oh, ow, kh, kw), oh = (H - d (kh - 1) - 1) // sh + 1: windows that do not fit are
+    dropped, as PyTorch does.
     """
-    kernel, stride = _window_args(x.ndim, kernel_size, stride)
-    return Unfold.apply(x, kernel, stride)
+    return Unfold.apply(x, *_window_args(x.ndim, kernel_size, stride, dilation))
