@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd import Tensor, generator, pad, unfold, where
+from autograd import Tensor, generator, where
 
 
 def _as_tensor(x: Any) -> Tensor:
@@ -26,126 +26,19 @@ def _as_tensor(x: Any) -> Tensor:
 
 def _pair(value: int | tuple[int, int], name: str, op: str, minimum: int) -> tuple[int, int]:
     pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    pair = pair * 2 if len(pair) == 1 else pair  # PyTorch reads (k,) as (k, k)
     if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum for v in pair):
         raise ValueError(f"{op}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
     return int(pair[0]), int(pair[1])
 
 
-def _check_images(x: Tensor, op: str) -> None:
-    if x.ndim != 4:
-        raise ValueError(f"{op}: expected a batch of images of shape (N, C, H, W), got shape {x.shape}")
-
-
-# --- linear and convolution ------------------------------------------------------------------------
+# --- linear -------------------------------------------------------------------------------------------
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias: x (..., in), weight (out, in), bias (out,) -> (..., out)."""
     if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input of shape {x.shape} does not fit a weight of shape {weight.shape} (out, in)")
     out = x @ weight.T
     return out if bias is None else out + bias
-
-
-def conv2d(
-    x: Tensor,
-    weight: Tensor,
-    bias: Tensor | None = None,
-    stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
-) -> Tensor:
-    """2-D cross-correlation, as PyTorch's conv2d.
-
-    x (N, C, H, W), weight (F, C, kh, kw), bias (F,) -> (N, F, oh, ow) with
-    oh = floor((H + 2 ph - kh) / sh) + 1 (windows that do not fit are dropped), likewise ow.
-
-    im2col, channels last: out[(n, p), f] = sum_k cols[(n, p), k] W[k, f], where p runs over the
-    output pixels and k over the kernel offsets and channels (i, j, c). The padded input is copied
-    channels-last (NHWC in memory), so each row of cols gathers runs of kw * C contiguous numbers,
-    and one matmul gives the output as (N, oh, ow, F), which is returned as an NCHW view of that
-    memory (channels-last, like the activations, pooling and batch norm after it). The backward
-    is two matmuls, and the adjoint of unfold adds the window gradients back, one strided add per
-    kernel offset (i, j).
-    """
-    _check_images(x, "conv2d")
-    sh, sw = _pair(stride, "stride", "conv2d", 1)
-    ph, pw = _pair(padding, "padding", "conv2d", 0)
-    if weight.ndim != 4 or weight.shape[1] != x.shape[1]:
-        raise ValueError(
-            f"conv2d: input of shape {x.shape} does not fit a weight of shape {weight.shape} (out, in, kh, kw)"
-        )
-    n, c, h, w = x.shape
-    f, _, kh, kw = weight.shape
-    if h + 2 * ph < kh or w + 2 * pw < kw:
-        raise ValueError(f"conv2d: kernel ({kh}, {kw}) is larger than the padded input of shape {x.shape}")
-    if bias is not None and bias.shape != (f,):
-        raise ValueError(f"conv2d: bias of shape {bias.shape} does not fit {f} filters")
-    windows = unfold(_pad(_channels_last(x), ph, pw, 0.0), (kh, kw), (sh, sw))  # (N, C, oh, ow, kh, kw), a view
-    oh, ow = windows.shape[2:4]
-    cols = windows.permute(0, 2, 3, 4, 5, 1).reshape(n * oh * ow, kh * kw * c)
-    out = (cols @ weight.permute(2, 3, 1, 0).reshape(kh * kw * c, f)).reshape(n, oh, ow, f)
-    if bias is not None:
-        out = out + bias
-    return out.permute(0, 3, 1, 2)
-
-
-def _pad(x: Tensor, ph: int, pw: int, fill: float) -> Tensor:
-    """x (N, C, H, W) with ph rows and pw columns of ``fill`` on each side (x itself for no padding)."""
-    return pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), value=fill)
-
-
-def _channels_last(x: Tensor) -> Tensor:
-    """x (N, C, H, W), stored channels-last (NHWC in memory): windows then gather whole pixels."""
-    strides = [abs(s) for s in x.data.strides]
-    return x if strides[1] <= min(strides[2:]) else x.contiguous(memory_format="channels_last")
-
-
-# --- pooling -------------------------------------------------------------------------------------
-def _pool(x: Tensor, kernel_size: Any, stride: Any, padding: Any, fill: float, reduce: str, op: str) -> Tensor:
-    """Reduce (``"max"`` or ``"mean"``) every pooling window of an NCHW batch.
-
-    The work is done channels-last (NHWC in memory; the input is copied into that layout when it
-    is padded or laid out otherwise): the reduction then runs elementwise across the window's
-    kh * kw slices, each a long run of whole pixels, where NumPy is fast. Windows that tile the
-    image (stride = kernel) are a reshape of it, (N, C, oh, kh, ow, kw); others come from ``unfold``.
-    """
-    _check_images(x, op)
-    kh, kw = _pair(kernel_size, "kernel_size", op, 1)
-    sh, sw = _pair(kernel_size if stride is None else stride, "stride", op, 1)
-    ph, pw = _pair(padding, "padding", op, 0)
-    if 2 * ph > kh or 2 * pw > kw:
-        raise ValueError(f"{op}: padding ({ph}, {pw}) must be at most half of kernel_size ({kh}, {kw})")
-    n, c, h, w = x.shape
-    if h + 2 * ph < kh or w + 2 * pw < kw:
-        raise ValueError(f"{op}: kernel ({kh}, {kw}) is larger than the (padded) input of shape {x.shape}")
-    x = _pad(_channels_last(x), ph, pw, fill)
-    h, w = h + 2 * ph, w + 2 * pw
-    if (sh, sw) == (kh, kw):
-        oh, ow = h // kh, w // kw
-        if (oh * kh, ow * kw) != (h, w):
-            x = x[:, :, : oh * kh, : ow * kw]  # windows that do not fit are dropped
-        windows, axes = x.reshape(n, c, oh, kh, ow, kw), (3, 5)
-    else:
-        windows, axes = unfold(x, (kh, kw), (sh, sw)), (4, 5)  # (N, C, oh, ow, kh, kw), a view
-    return windows.max(axis=axes) if reduce == "max" else windows.mean(axis=axes)
-
-
-def max_pool2d(
-    x: Tensor, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
-    padding: int | tuple[int, int] = 0,
-) -> Tensor:
-    """Max over each (kh, kw) window of an (N, C, H, W) batch; ``stride`` defaults to the kernel.
-
-    Output size floor((H + 2 p - k) / s) + 1, as PyTorch; padding is -inf. The gradient goes to
-    the window's maximum; tied maxima share it equally (PyTorch gives it all to the first one).
-    """
-    return _pool(x, kernel_size, stride, padding, -np.inf, "max", "max_pool2d")
-
-
-def avg_pool2d(
-    x: Tensor, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
-    padding: int | tuple[int, int] = 0,
-) -> Tensor:
-    """Mean over each (kh, kw) window; zero padding counts in the mean (PyTorch's default)."""
-    return _pool(x, kernel_size, stride, padding, 0.0, "mean", "avg_pool2d")
 
 
 # --- normalisation and regularisation ---------------------------------------------------------------
@@ -284,14 +177,14 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 
 def prelu(x: Tensor, weight: Tensor) -> Tensor:
-    """leaky_relu with a learned slope: one for all channels (weight (1,)) or one per channel of axis 1.
+    """leaky_relu with a learned slope: one for all channels (weight () or (1,)) or one per channel of axis 1.
 
     x times a map of slopes, 1 where x > 0 and the weight elsewhere, so the weight's gradient is
     the sum of g * x over the non-positive inputs of its channel.
     """
-    if weight.ndim != 1 or weight.shape[0] not in (1, x.shape[1] if x.ndim > 1 else 1):
+    if weight.ndim > 1 or weight.size not in (1, x.shape[1] if x.ndim > 1 else 1):
         raise ValueError(f"prelu: weight of shape {weight.shape} does not fit an input of shape {x.shape}")
-    slope = weight.reshape((1, -1) + (1,) * (x.ndim - 2)) if weight.shape[0] > 1 else weight.reshape(())
+    slope = weight.reshape((1, -1) + (1,) * (x.ndim - 2)) if weight.size > 1 else weight.reshape(())
     positive = _positive(x)
     return x * (slope * (1 - positive) + positive)
 
@@ -443,8 +336,10 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
     return Tensor(_adaptive_bins(oh, h, x.dtype)) @ x @ Tensor(_adaptive_bins(ow, w, x.dtype).T)
 
 
-# --- losses --------------------------------------------------------------------------------------
-# They live in functional_losses (this file's length); imported last, as they build on log_softmax.
+# --- convolution, pooling and losses --------------------------------------------------------------
+# They live in functional_conv and functional_losses (this file's length); imported last, as they build on
+# what is above.
+from .functional_conv import avg_pool2d, conv2d, max_pool2d  # noqa: E402, F401 (re-exported)
 from .functional_losses import (  # noqa: E402, F401 (re-exported)
     binary_cross_entropy_with_logits,
     cross_entropy,

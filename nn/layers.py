@@ -58,7 +58,8 @@ class Linear(Module):
 
 
 class Conv2d(Module):
-    """2-D convolution over NCHW images (see ``functional.conv2d``); weight (out, in, kh, kw), bias (out,)."""
+    """2-D convolution over NCHW images (see ``functional.conv2d``); weight (out, in / groups, kh, kw),
+    bias (out,). ``padding`` is an int, a pair, ``"valid"`` or ``"same"``."""
 
     def __init__(
         self,
@@ -66,33 +67,47 @@ class Conv2d(Module):
         out_channels: int,
         kernel_size: int | tuple[int, int],
         stride: int | tuple[int, int] = 1,
-        padding: int | tuple[int, int] = 0,
+        padding: int | tuple[int, int] | str = 0,
+        dilation: int | tuple[int, int] = 1,
+        groups: int = 1,
         bias: bool = True,
     ):
         super().__init__()
-        _check_positive("Conv2d", in_channels=in_channels, out_channels=out_channels)
-        self.in_channels, self.out_channels = in_channels, out_channels
+        _check_positive("Conv2d", in_channels=in_channels, out_channels=out_channels, groups=groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv2d: in_channels {in_channels} and out_channels {out_channels} must be "
+                             f"divisible by groups={groups}")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = F._pair(kernel_size, "kernel_size", "Conv2d", 1)
         self.stride = F._pair(stride, "stride", "Conv2d", 1)
-        self.padding = F._pair(padding, "padding", "Conv2d", 0)
-        self.weight = _empty_parameter(out_channels, in_channels, *self.kernel_size)
+        self.dilation = F._pair(dilation, "dilation", "Conv2d", 1)
+        if padding == "same" and self.stride != (1, 1):
+            raise ValueError(f"Conv2d: padding='same' needs stride 1, got stride {self.stride}")
+        self.padding = padding if isinstance(padding, str) else F._pair(padding, "padding", "Conv2d", 0)
+        if self.padding not in ("same", "valid") and isinstance(self.padding, str):
+            raise ValueError(f"Conv2d: padding must be 'same', 'valid', an int or a pair of ints, got {padding!r}")
+        self.weight = _empty_parameter(out_channels, in_channels // groups, *self.kernel_size)
         self.register_parameter("bias", _empty_parameter(out_channels) if bias else None)
         reset_affine(self.weight, self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding != (0, 0):
             text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
         return text + ("" if self.bias is not None else ", bias=False")
 
 
 class _Pool2d(Module):
     def __init__(
         self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
-        padding: int | tuple[int, int] = 0,
+        padding: int | tuple[int, int] = 0, ceil_mode: bool = False,
     ):
         super().__init__()
         op = type(self).__name__
@@ -101,7 +116,7 @@ class _Pool2d(Module):
         F._pair(padding, "padding", op, 0)
         if stride is not None:
             F._pair(stride, "stride", op, 1)
-        self.kernel_size, self.padding = kernel_size, padding
+        self.kernel_size, self.padding, self.ceil_mode = kernel_size, padding, ceil_mode
         self.stride = kernel_size if stride is None else stride
 
     def extra_repr(self) -> str:
@@ -109,17 +124,41 @@ class _Pool2d(Module):
 
 
 class MaxPool2d(_Pool2d):
-    """Max over each window of an NCHW batch; ``stride`` defaults to ``kernel_size``."""
+    """Max over each window of an NCHW batch (see ``functional.max_pool2d``); ``stride`` defaults to
+    ``kernel_size``; with ``return_indices`` the call returns (output, indices)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+    def __init__(
+        self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+        padding: int | tuple[int, int] = 0, dilation: int | tuple[int, int] = 1, return_indices: bool = False,
+        ceil_mode: bool = False,
+    ):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        F._pair(dilation, "dilation", "MaxPool2d", 1)
+        self.dilation, self.return_indices = dilation, return_indices
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, dilation={self.dilation}, ceil_mode={self.ceil_mode}"
 
 
 class AvgPool2d(_Pool2d):
-    """Mean over each window of an NCHW batch; ``stride`` defaults to ``kernel_size``."""
+    """Mean over each window of an NCHW batch (see ``functional.avg_pool2d``); ``stride`` defaults to
+    ``kernel_size``."""
+
+    def __init__(
+        self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+        padding: int | tuple[int, int] = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                            self.divisor_override)
 
 
 class _BatchNorm(Module):
