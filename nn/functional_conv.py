@@ -104,12 +104,12 @@ def conv2d(
     windows = unfold(_pad(_channels_last(x), widths, 0.0), (kh, kw), stride, dilation)  # (N, C, oh, ow, kh, kw)
     oh, ow = windows.shape[2:4]
     g, k = groups, kh * kw * cg
-    cols = windows.reshape(n, g, cg, oh, ow, kh, kw).permute(0, 3, 4, 1, 5, 6, 2).reshape(n * oh * ow, g, k)
+    windows = windows.reshape(n, g, cg, oh, ow, kh, kw)
     kernel = weight.reshape(g, f // g, cg, kh, kw).permute(0, 3, 4, 2, 1).reshape(g, k, f // g)
     if g == 1:
-        out = cols.reshape(n * oh * ow, k) @ kernel.reshape(k, f)
+        out = windows.permute(0, 3, 4, 1, 5, 6, 2).reshape(n * oh * ow, k) @ kernel.reshape(k, f)
     else:  # one product batched over the groups: (G, N oh ow, k) @ (G, k, F / G)
-        out = (cols.swapaxes(0, 1) @ kernel).swapaxes(0, 1)
+        out = (windows.permute(1, 0, 3, 4, 5, 6, 2).reshape(g, n * oh * ow, k) @ kernel).swapaxes(0, 1)
     out = out.reshape(n, oh, ow, f)
     if bias is not None:
         out = out + bias
