@@ -46,6 +46,12 @@ def _channels_last(x: Tensor) -> Tensor:
     return x if strides[1] <= min(strides[2:]) else x.contiguous(memory_format="channels_last")
 
 
+def _channels_first(x: Tensor) -> Tensor:
+    """x (N, C, H, W), stored with each channel's image contiguous (NCHW or CNHW in memory)."""
+    strides = [abs(s) for s in x.data.strides]
+    return x if strides[1] > strides[2] > strides[3] else x.contiguous()
+
+
 # --- convolution -----------------------------------------------------------------------------------
 def _conv_padding(padding: Any, kernel: tuple[int, int], dilation: tuple[int, int],
                   stride: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -76,13 +82,19 @@ def conv2d(
     splits the channels into G groups convolved separately, filter group g seeing input group g
     only (G = C: depthwise).
 
-    im2col, channels last: out[(n, p), g, f] = sum_k cols[(n, p), g, k] W[g, k, f], where p runs
-    over the output pixels and k over the kernel taps and the group's channels (i, j, c). The
-    padded input is copied channels-last (NHWC in memory), so each row of cols gathers runs of
-    whole pixels, and one matmul (batched over the groups when G > 1, never a loop) gives the
-    output as (N, oh, ow, F), which is returned as an NCHW view of that memory (channels-last,
-    like the activations, pooling and batch norm after it). The backward is two matmuls, and the
-    adjoint of unfold adds the window gradients back, one strided add per kernel offset (i, j).
+    im2col, channels last: out[(n, p), f] = sum_k cols[(n, p), k] W[k, f], where p runs over the
+    output pixels and k over the kernel taps and channels (i, j, c). The padded input is copied
+    channels-last (NHWC in memory), so each row of cols gathers runs of whole pixels, and one
+    matmul gives the output as (N, oh, ow, F), which is returned as an NCHW view of that memory
+    (channels-last, like the activations, pooling and batch norm after it). The backward is two
+    matmuls, and the adjoint of unfold adds the window gradients back, one strided add per kernel
+    offset (i, j).
+
+    With groups, one matmul batched over them (never a loop): out[g, f, (n, p)] =
+    sum_k W[g, f, k] cols[g, k, (n, p)], channels first, so that a row of cols is a run of output
+    pixels of one channel: a depthwise channel has a single number per pixel, and gathering those
+    from a channels-last copy made the depthwise-separable step of 64 x 32 x 32 x 32 images 1.8x
+    slower (0.35 -> 0.20 s). The output is (F, N, oh, ow) in memory, returned as an NCHW view.
     """
     x, unbatched = _batched(x, "conv2d")
     stride = _pair(stride, "stride", "conv2d", 1)
@@ -101,19 +113,22 @@ def conv2d(
         if size + lo + hi < d * (k - 1) + 1:
             raise ValueError(f"conv2d: kernel ({kh}, {kw}) with dilation {dilation} is larger than the "
                              f"padded input of shape {x.shape}")
-    windows = unfold(_pad(_channels_last(x), widths, 0.0), (kh, kw), stride, dilation)  # (N, C, oh, ow, kh, kw)
-    oh, ow = windows.shape[2:4]
-    g, k = groups, kh * kw * cg
-    windows = windows.reshape(n, g, cg, oh, ow, kh, kw)
-    kernel = weight.reshape(g, f // g, cg, kh, kw).permute(0, 3, 4, 2, 1).reshape(g, k, f // g)
-    if g == 1:
-        out = windows.permute(0, 3, 4, 1, 5, 6, 2).reshape(n * oh * ow, k) @ kernel.reshape(k, f)
-    else:  # one product batched over the groups: (G, N oh ow, k) @ (G, k, F / G)
-        out = (windows.permute(1, 0, 3, 4, 5, 6, 2).reshape(g, n * oh * ow, k) @ kernel).swapaxes(0, 1)
-    out = out.reshape(n, oh, ow, f)
+    if groups == 1:  # channels last: rows of cols are runs of whole pixels
+        windows = unfold(_pad(_channels_last(x), widths, 0.0), (kh, kw), stride, dilation)  # (N, C, oh, ow, kh, kw)
+        n, _, oh, ow = windows.shape[:4]
+        cols = windows.permute(0, 2, 3, 4, 5, 1).reshape(n * oh * ow, kh * kw * c)
+        out = (cols @ weight.permute(2, 3, 1, 0).reshape(kh * kw * c, f)).reshape(n, oh, ow, f)
+        to_nchw = (0, 3, 1, 2)
+    else:  # channels first: a row of cols is a run of output pixels, one per (group, tap)
+        windows = unfold(_pad(_channels_first(x), widths, 0.0), (kh, kw), stride, dilation)
+        n, _, oh, ow = windows.shape[:4]
+        k = cg * kh * kw
+        cols = windows.reshape(n, groups, cg, oh, ow, kh, kw).permute(1, 2, 5, 6, 0, 3, 4).reshape(groups, k, -1)
+        out = (weight.reshape(groups, f // groups, k) @ cols).reshape(f, n, oh, ow)  # (G, F / G, k) @ (G, k, N oh ow)
+        to_nchw = (1, 0, 2, 3)
     if bias is not None:
-        out = out + bias
-    return _unbatch(out.permute(0, 3, 1, 2), unbatched)
+        out = out + (bias if groups == 1 else bias.reshape(f, 1, 1, 1))
+    return _unbatch(out.permute(*to_nchw), unbatched)
 
 
 # --- pooling -------------------------------------------------------------------------------------

@@ -52,6 +52,20 @@ def test_conv2d_options_match_torch(torch, rng, case, bias):
         lambda x, w, b=None: torch.nn.functional.conv2d(x, w, b, **options), *arrays)
 
 
+def test_grouped_convs_chained_on_a_channels_last_input_match_torch(torch, rng):
+    """Grouped convolution works channels first, plain convolution channels last: any input layout
+    and any mix of the two give PyTorch's values and gradients."""
+    x = rng.standard_normal((2, 6, 4, 4)).transpose(0, 3, 1, 2)  # (2, 4, 6, 4), NHWC in memory
+    weights = [rng.standard_normal(shape) for shape in ((4, 1, 3, 3), (8, 2, 2, 2), (6, 8, 1, 1))]
+
+    def block(conv, x, depthwise, grouped, pointwise):
+        y = conv(conv(x, depthwise, padding=1, groups=4), grouped, stride=2, groups=2)
+        return conv(y, pointwise)
+
+    check_against_torch(torch, lambda *a: block(F.conv2d, *a), lambda *a: block(torch.nn.functional.conv2d, *a),
+                        x, *weights)
+
+
 def _nodes(out: Tensor) -> list[Function]:
     """Every op node of the graph that computed ``out``."""
     seen, stack = {}, [out.grad_fn]
