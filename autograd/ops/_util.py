@@ -25,7 +25,8 @@ def axes_of(axis: Any, ndim: int, op: str = "reduction") -> tuple[int, ...]:
     try:
         return tuple(sorted(normalize_axis_tuple(axis, ndim)))
     except AxisError:
-        raise AxisError(f"{op}: axis {axis} is out of bounds for a tensor with {ndim} axes") from None
+        bad = next(a for a in np.atleast_1d(axis).tolist() if not -ndim <= a < ndim)
+        raise AxisError(f"{op}: axis {bad} is out of bounds for a tensor with {ndim} axes") from None
 
 
 def axis_index(axis: int, ndim: int, op: str) -> int:
