@@ -43,7 +43,6 @@ def run_backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_
                 grads[parent] = pg if parent not in grads else grads[parent] + pg
     return results if inputs is not None else None
 
-
 def _seed(roots: Sequence[Any], grad_roots: Sequence[Any] | None) -> dict:
     """d(root)/d(root): ones for a one-element root, else the gradient the caller gave."""
     grad_roots = [None] * len(roots) if grad_roots is None else list(grad_roots)
@@ -62,7 +61,6 @@ def _seed(roots: Sequence[Any], grad_roots: Sequence[Any] | None) -> dict:
         grads[vertex] = grads[vertex] + g if vertex in grads else g
     return grads
 
-
 def _require_grad(tensors: Sequence[Any], who: str) -> Sequence[Any]:
     for i, t in enumerate(tensors):
         if not hasattr(t, "grad_fn"):
@@ -70,7 +68,6 @@ def _require_grad(tensors: Sequence[Any], who: str) -> Sequence[Any]:
         if not t.requires_grad:
             raise RuntimeError(f"{who}: tensor {i} does not require grad and has no grad_fn: nothing to differentiate")
     return tensors
-
 
 def _order(roots: list) -> list:
     """Vertices reachable from ``roots``, each after every vertex that consumes its output."""
@@ -92,7 +89,6 @@ def _order(roots: list) -> list:
                     ready.append(parent)
     return order
 
-
 def _run_hooks(vertex: Any, g: Any, retain: bool) -> Any:
     """Hooks registered on the tensor this vertex stands for; fill its ``.grad`` if retained."""
     for hook in vertex._hooks or ():
@@ -101,7 +97,6 @@ def _run_hooks(vertex: Any, g: Any, retain: bool) -> Any:
     if retain and not vertex.is_leaf and vertex._retained is not None and (owner := vertex._retained()) is not None:
         owner.grad = g if owner.grad is None else owner.grad + g
     return g
-
 
 def _step(node: Any, g: Any, release: bool, anomaly: bool) -> list:
     """One node's chain rule: (parent, gradient) for each input that needs one, shaped like it."""
@@ -122,7 +117,6 @@ def _step(node: Any, g: Any, release: bool, anomaly: bool) -> list:
                                      f"at\n{node._where()}")
     return out
 
-
 def _fit(g: Any, parent: Any, node: Any, like: Any) -> Any:
     """Make a gradient match its input: sum over broadcast axes (the one place this happens), cast."""
     shape, dtype = parent.shape, parent.dtype  # nodes keep their output's; a leaf reads its data's
@@ -138,7 +132,6 @@ def _fit(g: Any, parent: Any, node: Any, like: Any) -> Any:
                                f"for an input of shape {shape}") from None
     return g if g.data.dtype == dtype else g.astype(dtype)
 
-
 def _deliver(leaf: Any, g: Any, create_graph: bool, owned: set) -> None:
     """Accumulate into ``leaf.grad``. Each ``.grad`` owns a private, writable array: a leaf may be
     handed a gradient another leaf also got (add), a view (reshape) or a read-only broadcast (sum),
@@ -150,7 +143,6 @@ def _deliver(leaf: Any, g: Any, create_graph: bool, owned: set) -> None:
         owned.add(id(g.data))
     leaf.grad = g if leaf.grad is None else leaf.grad + g
 
-
 @contextmanager
 def _paused_anomaly():
     """Ops run inside a backward pass are checked as that node's gradients, not as forward ops."""
@@ -159,7 +151,6 @@ def _paused_anomaly():
         yield anomaly
     finally:
         state.anomaly = anomaly
-
 
 @contextmanager
 def _paused_gc():
@@ -173,10 +164,8 @@ def _paused_gc():
         if collecting:
             gc.enable()
 
-
 def backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_graph: bool, create_graph: bool) -> None:
     run_backward(roots, grad_roots, retain_graph or create_graph, create_graph)
-
 
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
          create_graph: bool = False, allow_unused: bool = False) -> tuple:
@@ -193,7 +182,6 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
             raise RuntimeError(f"input {i} of grad() was not used to compute the outputs; pass allow_unused=True "
                                "to get None for it")
     return tuple(results)
-
 
 class HookHandle:
     """Returned by ``register_hook``; ``remove()`` unregisters the hook."""

@@ -15,24 +15,19 @@ class _ThreadState(threading.local):
     grad_enabled = True  # class attributes are each new thread's defaults
     anomaly = False
 
-
 class _Config:
     default_dtype = np.dtype(np.float32)
     generator = np.random.default_rng()  # behind rand, randn, nn.init, dropout and normal_/uniform_
 
-
 state, config = _ThreadState(), _Config()
-
 
 def manual_seed(seed: int) -> None:
     """Seed the generator behind ``rand``, ``randn``, ``nn.init``, dropout and ``normal_``/``uniform_``."""
     config.generator = np.random.default_rng(seed)
 
-
 def generator() -> np.random.Generator:
     """The library's random generator (reseeded by ``manual_seed``)."""
     return config.generator
-
 
 def set_default_dtype(dtype: Any) -> None:
     """Set the dtype that Python floats become (float32 or float64)."""
@@ -40,10 +35,8 @@ def set_default_dtype(dtype: Any) -> None:
         raise TypeError(f"the default dtype must be a floating dtype, got {np.dtype(dtype)}")
     config.default_dtype = np.dtype(dtype)
 
-
 def get_default_dtype() -> np.dtype: return config.default_dtype
 def is_grad_enabled() -> bool: return state.grad_enabled
-
 
 class _Mode:
     """Context manager and decorator that sets a mode of the current thread for its duration."""
@@ -66,16 +59,13 @@ class _Mode:
 
         return wrapper
 
-
 class no_grad(_Mode):  # noqa: N801 (PyTorch's names)
     """Run without recording the graph: outputs do not require grad."""
 
     value = False
 
-
 class enable_grad(_Mode):  # noqa: N801
     """Record the graph again inside a ``no_grad`` region."""
-
 
 class set_grad_enabled(_Mode):  # noqa: N801
     """Set grad mode: as a context manager, or as a plain call (as in PyTorch)."""
@@ -86,7 +76,6 @@ class set_grad_enabled(_Mode):  # noqa: N801
 
     def __enter__(self) -> Any:
         return self
-
 
 class detect_anomaly(_Mode):  # noqa: N801
     """Raise ``FloatingPointError`` at the first NaN or Inf produced in forward or backward, naming

@@ -24,7 +24,6 @@ def _floating(x: Tensor) -> np.ndarray:
     for small integer types, as PyTorch does not)."""
     return x.data if x.data.dtype.kind in "fc" else x.data.astype(config.default_dtype)
 
-
 def _binary(op: str, ufunc: np.ufunc, a: Any, b: Any) -> np.ndarray:
     """``ufunc`` on the arrays behind two operands, with PyTorch's promotion: a float array with an
     integer or bool array keeps the float dtype (NumPy would widen float32 with int32 to float64)."""
@@ -40,21 +39,17 @@ def _binary(op: str, ufunc: np.ufunc, a: Any, b: Any) -> np.ndarray:
         broadcast_shapes(op, np.shape(a), np.shape(b))
         raise
 
-
 def _needed(ctx: Function, *grads: Any) -> tuple:
     """The gradients (callables, evaluated lazily) of the inputs that need one; None for the rest."""
     return tuple(grad() if need else None for grad, need in zip(grads, ctx.needs_input_grad))
-
 
 class Add(Function):
     forward = staticmethod(lambda ctx, a, b: _binary("add", np.add, a, b))
     backward = staticmethod(lambda ctx, g: (g, g))  # the add gate hands the same gradient to both inputs
 
-
 class Sub(Function):
     forward = staticmethod(lambda ctx, a, b: _binary("sub", np.subtract, a, b))
     backward = staticmethod(lambda ctx, g: (g, -g if ctx.needs_input_grad[1] else None))
-
 
 class Mul(Function):
     @staticmethod
@@ -69,7 +64,6 @@ class Mul(Function):
             return g * (a * 2), None
         return _needed(ctx, lambda: g * b, lambda: g * a)  # the mul gate swaps its inputs
 
-
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
@@ -80,7 +74,6 @@ class Div(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         return _needed(ctx, lambda: g / b, lambda: -g * a / (b * b))  # d(a/b)/db = -a / b^2
-
 
 class Pow(Function):
     saves_output = True
@@ -97,7 +90,6 @@ class Pow(Function):
         return _needed(ctx, lambda: _zero_where(a0 & (data(b) == 0), lambda: g * b * a ** (b - 1)),  # b a^(b-1)
                        lambda: _zero_where(a0 & (data(b) >= 0), lambda: g * ctx.output * log(a)))  # a^b ln a
 
-
 def _zero_where(mask: Any, derivative: Any) -> Tensor:
     """``derivative()`` with 0 where ``mask`` holds: the value it takes at the edge of its domain."""
     if not np.any(mask):
@@ -106,11 +98,9 @@ def _zero_where(mask: Any, derivative: Any) -> Tensor:
         x = derivative()
     return Where.apply(mask, np.zeros((), x.dtype), x)
 
-
 class Neg(Function):
     forward = staticmethod(lambda ctx, x: -x.data)
     backward = staticmethod(lambda ctx, g: -g)
-
 
 class Cast(Function):
     inputs = slice(0, 1)
@@ -122,12 +112,10 @@ class Cast(Function):
 
     backward = staticmethod(lambda ctx, g: Cast.apply(g, ctx.source))
 
-
 class Exp(Function):
     saves_output = True
     forward = staticmethod(lambda ctx, x: np.exp(_floating(x)))
     backward = staticmethod(lambda ctx, g: g * ctx.output)  # d exp(x) = exp(x)
-
 
 class Log(Function):
     @staticmethod
@@ -137,17 +125,14 @@ class Log(Function):
 
     backward = staticmethod(lambda ctx, g: g / ctx.saved_tensors[0])  # d log(x) = 1 / x
 
-
 def log(x: Any) -> Any:
     """Natural log of a Tensor, or of a constant (for the exponent rule of Pow)."""
     return Log.apply(x) if isinstance(x, Tensor) else np.log(x)
-
 
 class Sqrt(Function):
     saves_output = True
     forward = staticmethod(lambda ctx, x: np.sqrt(_floating(x)))
     backward = staticmethod(lambda ctx, g: g / (2 * ctx.output))  # d sqrt(x) = 1 / (2 sqrt(x))
-
 
 class Sin(Function):
     @staticmethod
@@ -157,7 +142,6 @@ class Sin(Function):
 
     backward = staticmethod(lambda ctx, g: g * ctx.saved_tensors[0].cos())
 
-
 class Cos(Function):
     @staticmethod
     def forward(ctx, x):
@@ -166,12 +150,10 @@ class Cos(Function):
 
     backward = staticmethod(lambda ctx, g: -g * ctx.saved_tensors[0].sin())
 
-
 class Tanh(Function):
     saves_output = True
     forward = staticmethod(lambda ctx, x: np.tanh(_floating(x)))
     backward = staticmethod(lambda ctx, g: TanhGrad.apply(g, ctx.output))  # d tanh = 1 - tanh^2
-
 
 class TanhGrad(Function):
     """g (1 - y^2) for y = tanh(x), fused: one pass and one temporary instead of three."""
@@ -188,7 +170,6 @@ class TanhGrad(Function):
         g, y = ctx.saved_tensors
         return _needed(ctx, lambda: TanhGrad.apply(gg, y), lambda: gg * g * y * -2)
 
-
 class Sigmoid(Function):
     saves_output = True
 
@@ -199,7 +180,6 @@ class Sigmoid(Function):
         return np.asarray(np.where(x >= 0, 1, z) / (1 + z), dtype=x.dtype)
 
     backward = staticmethod(lambda ctx, g: SigmoidGrad.apply(g, ctx.output))  # d sigma = sigma (1 - sigma)
-
 
 class SigmoidGrad(Function):
     """g y (1 - y) for y = sigmoid(x), fused."""
@@ -216,7 +196,6 @@ class SigmoidGrad(Function):
         g, y = ctx.saved_tensors
         return _needed(ctx, lambda: SigmoidGrad.apply(gg, y), lambda: gg * g * (1 - 2 * y))
 
-
 class Relu(Function):
     @staticmethod
     def forward(ctx, x):
@@ -225,7 +204,6 @@ class Relu(Function):
         return np.maximum(x.data, 0)
 
     backward = staticmethod(lambda ctx, g: g * ctx.saved_tensors[0])
-
 
 class Abs(Function):
     @staticmethod
@@ -237,7 +215,6 @@ class Abs(Function):
     def backward(ctx, g):
         x = ctx.saved_tensors[0].data
         return g * ((x > 0).astype(x.dtype) - (x < 0))  # sign(x): abs'(0) = 0, and 0 at NaN (as PyTorch)
-
 
 class Clip(Function):
     """x limited to [lo, hi]. The gradient reaches x on the closed interval, and a bound (a number
@@ -256,7 +233,6 @@ class Clip(Function):
 
     backward = staticmethod(lambda ctx, g: _needed(ctx, lambda: g * ctx.inside, lambda: g * ctx.below,
                                                     lambda: g * ctx.above))
-
 
 class _Extremum2(Function):
     """maximum(a, b) and minimum(a, b). The winner takes the gradient, tied inputs share it equally,
@@ -278,14 +254,11 @@ class _Extremum2(Function):
         wa, wb = ctx.saved_tensors
         return _needed(ctx, lambda: g * wa.astype(g.dtype, copy=False), lambda: g * wb.astype(g.dtype, copy=False))
 
-
 class Maximum(_Extremum2):
     pick, loses = staticmethod(np.maximum), staticmethod(np.less)
 
-
 class Minimum(_Extremum2):
     pick, loses = staticmethod(np.minimum), staticmethod(np.greater)
-
 
 class Where(Function):
     @staticmethod
@@ -303,16 +276,13 @@ class Where(Function):
         return (None, *_needed(ctx, lambda: None, lambda: Where.apply(ctx.cond, g, zero),
                                lambda: Where.apply(ctx.cond, zero, g))[1:])
 
-
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise max of two tensors (or a tensor and a constant), broadcasting."""
     return Maximum.apply(a, b)
 
-
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise min of two tensors (or a tensor and a constant), broadcasting."""
     return Minimum.apply(a, b)
-
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``cond`` is true, else ``b``; the gradient flows to the chosen side only."""

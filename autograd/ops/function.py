@@ -25,7 +25,6 @@ from ..tensor import Tensor, _versions
 _new = object.__new__
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
-
 class Function:
     """Base class of every op. Subclass it, write the two static methods, call ``apply``.
 
