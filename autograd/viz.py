@@ -1,32 +1,18 @@
-"""Computation graphs as Graphviz pictures.
+"""Computation graphs as Graphviz pictures: `draw`, `save`, `draw_model_step`, `storyboard`.
 
-``draw(loss)`` walks the graph behind one or more root tensors and returns a `Graph` (a
-``graphviz.Digraph`` that shows inline in Jupyter as SVG); ``save(loss, "graph.svg")`` writes it.
-One node per op (it stands for the op's output too), per leaf (inputs; parameters, named
-through ``params=``, in their own style), per root and per constant input (a number shows its
-value, an array its shape): every data input of an op is drawn; op parameters such as an axis
-or a shape are not.
-
-The graph keeps no values: pictures that show values or gradients *replay* it. Each op is run
-again, parents first, on the replayed outputs of its parents, the original leaves and its
-constants, and ``grad(root, [every output and leaf])`` gives every gradient of the roots. So
-they are shown before and after ``backward()``, and no ``.grad`` changes. A leaf changed in
-place after the forward pass shows, and replays with, its new value.
-
-Models: ``draw_model_step(model, x, target, loss_fn, depth=1)`` records, through forward hooks,
-which module call created each op (the innermost one running), and draws each module at the
-given depth as one node; ``grad_flow=True`` colours nodes by the norm of their gradient.
-``storyboard(root)`` films the backward pass, one frame per op.
-"""
+One node per op (it stands for its output too), leaf, root and constant input (a number shows its
+value, an array its shape); op parameters (an axis, a shape) are not inputs. The graph keeps no
+values, so pictures with values or gradients *replay* it: each op runs again, parents first, on
+its parents' replayed outputs, the original leaves and its constants, and ``grad`` of the replayed
+roots gives every gradient, before or after ``backward()``, changing no ``.grad``. A leaf changed
+in place since the forward pass shows, and replays with, its new value."""
 
 from __future__ import annotations
 
-import contextlib
 import html
 import io
 import math
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -45,292 +31,201 @@ INSTALL_HINT = (
 )
 FORMATS = (".png", ".svg", ".pdf", ".dot")
 VALUE_COLOR, GRAD_COLOR = "#15803d", "#b91c1c"  # forward values green above edges, gradients red below
-FLOW_COLORS = ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")  # viridis: small to large norms
-ACTIVATIONS = {"Relu": "dead", "Sigmoid": "saturated", "Tanh": "saturated"}
-
+FLOW_COLORS = ("#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725")
 _STYLES = {
     "leaf": {"shape": "box", "style": "rounded,filled", "fillcolor": "#dbeafe", "color": "#1d4ed8"},
     "param": {"shape": "box", "style": "rounded,filled", "fillcolor": "#fef3c7", "color": "#b45309"},
     "op": {"shape": "ellipse", "style": "filled", "fillcolor": "#f3f4f6", "color": "#4b5563"},
     "module": {"shape": "box", "style": "filled", "fillcolor": "#ede9fe", "color": "#6d28d9"},
     "output": {"shape": "box", "style": "filled,bold", "fillcolor": "#dcfce7", "color": "#15803d"},
-    "const": {"shape": "box", "style": "filled", "fillcolor": "#f3f4f6", "color": "#9ca3af",
-              "fontcolor": "#4b5563", "fontsize": "9"},
+    "const": {"shape": "box", "style": "filled", "fillcolor": "#f3f4f6", "color": "#9ca3af", "fontcolor": "#4b5563",
+              "fontsize": "9"},
     "cut": {"shape": "note", "style": "filled", "fillcolor": "#fee2e2", "color": GRAD_COLOR},
 }
-_TITLES = {"leaf": "leaf", "param": "parameter", "output": "output", "const": "const"}
-_LEGEND = {"leaf": "input (leaf)", "param": "parameter", "op": "op and its output", "module": "module call",
-           "output": "output (root)", "const": "constant"}
+DEFAULTS = {"show_shapes": True, "show_values": False, "show_grads": False, "show_edges": False, "rankdir": "LR",
+            "max_nodes": 500, "params": None, "legend": False, "grad_flow": False}
 
 
 class Graph(graphviz.Digraph):
     """A ``graphviz.Digraph`` whose rendering says how to install Graphviz when ``dot`` is missing."""
-
     def pipe(self, *args: Any, **kwargs: Any) -> Any:
         return _with_install_hint(super().pipe, *args, **kwargs)
-
-    def render(self, *args: Any, **kwargs: Any) -> Any:
-        return _with_install_hint(super().render, *args, **kwargs)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict:
         try:
             return super()._repr_mimebundle_(include, exclude, **kwargs)
-        except _DotMissing:
+        except RuntimeError:  # no `dot`: the source and how to install it
             return {"text/plain": f"{INSTALL_HINT}\n\n{self.source}"}
-
-
-class _DotMissing(RuntimeError):
-    """Graphviz's ``dot`` program is not installed."""
 
 
 def _with_install_hint(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except graphviz.ExecutableNotFound:
-        raise _DotMissing(INSTALL_HINT) from None
+        raise RuntimeError(INSTALL_HINT) from None
+
+
+def _tuple(shape: Iterable[int]) -> str:
+    return str(tuple(map(int, shape)))
 
 
 def _fmt(a: Any, short: bool = False) -> str:
-    """A scalar in full (``-12``, ``0.731``); an array as min, mean, max and norm (``short``: norm)."""
-    a = np.asarray(a)
-    if a.size == 1:
-        return f"{a.item():.4g}"
-    if a.size == 0:
-        return "empty"
-    f = a.astype(np.float64)
-    if short:
-        return f"\u2016{np.linalg.norm(f):.3g}\u2016"
-    return f"min {f.min():.4g}, mean {f.mean():.4g}, max {f.max():.4g}, norm {np.linalg.norm(f):.4g}"
+    """A scalar in full (``-12``, ``0.731``); an array as min, mean, max and norm (``short``: its norm)."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.size <= 1:
+        return f"{a.item():.4g}" if a.size else "empty"
+    n = np.linalg.norm(a)
+    return f"‖{n:.3g}‖" if short else f"min {a.min():.4g}, mean {a.mean():.4g}, max {a.max():.4g}, norm {n:.4g}"
 
 
-def _shape(s: Iterable[int]) -> str:
-    return str(tuple(int(n) for n in s))
-
-
-# --- the walk --------------------------------------------------------------------------------
+# --- the walk and the replay -----------------------------------------------------------------
 class _Item:
     """One drawn node: a root or leaf Tensor, an op (Function), a constant, or a module call."""
-
-    __slots__ = ("box", "exit", "id", "kind", "members", "name", "obj", "uses")
-
     def __init__(self, kind: str, obj: Any, ident: str, name: str | None) -> None:
         self.kind, self.obj, self.id, self.name, self.uses = kind, obj, ident, name, 0
-        self.box, self.members, self.exit = (), [], None
+        self.box, self.members, self.exit = (), [], None  # open module calls around it; a module's ops, output
 
 
-def _drawable(c: Any) -> bool:
-    return isinstance(c, (Tensor, np.ndarray, np.generic, int, float)) and not isinstance(c, bool)
-
-
-def _walk(roots: tuple[Tensor, ...], names: dict[int, str]) -> tuple[list[_Item], list[tuple]]:
-    """Every node behind ``roots``, nearest the roots first, and the edges (src, dst, argument).
-
-    An explicit queue, so any depth works; each node and edge is handled once: O(nodes).
-    """
-    items: list[_Item] = []
-    by_key: dict[Any, _Item] = {}
-    edges: list[tuple] = []
-    queue: deque[Function] = deque()
+def _walk(roots: Iterable[Tensor], names: dict[int, str]) -> tuple[list[_Item], list[tuple]]:
+    """Every node behind ``roots``, each before its inputs (the roots first), and the edges (src, dst,
+    argument): an iterative depth-first search, so any depth works, in O(nodes + edges)."""
+    items, by_key, edges, seen = [], {}, [], set()  # items in post-order: inputs before their consumers
 
     def item(obj: Any, kind: str, key: Any) -> _Item:
-        found = by_key.get(key)
-        if found is None:
+        if key not in by_key:
+            param = kind == "leaf" and (id(obj) in names or type(obj).__name__ == "Parameter")
             name = (names.get(id(obj)) or obj.name) if isinstance(obj, Tensor) else None
-            if kind == "leaf" and (id(obj) in names or type(obj).__name__ == "Parameter"):
-                kind = "param"
-            found = by_key[key] = _Item(kind, obj, f"n{len(items)}", name)
-            items.append(found)
-            if kind == "op":
-                queue.append(obj)
-        return found
+            by_key[key] = _Item("param" if param else kind, obj, f"n{len(by_key)}", name)
+            items.extend([by_key[key]] if kind in ("leaf", "const") else [])
+        return by_key[key]
 
     for root in roots:
-        out = item(root, "output", id(root))
-        if root.grad_fn is not None:
-            edges.append((item(root.grad_fn, "op", id(root.grad_fn)), out, 0))
-    while queue:
-        node = queue.popleft()
-        dst = by_key[id(node)]
-        data = range(len(node.next))[type(node).inputs]  # the data inputs; the rest are op parameters
-        for i, (parent, c) in enumerate(zip(node.next, node.consts)):
-            if isinstance(parent, Function):
-                src = item(parent, "op", id(parent))
-            elif parent is not None:
-                src = item(parent, "leaf", id(parent))
-            elif i in data and _drawable(c):  # a constant array is one node however often it is used
-                src = item(c, "const", id(c) if isinstance(c, (Tensor, np.ndarray)) else (id(node), i))
-            else:
-                continue
-            src.uses += 1
-            edges.append((src, dst, i))
-    return items, edges
-
-
-def _topo(roots: Iterable[Tensor]) -> list[Function]:
-    """The ops behind ``roots``, parents before children (iterative depth-first post-order)."""
-    order, seen = [], set()
-    for r in roots:
-        stack = [(r.grad_fn, False)] if r.grad_fn is not None else []
+        stack = [(root.grad_fn, False)] if root.grad_fn is not None else []
         while stack:
             node, done = stack.pop()
             if done:
-                order.append(node)
+                items.append(by_key[id(node)])
             elif id(node) not in seen:
                 seen.add(id(node))
                 stack.append((node, True))
-                stack.extend((p, False) for p in node.next if isinstance(p, Function) and id(p) not in seen)
-    return order
+                dst, data = item(node, "op", id(node)), range(len(node.next))[type(node).inputs]  # the rest: op params
+                for i, (parent, c) in reversed(list(enumerate(zip(node.next, node.consts)))):  # first input on top
+                    if isinstance(parent, Function):
+                        src = item(parent, "op", id(parent))
+                        stack.append((parent, False))
+                    elif parent is not None:
+                        src = item(parent, "leaf", id(parent))
+                    elif i in data and isinstance(c, (Tensor, np.ndarray, np.generic, float, int)):
+                        # a constant array is one node however often it is used; a number is one per use
+                        src = item(c, "const", id(c) if isinstance(c, (Tensor, np.ndarray)) else (id(node), i))
+                    else:
+                        continue
+                    src.uses += 1
+                    edges.append((src, dst, i))
+        items.append(item(root, "output", id(root)))
+        edges.extend([(by_key[id(root.grad_fn)], items[-1], 0)] if root.grad_fn is not None else [])
+    return items[::-1], edges
 
 
-def _replay(roots: Iterable[Tensor]) -> tuple[dict, dict]:
-    """Values (id -> ndarray) of every op output, and d(sum of roots)/d(everything) by id.
-
-    Each op runs again on its replayed parents, the original leaves and its constants; the new
-    graph is differentiated with ``grad``, so no ``.grad`` of the user's changes.
-    """
-    roots = list(roots)
-    order, outs = _topo(roots), {}
+def _replay(roots: Iterable[Tensor], items: list[_Item]) -> tuple[dict, dict]:
+    """id -> value of every op output, and id -> d(sum of roots)/d(it) for every op and leaf."""
+    order, outs = [it.obj for it in reversed(items) if it.kind == "op"], {}  # parents first
     with enable_grad():
         for node in order:
-            args = [outs[id(p)] if isinstance(p, Function) else (c if p is None else p)
-                    for p, c in zip(node.next, node.consts)]
-            outs[id(node)] = type(node).apply(*args)
-    leaves = list({id(p): p for n in order for p in n.next if isinstance(p, Tensor)}.values())
+            outs[id(node)] = type(node).apply(*[outs[id(p)] if isinstance(p, Function) else (c if p is None else p)
+                                                for p, c in zip(node.next, node.consts)])
+    leaves = [it.obj for it in items if it.kind in ("leaf", "param")]
     finals = [outs[id(r.grad_fn)] for r in roots if r.grad_fn is not None]
-    values = {k: t.data for k, t in outs.items()}
     grads = {id(r): np.ones_like(r.data) for r in roots}
     if finals:
+        found = grad(finals, [outs[id(n)] for n in order] + leaves, allow_unused=True,
+                     grad_outputs=[Tensor(np.ones_like(t.data)) for t in finals])
         keys = [id(n) for n in order] + [id(t) for t in leaves]
-        ones = [Tensor(np.ones_like(t.data)) for t in finals]
-        found = grad(finals, [outs[id(n)] for n in order] + leaves, grad_outputs=ones, allow_unused=True)
         grads.update({k: g.data for k, g in zip(keys, found) if g is not None})
-    return values, grads
+    return {k: t.data for k, t in outs.items()}, grads
 
 
-# --- module calls, recorded by forward hooks -----------------------------------------------------
-class _Call:
-    """One call of a module: its path, nesting level (the model is 0), input and output shapes."""
-
-    def __init__(self, path: str, module: Any, level: int, args: tuple) -> None:
-        self.path, self.module, self.level, self.outs = path, module, level, []
-        self.ins = [t.shape for t in _tensors(args)]
-        self.stop = {id(t.grad_fn) for t in _tensors(args) if t.grad_fn is not None}
-
-    def label(self) -> str:
-        return f"{self.path or 'model'}: {getattr(self.module, '__name__', type(self.module).__name__)}"
-
-
+# --- module calls, recorded by forward hooks -------------------------------------------------
 def _tensors(values: Iterable[Any]) -> list[Tensor]:
     """The Tensors among ``values``, looking one level into tuples, lists and dicts."""
-    found = []
-    for v in values:
-        v = list(v.values()) if isinstance(v, dict) else v
-        found.extend(t for t in (v if isinstance(v, (tuple, list)) else [v]) if isinstance(t, Tensor))
-    return found
+    flat = [v.values() if isinstance(v, dict) else v if isinstance(v, (tuple, list)) else [v] for v in values]
+    return [t for v in flat for t in v if isinstance(t, Tensor)]
 
 
-def _claim(outputs: list[Tensor], call: _Call, chain: tuple, owner: dict) -> None:
-    """Record ``chain`` (outermost call first) for each op between the call's inputs and ``outputs``.
+class _Call:
+    """One call of a module: its path, nesting level (the model is 0), input and output shapes."""
+    def __init__(self, path: str, module: Any, level: int, args: tuple) -> None:
+        self.path, self.module, self.level, self.ins = path, module, level, [t.shape for t in _tensors(args)]
+        self.stop = {id(t.grad_fn) for t in _tensors(args) if t.grad_fn is not None}
+        self.label = f"{path or 'model'}: {module.__name__ if path == 'loss' else type(module).__name__}"
 
-    Inner calls return first and claim their ops, so each op belongs to the innermost module.
-    """
-    call.outs = [t.shape for t in outputs]
-    stack = [t.grad_fn for t in outputs if t.grad_fn is not None and id(t.grad_fn) not in call.stop]
-    seen = {id(n) for n in stack}
-    while stack:
-        node = stack.pop()
-        owner.setdefault(id(node), (node, chain))
-        for p in node.next:
-            if isinstance(p, Function) and id(p) not in call.stop and id(p) not in seen:
-                seen.add(id(p))
-                stack.append(p)
+    def claim(self, outputs: list[Tensor], chain: tuple, owner: dict) -> None:
+        """Give ``chain`` (outermost first) the ops between the inputs and ``outputs`` that no call has:
+        inner calls return first, so an op belongs to the innermost module running when it was made."""
+        self.outs = [t.shape for t in outputs]
+        stack = [t.grad_fn for t in outputs if t.grad_fn is not None and id(t.grad_fn) not in self.stop]
+        while stack:
+            node = stack.pop()
+            owner.setdefault(id(node), (node, chain))
+            self.stop.add(id(node))  # visited
+            stack.extend(p for p in node.next if isinstance(p, Function) and id(p) not in self.stop)
 
 
-@contextlib.contextmanager
-def _trace(model: Any, owner: dict) -> Iterator[None]:
-    """Hooks on every module of ``model`` that fill ``owner``: id(op) -> (op, chain of calls)."""
-    if not hasattr(model, "named_modules") or not hasattr(model, "register_forward_hook"):
-        raise TypeError(f"draw_model_step needs a module with named_modules() and forward hooks, "
-                        f"got {type(model).__name__}")
+def _trace(model: Any, owner: dict) -> list:
+    """Forward hooks on every module of ``model`` that fill ``owner`` (id(op) -> (op, chain of calls))."""
     running: list[_Call] = []
-
-    def pre(path: str) -> Callable:
-        return lambda module, args: running.append(_Call(path, module, len(running), args))
 
     def post(module: Any, args: tuple, out: Any) -> None:
         chain = tuple(running)
-        _claim(_tensors([out]), running.pop(), chain, owner)
+        running.pop().claim(_tensors([out]), chain, owner)
 
-    handles = []
-    try:
-        for path, module in model.named_modules():
-            handles += [module.register_forward_pre_hook(pre(path)), module.register_forward_hook(post)]
-        yield
-    finally:
-        for h in handles:
-            h.remove()
+    return [h for path, m in model.named_modules() for h in (m.register_forward_hook(post), m.register_forward_pre_hook(
+        lambda module, args, path=path: running.append(_Call(path, module, len(running), args))))]
 
 
 def _group(items: list[_Item], edges: list[tuple], owner: dict, depth: int | None, expand: tuple,
            own: set) -> tuple[list[_Item], list[tuple]]:
-    """Fold every op inside a closed module call into one node for that call.
-
-    A call is open when its level is below ``depth`` or it is inside, or encloses, a name in
-    ``expand``. Open calls become boxes. Parameters and constants used only inside one folded
-    call go with it, except named tensors that are not the model's own (a target, say).
-    """
+    """Fold the ops of each closed module call into one node; open calls (level below ``depth``, or
+    inside or around a name in ``expand``) become boxes. A parameter or constant that only one folded
+    call uses goes with it, unless it is a named tensor not the model's own (a target, say)."""
     def is_open(c: _Call) -> bool:
-        inside = any(c.path == e or c.path.startswith(e + ".") or c.path == "" or e.startswith(c.path + ".")
-                     for e in expand)
-        return depth is None or c.level < depth or inside
+        return depth is None or c.level < depth or any(
+            c.path in ("", e) or c.path.startswith(e + ".") or e.startswith(c.path + ".") for e in expand)
 
-    rep: dict[str, _Item] = {}
-    folded: dict[int, _Item] = {}
-    for it in items:
-        if it.kind != "op":
-            continue
+    rep, folded = {}, {}
+    for it in (it for it in items if it.kind == "op"):
         chain = owner.get(id(it.obj), (None, ()))[1]
-        k = next((k for k, c in enumerate(chain) if not is_open(c)), None)
-        it.box = tuple(c for c in chain[: len(chain) if k is None else k] if c.level > 0)
-        if k is not None:
-            call = chain[k]
-            if id(call) not in folded:
-                folded[id(call)] = g = _Item("module", call, f"m{len(folded)}", call.label())
-                g.box = it.box
-            folded[id(call)].members.append(it)
-            rep[it.id] = folded[id(call)]
-    users: dict[str, set] = {}
+        k = next((k for k, c in enumerate(chain) if not is_open(c)), len(chain))
+        it.box = tuple(c for c in chain[:k] if c.level > 0)
+        if k < len(chain):
+            if id(chain[k]) not in folded:
+                folded[id(chain[k])] = _Item("module", chain[k], f"m{len(folded)}", chain[k].label)
+                folded[id(chain[k])].box = it.box
+            rep[it.id] = folded[id(chain[k])]
+            rep[it.id].members.append(it)
+    users: dict[str, dict] = {}
     for src, dst, _ in edges:
-        users.setdefault(src.id, set()).add(rep.get(dst.id, dst).id)
-    by_id = {it.id: it for it in items}
+        users.setdefault(src.id, {})[rep.get(dst.id, dst).id] = rep.get(dst.id, dst)
     for it in items:
         if it.kind in ("param", "const", "leaf") and len(users.get(it.id, ())) == 1:
-            (user,) = users[it.id]
-            target = next((g for g in folded.values() if g.id == user), None) or by_id[user]
+            (user,) = users[it.id].values()
             named = isinstance(it.obj, Tensor) and it.obj.name is not None and id(it.obj) not in own
-            if target.kind == "module" and it.kind != "leaf" and not named:
-                rep[it.id] = target  # folded away with the module that alone uses it
-            else:
-                it.box = target.box
-    out_items, placed, out_edges, seen = [], set(), [], set()
-    for it in items:
-        r = rep.get(it.id, it)
-        if r.id not in placed and (r is it or r.members and r.members[0] is it):
-            placed.add(r.id)
-            out_items.append(r)
+            if user.kind == "module" and it.kind != "leaf" and not named:
+                rep[it.id] = user  # folded away with the one module call that uses it
+            it.box = user.box
+    out_items = [rep.get(it.id, it) for it in items if it.id not in rep or rep[it.id].members[0] is it]
+    out_edges, seen = [], set()
     for src, dst, i in edges:
         a, b = rep.get(src.id, src), rep.get(dst.id, dst)
         if a is not b and (a.id, b.id) not in seen:
             seen.add((a.id, b.id))
-            if a.kind == "module" and a.exit is None:
-                a.exit = src.obj
+            a.exit = a.exit or (src.obj if a.kind == "module" else None)
             out_edges.append((a, b, i, src))
     return out_items, out_edges
 
 
 # --- labels ----------------------------------------------------------------------------------
-def _value(it: _Item, values: dict) -> Any:
-    obj = it.exit if it.kind == "module" else it.obj
+def _value(obj: Any, values: dict) -> Any:
     return values.get(id(obj)) if isinstance(obj, Function) else (obj.data if isinstance(obj, Tensor) else obj)
 
 
@@ -339,67 +234,56 @@ def _grad(it: _Item, grads: dict) -> Any:
 
 
 def _activity(it: _Item, values: dict) -> str | None:
-    """Dead fraction of ReLUs (0 for every example), saturated fraction of sigmoid/tanh outputs."""
+    """Dead fraction of ReLU units (0 for every example), saturated fraction of sigmoid/tanh outputs."""
     stats: dict[str, list] = {}
     for op in it.members or [it]:
-        kind = ACTIVATIONS.get(type(op.obj).__name__) if op.kind == "op" else None
-        out = values.get(id(op.obj)) if kind else None
-        if out is None or out.size == 0:
+        name, out = type(op.obj).__name__, values.get(id(op.obj))
+        if out is None or out.size == 0 or name not in ("Relu", "Sigmoid", "Tanh"):
             continue
-        if kind == "dead":  # a unit is dead when it is 0 for every example of the batch
-            flags = np.all(out == 0, axis=0) if out.ndim > 1 else out == 0
-        else:  # within 0.01 of the asymptotes: sigmoid 0 and 1, tanh -1 and 1
-            a = np.abs(2 * out - 1) if type(op.obj).__name__ == "Sigmoid" else np.abs(out)
-            flags = a >= 1 - (0.02 if type(op.obj).__name__ == "Sigmoid" else 0.01)
-        stats.setdefault(kind, []).append(flags.ravel())
+        if name == "Relu":  # a unit is dead when it is 0 for every example of the batch
+            stats.setdefault("dead", []).append((np.all(out == 0, axis=0) if out.ndim > 1 else out == 0).ravel())
+        else:  # within 0.01 of the asymptotes: sigmoid's 0 and 1, tanh's -1 and 1
+            gap = np.minimum(out, 1 - out) if name == "Sigmoid" else 1 - np.abs(out)
+            stats.setdefault("saturated", []).append((gap <= 0.01).ravel())
     return ", ".join(f"{k} {np.concatenate(v).mean():.0%}" for k, v in stats.items()) or None
 
 
-def _flow_color(norm: float, lo: float, hi: float) -> tuple[str, str]:
-    """Fill and font colour for a gradient norm on a log scale from 10**lo to 10**hi."""
+def _flow_color(norm: float, lo: int, hi: int) -> tuple[str, str]:
+    """Fill and font colour of a gradient norm, viridis on a log scale from 10**lo to 10**hi; grey for 0."""
     if not norm > 0:
         return "#d1d5db", "#111827"
-    t = min(max((math.log10(norm) - lo) / max(hi - lo, 1e-9), 0.0), 1.0) * (len(FLOW_COLORS) - 1)
-    k = min(int(t), len(FLOW_COLORS) - 2)
-    a, b = (np.array([int(c[j:j + 2], 16) for j in (1, 3, 5)]) for c in FLOW_COLORS[k:k + 2])
-    rgb = a + (b - a) * (t - k)
-    return "#%02x%02x%02x" % tuple(int(round(v)) for v in rgb), "white" if t < 2.5 else "#111827"
+    k = round(min(max((math.log10(norm) - lo) / max(hi - lo, 1), 0.0), 1.0) * (len(FLOW_COLORS) - 1))
+    return FLOW_COLORS[k], "white" if k < 5 else "#111827"
 
 
 def _label(it: _Item, opts: dict, values: dict, grads: dict) -> str:
-    obj, lines = it.obj, []
+    obj, g = it.obj, _grad(it, grads)
     if it.kind == "module":
-        params = sum(int(np.prod(p.shape)) for _, p in obj.module.named_parameters()) \
-            if hasattr(obj.module, "named_parameters") else 0
-        title = f"{obj.path or 'model'}: {type(obj.module).__name__}" if obj.path != "loss" else it.name
-        lines = [f"<b>{html.escape(title)}</b>",
-                 f"{', '.join(map(_shape, obj.ins))} \u2192 {', '.join(map(_shape, obj.outs))}"]
-        lines += [f"{params:,} params"] if params else []
+        params = sum(int(np.prod(p.shape)) for _, p in getattr(obj.module, "named_parameters", list)())
+        lines = [f"<b>{html.escape(it.name)}</b>", f"{', '.join(map(_tuple, obj.ins))} \u2192 "
+                 f"{', '.join(map(_tuple, obj.outs))}"] + ([f"{params:,} params"] if params else [])
     elif it.kind == "op":
-        lines = [f"<b>{type(obj).__name__}</b>"] + ([f"{_shape(obj.shape)} {obj.dtype}"] if opts["show_shapes"] else [])
+        lines = [f"<b>{type(obj).__name__}</b>"] + ([f"{_tuple(obj.shape)} {obj.dtype}"] if opts["show_shapes"] else [])
     else:
-        value = np.asarray(_value(it, values))
+        value = np.asarray(_value(obj, values))
         if it.kind == "const" and value.size == 1:
             return f"<{_fmt(value)}>"
-        lines = [f"<b>{html.escape(it.name or _TITLES[it.kind])}</b>"]
-        lines += [f"{_shape(value.shape)} {value.dtype}"] if opts["show_shapes"] or it.kind == "const" else []
+        title = it.name or ("parameter" if it.kind == "param" else it.kind)
+        lines = [f"<b>{html.escape(title)}</b>"]
+        lines += [f"{_tuple(value.shape)} {value.dtype}"] if opts["show_shapes"] or it.kind == "const" else []
     if opts["show_values"] and it.kind != "module":
-        lines.append(f"value: {_fmt(_value(it, values))}")
+        lines.append(f"value: {_fmt(_value(obj, values))}")
     if opts["show_grads"] and it.kind != "const":
-        g = _grad(it, grads)
         lines.append("grad: " + ("\u2014" if g is None else _fmt(g)))
     if opts["grad_flow"] and it.kind != "const":
-        g = _grad(it, grads)
-        lines.append("no gradient" if g is None else f"grad norm {np.linalg.norm(g):.2g}")
-        lines += [a for a in [_activity(it, values)] if a]
-    return "<" + "<br/>".join(lines) + ">"
+        lines += ["no gradient" if g is None else f"grad norm {np.linalg.norm(g):.2g}", _activity(it, values)]
+    return "<" + "<br/>".join(line for line in lines if line) + ">"
 
 
-def _edge_label(src: _Item, dst: _Item, carried: Any, values: dict, grads: dict) -> dict[str, str]:
+def _edge_label(src: _Item, dst: _Item, carried: _Item, values: dict, grads: dict) -> dict[str, str]:
     """Forward value above the edge (``label``), gradient below it (``xlabel``, placed after layout)."""
-    obj = dst.obj if dst.kind == "output" else carried.obj
-    value = values.get(id(obj)) if isinstance(obj, Function) else (obj.data if isinstance(obj, Tensor) else obj)
-    labels = {"label": f'<<font color="{VALUE_COLOR}">{html.escape(_fmt(value))}</font>>'}
+    obj = dst.obj if dst.kind == "output" else (carried.exit or carried.obj)
+    labels = {"label": f'<<font color="{VALUE_COLOR}">{html.escape(_fmt(_value(obj, values)))}</font>>'}
     if carried.kind != "const":
         g = grads.get(id(obj))
         text = "\u2014" if g is None else _fmt(g) + (" (total)" if src.uses > 1 and dst.kind != "output" else "")
@@ -408,273 +292,192 @@ def _edge_label(src: _Item, dst: _Item, carried: Any, values: dict, grads: dict)
 
 
 # --- emitting DOT ----------------------------------------------------------------------------
-def _emit(items: list[_Item], edges: list[tuple], opts: dict, values: dict, grads: dict,
-          edge_label: Callable | None = None, node_style: Callable | None = None) -> Graph:
-    max_nodes = opts["max_nodes"]
-    shown = items if max_nodes is None else items[:max_nodes]
-    drawn = {it.id for it in shown}
-    wide = opts["show_edges"] or edge_label is not None
+def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, edge_label: Callable | None = None
+          ) -> Graph:
+    """The DOT graph of ``items`` (cut at ``max_nodes``, with a marker) and ``edges``; ``replay()`` gives
+    (values, gradients) when the options show any."""
+    needed = opts["show_values"] or opts["show_grads"] or opts["show_edges"] or opts["grad_flow"]
+    values, grads = replay() if needed else ({}, {})
+    shown = items if opts["max_nodes"] is None else items[: opts["max_nodes"]]
+    drawn, wide = {it.id for it in shown}, opts["show_edges"]
     dot = Graph(name="graph", graph_attr={"rankdir": opts["rankdir"], "fontname": "Helvetica", "bgcolor": "white",
                                           "nodesep": "0.5" if wide else "0.25", "ranksep": "0.8" if wide else "0.35"},
                 node_attr={"fontname": "Helvetica", "fontsize": "11", "height": "0.3", "margin": "0.1,0.04"},
                 edge_attr={"fontname": "Helvetica", "fontsize": "10", "color": "#4b5563", "arrowsize": "0.7"})
-    norms = [np.linalg.norm(g) for it in shown if (g := _grad(it, grads)) is not None] if opts["grad_flow"] else []
-    norms = [n for n in norms if n > 0]
+    norms = [n for it in shown if (g := _grad(it, grads)) is not None and (n := np.linalg.norm(g)) > 0]
     lo, hi = (math.floor(math.log10(min(norms))), math.ceil(math.log10(max(norms)))) if norms else (0, 0)
-    boxes: dict[tuple, list] = {}
+    graphs: dict[tuple, graphviz.Digraph] = {(): dot}
+    for path in sorted({it.box[:k] for it in shown for k in range(1, len(it.box) + 1)}, key=len):
+        graphs[path] = graphviz.Digraph(name=f"cluster_{len(graphs)}", graph_attr={  # a box per open module call
+            "label": path[-1].label, "labeljust": "l", "style": "rounded,dashed", "color": "#6b7280", "margin": "10"})
     for it in shown:
         attrs = {"label": _label(it, opts, values, grads), **_STYLES[it.kind]}
         if opts["grad_flow"] and it.kind != "const":
             g = _grad(it, grads)
             attrs["fillcolor"], attrs["fontcolor"] = _flow_color(0.0 if g is None else np.linalg.norm(g), lo, hi)
-        attrs.update(node_style(it) if node_style else {})
-        boxes.setdefault(it.box, []).append((it.id, attrs))
-    _emit_boxes(dot, boxes)
+        graphs[it.box].node(it.id, **attrs)
+    for path in sorted(graphs, key=len, reverse=True)[:-1]:
+        graphs[path[:-1]].subgraph(graphs[path])
     if len(items) > len(shown):
-        dot.node("cut", f"\u2026 {len(items) - len(shown)} more nodes not drawn (max_nodes={max_nodes})", **_STYLES["cut"])
+        dot.node("cut", f"\u2026 {len(items) - len(shown)} more nodes not drawn (max_nodes={opts['max_nodes']})",
+                 **_STYLES["cut"])
     cut_into = set()
-    for src, dst, *rest in edges:
-        if dst.id not in drawn:
-            continue
-        if src.id in drawn:
-            carried = rest[1] if len(rest) > 1 else src
-            attrs = edge_label(src, dst, rest[0]) if edge_label else \
-                _edge_label(src, dst, carried, values, grads) if opts["show_edges"] else {}
-            dot.edge(src.id, dst.id, **attrs)
-        elif dst.id not in cut_into:  # one dashed edge from the marker to each node it feeds
+    for src, dst, i, *carried in edges:
+        if src.id in drawn and dst.id in drawn:
+            label = edge_label or (lambda s, d, i, c=carried: _edge_label(s, d, (c or [s])[0], values, grads))
+            dot.edge(src.id, dst.id, **(label(src, dst, i) if wide else {}))
+        elif dst.id in drawn and dst.id not in cut_into:  # one dashed edge from the marker to each node it feeds
             cut_into.add(dst.id)
             dot.edge("cut", dst.id, style="dashed", color=GRAD_COLOR)
-    if opts["legend"] or opts["grad_flow"]:
-        _add_legend(dot, [k for k in _LEGEND if any(it.kind == k for it in shown)] if opts["legend"] else [],
-                    opts["show_edges"], (lo, hi) if opts["grad_flow"] else None)
+    key = f'<td>edge: <font color="{VALUE_COLOR}">value</font> / <font color="{GRAD_COLOR}">gradient</font></td>'
+    cells = [key] if wide and opts["legend"] else []
+    cells += ["<td>gradient norm</td>"] + [f'<td bgcolor="{c}"><font color="{f}">1e{e}</font></td>' for e in range(
+        lo, hi + 1) for c, f in [_flow_color(10.0 ** e, lo, hi)]] if opts["grad_flow"] else []
+    if cells:  # a key: the edge colours, the gradient-norm scale
+        dot.node("legend", f'<<table border="0" cellspacing="2"><tr>{"".join(cells)}</tr></table>>', shape="plaintext",
+                 fontsize="9")
     return dot
 
 
-def _emit_boxes(dot: graphviz.Digraph, boxes: dict[tuple, list]) -> None:
-    """Nodes into nested ``cluster_*`` subgraphs, one per open module call (a box path)."""
-    graphs = {(): dot}
-    for path in sorted({p[:k] for p in boxes for k in range(1, len(p) + 1)}, key=len):
-        graphs[path] = graphviz.Digraph(name=f"cluster_{len(graphs)}")
-        graphs[path].attr(label=path[-1].label(), labeljust="l", style="rounded,dashed", color="#6b7280",
-                          fontcolor="#374151", fontsize="11", margin="10")
-    for path, nodes in boxes.items():
-        for ident, attrs in nodes:
-            graphs[path].node(ident, **attrs)
-    for path in sorted(graphs, key=len, reverse=True)[:-1]:
-        graphs[path[:-1]].subgraph(graphs[path])
-
-
-def _add_legend(dot: graphviz.Digraph, kinds: list[str], show_edges: bool, flow: tuple | None) -> None:
-    """A key: swatches of the node styles, the edge colours, and the gradient-norm colour scale."""
-    rows = [f'<td bgcolor="{_STYLES[k]["fillcolor"]}" color="{_STYLES[k]["color"]}" border="1">{_LEGEND[k]}</td>'
-            for k in kinds]
-    if show_edges:
-        rows.append(f'<td>edge: <font color="{VALUE_COLOR}">value</font> / <font color="{GRAD_COLOR}">gradient</font></td>')
-    if flow:
-        lo, hi = flow
-        cells = "".join(f'<td bgcolor="{_flow_color(10.0 ** e, lo, hi)[0]}"><font color="{_flow_color(10.0 ** e, lo, hi)[1]}">'
-                        f"1e{e}</font></td>" for e in range(lo, hi + 1))
-        rows.append(f'<td><table border="0" cellspacing="1"><tr><td>gradient norm (log)</td>{cells}</tr></table></td>')
-    dot.node("legend", f'<<table border="0" cellspacing="3" cellpadding="3">{"".join(f"<tr>{r}</tr>" for r in rows)}</table>>',
-             shape="plaintext", fontsize="9")
-
-
 # --- the public API --------------------------------------------------------------------------
-def _param_names(params: Any) -> dict[int, str]:
-    """id(tensor) -> name, from a name -> tensor mapping (``named_parameters()``) or the reverse."""
-    names = {}
-    for k, v in dict(params or {}).items():
-        if isinstance(k, str) and isinstance(v, Tensor):
-            names[id(v)] = k
-        elif isinstance(k, Tensor) and isinstance(v, str):
-            names[id(k)] = v
-        else:
-            raise TypeError("draw: params must map names to tensors, e.g. dict(model.named_parameters()), or "
-                            f"tensors to names; got a {type(k).__name__} -> {type(v).__name__} entry")
-    return names
-
-
-def _options(roots: tuple, rankdir: str, max_nodes: int | None, **opts: Any) -> dict:
-    if not roots:
-        raise TypeError("draw() needs at least one root tensor")
-    for r in roots:
-        if not isinstance(r, Tensor):
-            raise TypeError(f"draw() takes Tensors, got {type(r).__name__}")
-    if rankdir not in ("LR", "TB", "RL", "BT"):
-        raise ValueError(f"draw: rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
-    if max_nodes is not None and max_nodes < 1:
-        raise ValueError(f"draw: max_nodes must be a positive int or None, got {max_nodes}")
-    return {"rankdir": rankdir, "max_nodes": max_nodes, **opts}
+def _options(roots: tuple, **given: Any) -> tuple[dict, dict[int, str]]:
+    """The drawing options with their defaults, checked, and id -> name from ``params``."""
+    opts = {**DEFAULTS, **given}
+    if set(given) - set(DEFAULTS):
+        raise TypeError(f"draw: unknown option(s) {sorted(set(given) - set(DEFAULTS))}; options: {list(DEFAULTS)}")
+    if not roots or not all(isinstance(r, Tensor) for r in roots):
+        raise TypeError(f"draw() takes one or more Tensors, got {[type(r).__name__ for r in roots]}")
+    if opts["rankdir"] not in ("LR", "TB", "RL", "BT"):
+        raise ValueError(f"draw: rankdir must be 'LR', 'TB', 'RL' or 'BT', got {opts['rankdir']!r}")
+    if opts["max_nodes"] is not None and opts["max_nodes"] < 1:
+        raise ValueError(f"draw: max_nodes must be a positive int or None, got {opts['max_nodes']}")
+    pairs = [(k, v) if isinstance(k, str) else (v, k) for k, v in dict(opts["params"] or {}).items()]
+    if not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in pairs):
+        raise TypeError("draw: params must map names to tensors, e.g. dict(model.named_parameters()), or tensors "
+                        f"to names; got {[(type(k).__name__, type(v).__name__) for k, v in pairs]}")
+    return opts, {id(v): k for k, v in pairs}
 
 
 def draw(*roots: Tensor, show_shapes: bool = True, show_values: bool = False, show_grads: bool = False,
          show_edges: bool = False, rankdir: str = "LR", max_nodes: int | None = 500, params: Any = None,
          legend: bool = False, grad_flow: bool = False) -> Graph:
-    """Draw the computation graph behind ``roots`` (Tensors) and return it as a `Graph`.
+    """Draw the computation graph behind ``roots`` (Tensors) as a `Graph`.
 
-    ``show_shapes``: shape (a Python tuple) and dtype on every node. ``show_values`` /
-    ``show_grads``: the value and d(roots)/d(value) on every node (scalars in full, arrays as
-    min, mean, max, norm), by replaying the graph (see the module docstring). ``show_edges``:
-    forward value (green) above and gradient (red) below each edge, as on the lecture slides.
-    ``rankdir``: "LR" (inputs left), "TB", "RL" or "BT". ``max_nodes``: draw at most this many
-    nodes, nearest the roots first, with a marker saying how many more were left out (None: no
-    limit). ``params``: names for parameters, ``dict(model.named_parameters())`` or tensor ->
-    name. ``legend``: a key to the styles. ``grad_flow``: colour nodes by their gradient's norm.
+    ``show_shapes``: shape (a tuple) and dtype on nodes. ``show_values``/``show_grads``: value and
+    d(sum of roots)/d(value) on nodes (scalars in full, arrays as min, mean, max, norm).
+    ``show_edges``: forward value (green) above and gradient (red) below each edge, as on the
+    lecture slides. ``rankdir``: "LR", "TB", "RL" or "BT". ``max_nodes``: draw this many nodes,
+    nearest the roots first, with a marker saying how many more there are (None: all).
+    ``params``: names, ``dict(model.named_parameters())`` or tensor -> name. ``legend``: a key.
+    ``grad_flow``: colour nodes by their gradient's norm (log scale); label ReLUs with their dead
+    fraction (units 0 for every example), sigmoid/tanh with their saturated one.
     """
-    opts = _options(roots, rankdir, max_nodes, show_shapes=show_shapes, show_values=show_values,
-                    show_grads=show_grads, show_edges=show_edges, legend=legend, grad_flow=grad_flow)
-    items, edges = _walk(roots, _param_names(params))
-    values, grads = _replay(roots) if show_values or show_grads or show_edges or grad_flow else ({}, {})
-    return _emit(items, edges, opts, values, grads)
+    opts, names = _options(roots, **{k: v for k, v in locals().items() if k != "roots"})
+    items, edges = _walk(roots, names)
+    return _emit(items, edges, opts, lambda: _replay(roots, items))
 
 
 def save(root: Tensor | graphviz.Digraph, path: str | Path, **kwargs: Any) -> Path:
-    """Draw ``root`` (a Tensor, with `draw`'s keyword options, or an already drawn graph) to ``path``.
+    """Draw ``root`` (a Tensor, with `draw`'s keyword options, or a drawn graph) to ``path``; return it.
 
-    The suffix picks the format: .png, .svg, .pdf (these need Graphviz's ``dot``) or .dot (the
-    DOT source, always works). Returns the path written.
+    The suffix picks the format: .png, .svg, .pdf (these need Graphviz's ``dot``) or .dot (always).
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
+    path, suffix = Path(path), Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(f"save: unsupported file type {path.suffix!r} for {path}; use one of {', '.join(FORMATS)}")
     if isinstance(root, graphviz.Digraph) and kwargs:
         raise TypeError(f"save: drawing options {sorted(kwargs)} need a Tensor, not an already drawn graph")
     graph = root if isinstance(root, graphviz.Digraph) else draw(root, **kwargs)
-    if suffix == ".dot":
-        path.write_text(graph.source, encoding="utf-8")
-    else:
-        path.write_bytes(_with_install_hint(graphviz.Digraph.pipe, graph, format=suffix[1:]))
+    data = graph.source.encode() if suffix == ".dot" else _with_install_hint(graphviz.Digraph.pipe, graph, suffix[1:])
+    path.write_bytes(data)
     return path
-
-
-@contextlib.contextmanager
-def _untouched(model: Any) -> Iterator[None]:
-    """Restore the model's parameters, buffers, ``.grad``s, train/eval modes and the RNG on exit."""
-    tensors = [t for _, t in model.named_parameters()] + [t for _, t in getattr(model, "named_buffers", list)()]
-    kept = [(t, t.data, t.data.copy(), t.grad) for t in tensors if t is not None]
-    modes = [(m, m.training) for _, m in model.named_modules()]
-    rng = generator().bit_generator.state
-    try:
-        yield
-    finally:
-        for t, array, copy, g in kept:
-            np.copyto(array, copy) if array.shape == copy.shape else None
-            t.data, t.grad = array, g
-        for m, mode in modes:
-            m.training = mode
-        generator().bit_generator.state = rng
 
 
 def draw_model_step(model: Any, x: Any, target: Any, loss_fn: Callable, depth: int | None = 1,
                     expand: Iterable[str] = (), grad_flow: bool = False, **draw_options: Any) -> Graph:
     """Draw one training step of ``model``, ``loss_fn(model(x), target)``, module by module.
 
-    ``depth``: at 1 each top-level module is one node (name, type, input -> output shapes,
-    parameter count), at 2 their children, at 0 the whole model; None draws every primitive.
-    ``expand``: module names (as ``named_modules()`` gives them) to open fully. Open modules
-    are drawn as boxes. The loss is one more node, named after ``loss_fn``. A float ``x`` is
-    copied into a leaf that requires grad, so the gradient reaching the input shows too.
-    ``grad_flow``: colour each node by the norm of the gradient reaching it (log scale, with a
-    legend) and label ReLUs with their dead fraction, sigmoid/tanh with their saturated one.
-    The model runs in its current train/eval mode; afterwards its parameters, buffers (running
-    statistics), ``.grad``s, modes and the random generator are as they were: nothing calls
-    ``backward``, gradients come from replaying the graph. ``draw_options`` go to `draw`.
-    """
-    names = dict(model.named_modules())
-    expand = tuple(expand)
-    unknown = [e for e in expand if e not in names or e == ""]
-    if unknown:
-        raise ValueError(f"draw_model_step: expand names unknown modules {unknown}; the modules are "
-                         f"{[n for n in names if n]}")
+    ``depth``: at 1 each top-level module is one node (name, type, input -> output shapes, parameter
+    count), at 2 their children, at 0 the model; None: every primitive. ``expand``: names from
+    ``named_modules()`` to open fully. Open modules are boxes. A float ``x`` becomes a leaf that
+    requires grad, so its gradient shows too. ``grad_flow`` and ``draw_options``: see `draw`. The
+    model runs in its train/eval mode; afterwards its parameters, buffers (running statistics),
+    ``.grad``s and modes, and the random generator, are as they were: nothing calls ``backward``."""
+    modules, expand = [n for n, _ in model.named_modules() if n], tuple(expand)
+    if any(e not in modules for e in expand):
+        raise ValueError(f"draw_model_step: expand names unknown modules {[e for e in expand if e not in modules]}; "
+                         f"the modules are {modules}")
     if depth is not None and depth < 0:
         raise ValueError(f"draw_model_step: depth must be a non-negative int or None, got {depth}")
     data = x.data if isinstance(x, Tensor) else np.asarray(x)
     x = Tensor(data, requires_grad=data.dtype.kind == "f", name="x")
-    if isinstance(target, Tensor) and target.name is None:
-        target = Tensor(target.data, name="target")
-    owner: dict = {}
-    with _untouched(model):
-        with _trace(model, owner), enable_grad():
-            out = model(x)
+    target = Tensor(target.data, name="target") if isinstance(target, Tensor) and target.name is None else target
+    own = {**dict(model.named_parameters()),
+           **{f"{k} (buffer)": t for k, t in getattr(model, "named_buffers", list)() if t is not None}}
+    opts, names = _options((x,), **{"params": own, **draw_options, "grad_flow": grad_flow})
+    owner: dict = {}  # the model's state, modes and the generator go back as they were, whatever happens
+    state, rng, modes = model.state_dict(), generator().bit_generator.state, [(m, m.training) for m in model.modules()]
+    hooks = _trace(model, owner)
+    try:
         with enable_grad():
+            out = model(x)
             loss = loss_fn(out, target)
-        loss_call = _Call("loss", loss_fn, 1, (out, target))
-        _claim([loss], loss_call, (loss_call,), owner)
+        (call := _Call("loss", loss_fn, 1, (out, target))).claim([loss], (call,), owner)
         loss.name = "loss"
-        own = dict(model.named_parameters())
-        own.update({f"{k} (buffer)": t for k, t in getattr(model, "named_buffers", list)() if t is not None})
-        opts = _options((loss,), **{"rankdir": "LR", "max_nodes": 500, "show_shapes": True, "show_values": False,
-                                    "show_grads": False, "show_edges": False, "legend": False, **draw_options,
-                                    "grad_flow": grad_flow})
-        items, edges = _walk((loss,), _param_names(own))
-        items, edges = _group(items, edges, owner, depth, expand, {id(t) for t in own.values()})
-        replay = grad_flow or opts["show_values"] or opts["show_grads"] or opts["show_edges"]
-        values, grads = _replay((loss,)) if replay else ({}, {})
-        return _emit(items, edges, opts, values, grads)
+        walked, edges = _walk((loss,), names)
+        items, edges = _group(walked, edges, owner, depth, expand, {id(t) for t in own.values()})
+        return _emit(items, edges, opts, lambda: _replay((loss,), walked))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.load_state_dict(state)
+        for m, mode in modes:
+            m.training = mode
+        generator().bit_generator.state = rng
 
 
 def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str = "svg") -> list[Graph]:
-    """The backward pass as a film: one frame per op, in an order backward may visit them.
+    """The backward pass as a film: one frame per op, in an order backward can visit them.
 
-    Each frame draws the graph with the forward values on the edges (as ``show_edges=True``);
-    the current op is highlighted and each of its input edges reads ``upstream x local =
-    downstream``, where upstream is d(root)/d(op output), local d(output)/d(input) (for arrays,
-    the vector-Jacobian product with ones) and downstream the gradient the op sends that input.
-    Edges already visited keep their gradient. Computed by replaying the graph: no ``.grad``
-    changes. With ``path``: a ``.gif`` (frames rendered by ``dot`` as PNG onto one canvas, with
-    Pillow), or a folder that gets one ``frame_NN.svg`` (or ``.png``, ``frame_format``) per frame.
-    """
-    if not isinstance(root, Tensor) or not root.requires_grad or root.grad_fn is None:
-        raise ValueError("storyboard: the root must be a Tensor that requires grad and was made by an op "
-                         f"(got {type(root).__name__}{'' if not isinstance(root, Tensor) else ' without a graph'})")
-    opts = _options((root,), "LR", None, show_shapes=False, show_values=False, show_grads=False,
-                    show_edges=True, legend=False, grad_flow=False)
+    Each frame draws the forward values on the edges (as ``show_edges=True``), highlights the op
+    and writes ``upstream x local = downstream`` on its input edges: d(root)/d(output), d(output)/
+    d(input) (for arrays the vector-Jacobian product with ones; arrays show as norms) and what the
+    op sends back; visited edges keep their gradient. No ``.grad`` changes. ``path``: a ``.gif``
+    (Pillow, frames centred on one canvas), or a folder for ``frame_NN.svg`` (``frame_format``)."""
+    if not isinstance(root, Tensor) or root.grad_fn is None:
+        raise ValueError(f"storyboard: the root must be a Tensor made by ops on tensors that require grad, got "
+                         f"{type(root).__name__}{' without a graph' if isinstance(root, Tensor) else ''}")
+    opts, _ = _options((root,), show_shapes=False, show_edges=True, max_nodes=None)
     items, edges = _walk((root,), {})
-    values, grads = _replay((root,))
-    steps = {}  # id(op) -> (upstream, [(local, downstream) per argument])
-    for node in reversed(_topo((root,))):
+    values, grads = _replay((root,), items)
+    order, steps = [it.obj for it in items if it.kind == "op"], {}  # id(op) -> {argument: (now, later) labels}
+    for node in order:
         up = grads[id(node)]
-        args = [Tensor(np.array(values[id(p)] if isinstance(p, Function) else p.data), requires_grad=True) if p is not None else c for p, c in zip(node.next, node.consts)]
+        args = [c if p is None else Tensor(np.array(_value(p, values)), requires_grad=True)
+                for p, c in zip(node.next, node.consts)]
         wrt = [a for a, p in zip(args, node.next) if p is not None]
         with enable_grad():
             out = type(node).apply(*args)
             local = grad(out, wrt, grad_outputs=Tensor(np.ones_like(out.data)), retain_graph=True, allow_unused=True)
-            down = grad(out, wrt, grad_outputs=Tensor(np.asarray(up, dtype=out.dtype)), allow_unused=True)
-        per_arg = iter(zip(local, down))
-        steps[id(node)] = (up, [next(per_arg) if p is not None else None for p in node.next])
+            down = grad(out, wrt, grad_outputs=Tensor(up.astype(out.dtype)), allow_unused=True)
+        where, short = [i for i, p in enumerate(node.next) if p is not None], up.size > 1
+        steps[id(node)] = {i: (f"<b>{_fmt(up, short)} \u00d7 {_fmt(lo.data, short)} = {_fmt(d.data, short)}</b>",
+                               _fmt(d.data, short)) for i, lo, d in zip(where, local, down) if d is not None}
+    rank, ids, frames = {id(n): k for k, n in enumerate(order)}, {id(it.obj): it.id for it in items}, []
+    for k, node in enumerate(order):
 
-    def edge_text(text: str, bold: bool = False) -> str:
-        return f'<<font color="{GRAD_COLOR}">{"<b>" if bold else ""}{html.escape(text)}{"</b>" if bold else ""}</font>>'
+        def edge(src: _Item, dst: _Item, i: int, k: int = k) -> dict:
+            attrs, j = _edge_label(src, dst, src, values, {id(root): grads[id(root)]}), rank.get(id(dst.obj), k + 1)
+            if j <= k and i in steps[id(dst.obj)]:  # the current op's edges: up x local = down; earlier ones: down
+                attrs.update(xlabel=f'<<font color="{GRAD_COLOR}">{steps[id(dst.obj)][i][j < k]}</font>>',
+                             **({} if j < k else {"penwidth": "2.5", "color": GRAD_COLOR}))
+            return attrs
 
-    frames, order = [], [id(n) for n in reversed(_topo((root,)))]
-    names = {id(n): type(n).__name__ for n in _topo((root,))}
-    for k, current in enumerate(order):
-        done = set(order[:k])
-
-        def edge_label(src: _Item, dst: _Item, i: int, done: set = done, current: int = current) -> dict:
-            value = values.get(id(src.obj)) if src.kind == "op" else _value(src, values)
-            labels = {"label": f'<<font color="{VALUE_COLOR}">{html.escape(_fmt(dst.obj.data if dst.kind == "output" else value))}</font>>'}
-            if dst.kind == "output":
-                labels["xlabel"] = edge_text("1")
-            elif id(dst.obj) in done | {current} and steps[id(dst.obj)][1][i] is not None:
-                up, (local, down) = steps[id(dst.obj)][0], steps[id(dst.obj)][1][i]
-                short = np.size(up) > 1
-                labels["xlabel"] = edge_text(f"{_fmt(up, short)} \u00d7 {_fmt(local.data, short)} = "
-                                             f"{_fmt(down.data, short)}", True) if id(dst.obj) == current \
-                    else edge_text(_fmt(down.data, short))
-                labels.update(penwidth="2.5", color=GRAD_COLOR) if id(dst.obj) == current else None
-            return labels
-
-        def style(it: _Item, current: int = current, done: set = done) -> dict:
-            if it.kind == "op" and id(it.obj) == current:
-                return {"fillcolor": "#fde68a", "penwidth": "3", "color": GRAD_COLOR}
-            return {"fillcolor": "#fee2e2"} if it.kind == "op" and id(it.obj) in done else {}
-
-        frame = _emit(items, edges, opts, values, grads, edge_label=edge_label, node_style=style)
-        frame.attr(label=f"backward step {k + 1} of {len(order)}: {names[current]}, upstream \u00d7 local = downstream",
-                   labelloc="t", fontsize="12")
-        frames.append(frame)
+        frames.append(_emit(items, edges, opts, lambda: (values, grads), edge_label=edge))
+        for j, n in enumerate(order[: k + 1]):  # a later node statement adds attributes: done ops pink, current yellow
+            frames[-1].node(ids[id(n)], fillcolor="#fde68a" if j == k else "#fee2e2", color=GRAD_COLOR)
+        frames[-1].attr(label=f"backward step {k + 1} of {len(order)}: {type(node).__name__}, upstream \u00d7 local = "
+                              "downstream", labelloc="t", fontsize="12")
     if path is not None:
         _write_film(frames, Path(path), frame_format)
     return frames
@@ -682,8 +485,6 @@ def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str =
 
 def _write_film(frames: list[Graph], path: Path, frame_format: str) -> None:
     if path.suffix.lower() != ".gif":
-        if frame_format not in ("svg", "png"):
-            raise ValueError(f"storyboard: frame_format must be 'svg' or 'png', got {frame_format!r}")
         path.mkdir(parents=True, exist_ok=True)
         for k, f in enumerate(frames):
             (path / f"frame_{k:02d}.{frame_format}").write_bytes(f.pipe(format=frame_format))
@@ -692,9 +493,7 @@ def _write_film(frames: list[Graph], path: Path, frame_format: str) -> None:
 
     images = [Image.open(io.BytesIO(f.pipe(format="png"))).convert("RGB") for f in frames]
     size = (max(i.width for i in images), max(i.height for i in images))
-    canvases = []
-    for image in images:
-        canvas = Image.new("RGB", size, "white")
+    canvases = [Image.new("RGB", size, "white") for _ in images]
+    for canvas, image in zip(canvases, images):
         canvas.paste(image, ((size[0] - image.width) // 2, (size[1] - image.height) // 2))
-        canvases.append(canvas)
     canvases[0].save(path, save_all=True, append_images=canvases[1:], duration=1500, loop=0)
