@@ -422,7 +422,7 @@ def draw_model_step(model: Any, x: Any, target: Any, loss_fn: Callable, depth: i
         with enable_grad():
             out = model(x)
             loss = loss_fn(out, target)
-        (call := _Call("loss", loss_fn, 1, (out, target))).claim([loss], (call,), owner)
+        (call := _Call("loss", loss_fn, math.inf, (out, target))).claim([loss], (call,), owner)
         loss.name = "loss"
         walked, edges = _walk((loss,), names)
         items, edges = _group(walked, edges, owner, depth, expand, {id(t) for t in own.values()})
@@ -461,7 +461,7 @@ def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str =
             local = grad(out, wrt, grad_outputs=Tensor(np.ones_like(out.data)), retain_graph=True, allow_unused=True)
             down = grad(out, wrt, grad_outputs=Tensor(up.astype(out.dtype)), allow_unused=True)
         where, short = [i for i, p in enumerate(node.next) if p is not None], up.size > 1
-        steps[id(node)] = {i: (f"<b>{_fmt(up, short)} \u00d7 {_fmt(lo.data, short)} = {_fmt(d.data, short)}</b>",
+        steps[id(node)] = {i: (f"{_fmt(up, short)} \u00d7 {_fmt(lo.data, short)} = {_fmt(d.data, short)}",
                                _fmt(d.data, short)) for i, lo, d in zip(where, local, down) if d is not None}
     rank, ids, frames = {id(n): k for k, n in enumerate(order)}, {id(it.obj): it.id for it in items}, []
     for k, node in enumerate(order):
@@ -470,7 +470,7 @@ def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str =
             attrs, j = _edge_label(src, dst, src, values, {id(root): grads[id(root)]}), rank.get(id(dst.obj), k + 1)
             if j <= k and i in steps[id(dst.obj)]:  # the current op's edges: up x local = down; earlier ones: down
                 attrs.update(xlabel=f'<<font color="{GRAD_COLOR}">{steps[id(dst.obj)][i][j < k]}</font>>',
-                             **({} if j < k else {"penwidth": "2.5", "color": GRAD_COLOR}))
+                             **({} if j < k else {"penwidth": "2.5", "color": GRAD_COLOR, "fontsize": "12"}))
             return attrs
 
         frames.append(_emit(items, edges, opts, lambda: (values, grads), edge_label=edge))
