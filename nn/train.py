@@ -212,7 +212,8 @@ def plot_history(history: History, path: str | Path) -> Path:
     """Write learning curves to ``path`` (format from the suffix, e.g. ``curves.png``).
 
     Two panels against the epoch: loss (on a log axis, where its late, small improvements stay
-    visible) and accuracy, each with the training and (when recorded) the test curve. Uses matplotlib's object API, so no global backend is touched.
+    visible) and accuracy, each with the training and (when recorded) the test curve. Uses
+    matplotlib's object API, so no global backend is touched.
     """
     # imported lazily: plotting is optional to training
     from matplotlib.figure import Figure
