@@ -20,8 +20,9 @@ import graphviz
 import numpy as np
 
 from .creation import generator
-from .engine import enable_grad, grad
-from .function import Function
+from .engine import grad
+from .mode import enable_grad
+from .ops.function import Function
 from .tensor import Tensor
 
 INSTALL_HINT = (
@@ -318,9 +319,8 @@ def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, 
         graphs[it.box].node(it.id, **attrs)
     for path in sorted(graphs, key=len, reverse=True)[:-1]:
         graphs[path[:-1]].subgraph(graphs[path])
-    if len(items) > len(shown):
-        dot.node("cut", f"\u2026 {len(items) - len(shown)} more nodes not drawn (max_nodes={opts['max_nodes']})",
-                 **_STYLES["cut"])
+    if cut := len(items) - len(shown):
+        dot.node("cut", f"\u2026 {cut} more nodes not drawn (max_nodes={opts['max_nodes']})", **_STYLES["cut"])
     cut_into = set()
     for src, dst, i, *carried in edges:
         if src.id in drawn and dst.id in drawn:

@@ -35,7 +35,7 @@ import numpy as np
 
 import autograd as ag
 
-from ..engine import no_grad
+from ..mode import no_grad
 from ..tensor import Tensor
 from .opdb import MAX_SIDE, HypothesisSource, NumpySource, Source, _broadcastable
 
