@@ -7,10 +7,12 @@ from .layers import AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatte
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, MultiMarginLoss, NLLLoss, SVMLoss
 from .module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
 from .serialization import load, save
+from .summary import Summary, summary
 
 __all__ = [
     "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss", "Dropout", "ELU",
     "Flatten", "IncompatibleKeys", "KNearestNeighbor", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d",
     "Maxout", "Module", "ModuleList", "MultiMarginLoss", "NLLLoss", "PReLU", "Parameter", "ReLU", "SVMLoss",
-    "Sequential", "Sigmoid", "Softmax", "Tanh", "data", "functional", "init", "load", "optim", "save",
+    "Sequential", "Sigmoid", "Softmax", "Summary", "Tanh", "data", "functional", "init", "load", "optim", "save",
+    "summary",
 ]
