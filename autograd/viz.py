@@ -83,8 +83,8 @@ def _fmt(a: Any, short: bool = False) -> str:
 class _Item:
     """One drawn node: a root or leaf Tensor, an op (Function), a constant, or a module call."""
     def __init__(self, kind: str, obj: Any, ident: str, name: str | None) -> None:
-        self.kind, self.obj, self.id, self.name, self.uses = kind, obj, ident, name, 0
-        self.box, self.members, self.exit = (), [], None  # open module calls around it; a module's ops, output
+        self.kind, self.obj, self.id, self.name, self.uses, self.box, self.members, self.exit = (
+            kind, obj, ident, name, 0, (), [], None)  # box: the open module calls around it; a module's ops, output
 
 
 def _walk(roots: Iterable[Tensor], names: dict[int, str]) -> tuple[list[_Item], list[tuple]]:
@@ -141,8 +141,7 @@ def _replay(roots: Iterable[Tensor], items: list[_Item]) -> tuple[dict, dict]:
     if finals:
         found = grad(finals, [outs[id(n)] for n in order] + leaves, allow_unused=True,
                      grad_outputs=[Tensor(np.ones_like(t.data)) for t in finals])
-        keys = [id(n) for n in order] + [id(t) for t in leaves]
-        grads.update({k: g.data for k, g in zip(keys, found) if g is not None})
+        grads.update({id(o): g.data for o, g in zip(order + leaves, found) if g is not None})
     return {k: t.data for k, t in outs.items()}, grads
 
 
@@ -263,6 +262,7 @@ def _label(it: _Item, opts: dict, values: dict, grads: dict) -> str:
         params = sum(int(np.prod(p.shape)) for _, p in getattr(obj.module, "named_parameters", list)())
         lines = [f"<b>{html.escape(it.name)}</b>", f"{', '.join(map(_tuple, obj.ins))} \u2192 "
                  f"{', '.join(map(_tuple, obj.outs))}"] + ([f"{params:,} params"] if params else [])
+        lines = ["   ".join(lines)] if opts["rankdir"] in ("TB", "BT") else lines  # wide nodes in a tall picture
     elif it.kind == "op":
         lines = [f"<b>{type(obj).__name__}</b>"] + ([f"{_tuple(obj.shape)} {obj.dtype}"] if opts["show_shapes"] else [])
     else:
@@ -305,8 +305,8 @@ def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, 
                                           "nodesep": "0.5" if wide else "0.25", "ranksep": "0.8" if wide else "0.35"},
                 node_attr={"fontname": "Helvetica", "fontsize": "11", "height": "0.3", "margin": "0.1,0.04"},
                 edge_attr={"fontname": "Helvetica", "fontsize": "10", "color": "#4b5563", "arrowsize": "0.7"})
-    norms = [n for it in shown if (g := _grad(it, grads)) is not None and (n := np.linalg.norm(g)) > 0]
-    lo, hi = (math.floor(math.log10(min(norms))), math.ceil(math.log10(max(norms)))) if norms else (0, 0)
+    logs = [math.log10(n) for it in shown if (g := _grad(it, grads)) is not None and (n := np.linalg.norm(g)) > 0]
+    lo, hi = math.floor(min([-8, *logs])), math.ceil(max([0, *logs]))  # 1e-8..1 at least: pictures compare
     graphs: dict[tuple, graphviz.Digraph] = {(): dot}
     for path in sorted({it.box[:k] for it in shown for k in range(1, len(it.box) + 1)}, key=len):
         graphs[path] = graphviz.Digraph(name=f"cluster_{len(graphs)}", graph_attr={  # a box per open module call
@@ -461,17 +461,18 @@ def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str =
             local = grad(out, wrt, grad_outputs=Tensor(np.ones_like(out.data)), retain_graph=True, allow_unused=True)
             down = grad(out, wrt, grad_outputs=Tensor(up.astype(out.dtype)), allow_unused=True)
         where, short = [i for i, p in enumerate(node.next) if p is not None], up.size > 1
-        steps[id(node)] = {i: (f"{_fmt(up, short)} \u00d7 {_fmt(lo.data, short)} = {_fmt(d.data, short)}",
-                               _fmt(d.data, short)) for i, lo, d in zip(where, local, down) if d is not None}
+        steps[id(node)] = {i: f"{_fmt(up, short)} \u00d7 {_fmt(lo.data, short)} = {_fmt(d.data, short)}"
+                           for i, lo, d in zip(where, local, down) if d is not None}
     rank, ids, frames = {id(n): k for k, n in enumerate(order)}, {id(it.obj): it.id for it in items}, []
     for k, node in enumerate(order):
 
         def edge(src: _Item, dst: _Item, i: int, k: int = k) -> dict:
-            attrs, j = _edge_label(src, dst, src, values, {id(root): grads[id(root)]}), rank.get(id(dst.obj), k + 1)
-            if j <= k and i in steps[id(dst.obj)]:  # the current op's edges: up x local = down; earlier ones: down
-                attrs.update(xlabel=f'<<font color="{GRAD_COLOR}">{steps[id(dst.obj)][i][j < k]}</font>>',
-                             **({} if j < k else {"penwidth": "2.5", "color": GRAD_COLOR, "fontsize": "12"}))
-            return attrs
+            j, value = rank.get(id(dst.obj), k + 1), _edge_label(src, dst, src, values, {})["label"][1:-1]
+            text = "1" if dst.kind == "output" else steps[id(dst.obj)].get(i)  # constants get no gradient
+            colour = GRAD_COLOR if j <= k or dst.kind == "output" else "#ffffff"  # white till reached: a still layout
+            below = f'<br/><font color="{colour}">{text}</font>' if text else ""
+            return {"label": f"<{value}{below}>",
+                    **({"penwidth": "2.5", "color": GRAD_COLOR} if j == k and text else {})}
 
         frames.append(_emit(items, edges, opts, lambda: (values, grads), edge_label=edge))
         for j, n in enumerate(order[: k + 1]):  # a later node statement adds attributes: done ops pink, current yellow
@@ -490,7 +491,6 @@ def _write_film(frames: list[Graph], path: Path, frame_format: str) -> None:
             (path / f"frame_{k:02d}.{frame_format}").write_bytes(f.pipe(format=frame_format))
         return
     from PIL import Image  # Pillow comes with matplotlib
-
     images = [Image.open(io.BytesIO(f.pipe(format="png"))).convert("RGB") for f in frames]
     size = (max(i.width for i in images), max(i.height for i in images))
     canvases = [Image.new("RGB", size, "white") for _ in images]

@@ -300,10 +300,10 @@ def test_storyboard_shows_upstream_times_local_equals_downstream_frame_by_frame(
     first = {k: edge_lines(v).get(viz.GRAD_COLOR) for k, v in mul.items()}
     assert first[ids["z"], ids["Mul"]] == "1 \u00d7 3 = 3"  # df/dz = upstream 1 x local (x + y)
     assert first[ids["Add"], ids["Mul"]] == "1 \u00d7 -4 = -4"
-    assert first[ids["x"], ids["Add"]] == "\u2014"  # not reached yet
+    assert edge_lines(mul[ids["x"], ids["Add"]])["#ffffff"] == "-4 \u00d7 1 = -4"  # not reached: white (a still layout)
     second = {k: edge_lines(v).get(viz.GRAD_COLOR) for k, v in add.items()}
     assert second[ids["x"], ids["Add"]] == second[ids["y"], ids["Add"]] == "-4 \u00d7 1 = -4"
-    assert second[ids["z"], ids["Mul"]] == "3"  # visited edges keep their gradient
+    assert second[ids["z"], ids["Mul"]] == "1 \u00d7 3 = 3"  # visited edges keep their gradient
     assert edge_lines(add[ids["x"], ids["Add"]])[viz.VALUE_COLOR] == "-2"  # forward values as show_edges draws
     assert x.grad is None and y.grad is None and z.grad is None
 
