@@ -107,15 +107,19 @@ class Pow(Function):
         need_a, need_b = ctx.needs_input_grad
         ga = gb = None
         if need_a:  # d(a^b)/da = b a^(b-1), and 0 at a = b = 0 (as PyTorch: a^0 is constant, even at a = 0)
-            ga = _zero_where((data(a) == 0) & (data(b) == 0), g * b * a ** (b - 1))
+            ga = _zero_where((data(a) == 0) & (data(b) == 0), lambda: g * b * a ** (b - 1))
         if need_b:  # d(a^b)/db = a^b ln a, and 0 where a = 0 and b >= 0 (as PyTorch: 0^b is 0 or 1 there)
-            gb = _zero_where((data(a) == 0) & (data(b) >= 0), g * ctx.output * log(a))
+            gb = _zero_where((data(a) == 0) & (data(b) >= 0), lambda: g * ctx.output * log(a))
         return ga, gb
 
 
-def _zero_where(mask: Any, x: Tensor) -> Tensor:
-    """x with 0 where ``mask`` holds: the value the derivative takes at the edge of its domain."""
-    return Where.apply(mask, np.zeros((), x.dtype), x) if np.any(mask) else x
+def _zero_where(mask: Any, derivative: Any) -> Tensor:
+    """``derivative()`` with 0 where ``mask`` holds: the value it takes at the edge of its domain."""
+    if not np.any(mask):
+        return derivative()
+    with np.errstate(divide="ignore", invalid="ignore"):  # the formula's inf and nan there are replaced
+        x = derivative()
+    return Where.apply(mask, np.zeros((), x.dtype), x)
 
 
 class Neg(Function):

@@ -41,18 +41,21 @@ class Reshape(Function):
     @staticmethod
     def backward(ctx, g):
         g = Reshape.apply(g, ctx.in_shape)
-        return g if ctx.in_order is None else Relayout.apply(g, ctx.in_order)
+        return g if ctx.in_order is None else Copy.apply(g, ctx.in_order)
 
 
-class Relayout(Function):
-    """The identity, copied into memory laid out in axis ``order`` (see `kernels.in_order`). Ops that
-    gather from memory are faster in some layouts; the math does not change, so pictures skip it."""
+class Copy(Function):
+    """The identity, as a copy laid out in memory in axis ``order`` ("K": as x is; None: C order), or
+    x itself when it is laid out so already. Some ops are faster on some layouts (`kernels.in_order`);
+    the math does not change, so pictures skip this op."""
 
     inputs = slice(0, 1)
     layout_only = True
 
     @staticmethod
     def forward(ctx, x, order):
+        if order == "K":
+            return x.data.copy(order="K")
         if order is not None and kernels.dense_order(x.data) == tuple(order):
             return x.data
         return kernels.in_order(x.data, order)
@@ -235,15 +238,17 @@ class Concatenate(Function):
         )
 
 
-def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
+def concatenate(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (``dim=`` is PyTorch's name for it)."""
+    axis = axis if dim is None else dim
     if len(tensors) == 0:
         raise ValueError("concatenate: need at least one tensor")
     return Concatenate.apply(axis, *[t if isinstance(t, Tensor) else Tensor(t) for t in tensors])
 
 
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors of one shape along a new axis."""
+def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors of one shape along a new axis (``dim=`` is PyTorch's name for it)."""
+    axis = axis if dim is None else dim
     if len(tensors) == 0:
         raise ValueError("stack: need at least one tensor")
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
@@ -254,8 +259,9 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
     return Concatenate.apply(axis, *[unsqueeze(t, axis) for t in tensors])
 
 
-def split(x: Tensor, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
-    """Split into pieces along ``axis``, as ``np.split``: a number of equal sections or cut points."""
+def split(x: Tensor, indices_or_sections: Any, axis: int = 0, *, dim: int | None = None) -> list[Tensor]:
+    """Split into pieces along ``axis`` (or ``dim=``), as ``np.split``: a number of equal sections or cut points."""
+    axis = axis if dim is None else dim
     axis = normalize_axis_index(axis, x.ndim)
     n = x.shape[axis]
     if isinstance(indices_or_sections, int):

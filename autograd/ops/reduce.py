@@ -112,3 +112,20 @@ def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     with np.errstate(divide="ignore"):  # log(0) = -inf there, which is the answer
         out = Sum.apply((x - shift).exp(), axes, True).log() + shift
     return out if keepdims else Reshape.apply(out, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along ``axis``, shifted by the (detached) max first: exact, since softmax is
+    shift-invariant, and exp never overflows. An empty axis gives an empty result (as PyTorch)."""
+    if x.ndim and x.shape[axis] == 0:
+        return x * 1.0
+    shifted = x - np.max(x.data, axis=axis, keepdims=True)
+    return shifted - Sum.apply(shifted.exp(), axis, True).log()
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``axis``, shifted by the detached max as in `log_softmax`."""
+    if x.ndim and x.shape[axis] == 0:
+        return x * 1.0
+    e = (x - np.max(x.data, axis=axis, keepdims=True)).exp()
+    return e / Sum.apply(e, axis, True)
