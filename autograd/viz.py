@@ -399,8 +399,8 @@ def draw_model_step(model: Any, x: Any, target: Any, loss_fn: Callable, depth: i
 
     ``depth``: at 1 each top-level module is one node (name, type, input -> output shapes, parameter
     count), at 2 their children, at 0 the model; None: every primitive. ``expand``: names from
-    ``named_modules()`` to open fully. Open modules are boxes. A float ``x`` becomes a leaf that
-    requires grad, so its gradient shows too. ``grad_flow`` and ``draw_options``: see `draw`. The
+    ``named_modules()`` to open fully. Open modules are boxes; the loss is one node but at None. A
+    float ``x`` becomes a leaf that requires grad. ``grad_flow`` and ``draw_options``: see `draw`. The
     model runs in its train/eval mode; afterwards its parameters, buffers (running statistics),
     ``.grad``s and modes, and the random generator, are as they were: nothing calls ``backward``."""
     modules, expand = [n for n, _ in model.named_modules() if n], tuple(expand)
