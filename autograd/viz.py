@@ -50,20 +50,16 @@ DEFAULTS = {"show_shapes": True, "show_values": False, "show_grads": False, "sho
 class Graph(graphviz.Digraph):
     """A ``graphviz.Digraph`` whose rendering says how to install Graphviz when ``dot`` is missing."""
     def pipe(self, *args: Any, **kwargs: Any) -> Any:
-        return _with_install_hint(super().pipe, *args, **kwargs)
+        try:
+            return super().pipe(*args, **kwargs)
+        except graphviz.ExecutableNotFound:
+            raise RuntimeError(INSTALL_HINT) from None
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict:
         try:
             return super()._repr_mimebundle_(include, exclude, **kwargs)
         except RuntimeError:  # no `dot`: the source and how to install it
             return {"text/plain": f"{INSTALL_HINT}\n\n{self.source}"}
-
-
-def _with_install_hint(fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except graphviz.ExecutableNotFound:
-        raise RuntimeError(INSTALL_HINT) from None
 
 
 def _tuple(shape: Iterable[int]) -> str:
@@ -87,6 +83,13 @@ class _Item:
             kind, obj, ident, name, 0, (), [], None)  # box: the open module calls around it; a module's ops, output
 
 
+def _math(node: Any) -> Any:
+    """``node``, or past any layout-only ops (copies into another memory order: no math) its data input."""
+    while isinstance(node, Function) and getattr(type(node), "layout_only", False):
+        node = node.next[0]
+    return node
+
+
 def _walk(roots: Iterable[Tensor], names: dict[int, str]) -> tuple[list[_Item], list[tuple]]:
     """Every node behind ``roots``, each before its inputs (the roots first), and the edges (src, dst,
     argument): an iterative depth-first search, so any depth works, in O(nodes + edges)."""
@@ -101,7 +104,8 @@ def _walk(roots: Iterable[Tensor], names: dict[int, str]) -> tuple[list[_Item], 
         return by_key[key]
 
     for root in roots:
-        stack = [(root.grad_fn, False)] if root.grad_fn is not None else []
+        top = _math(root.grad_fn)  # the op that made the root (None for a leaf)
+        stack = [(top, False)] if isinstance(top, Function) else []
         while stack:
             node, done = stack.pop()
             if done:
@@ -110,7 +114,7 @@ def _walk(roots: Iterable[Tensor], names: dict[int, str]) -> tuple[list[_Item], 
                 seen.add(id(node))
                 stack.append((node, True))
                 dst, data = item(node, "op", id(node)), range(len(node.next))[type(node).inputs]  # the rest: op params
-                for i, (parent, c) in reversed(list(enumerate(zip(node.next, node.consts)))):  # first input on top
+                for i, (parent, c) in reversed(list(enumerate(zip(map(_math, node.next), node.consts)))):  # 1st on top
                     if isinstance(parent, Function):
                         src = item(parent, "op", id(parent))
                         stack.append((parent, False))
@@ -124,7 +128,7 @@ def _walk(roots: Iterable[Tensor], names: dict[int, str]) -> tuple[list[_Item], 
                     src.uses += 1
                     edges.append((src, dst, i))
         items.append(item(root, "output", id(root)))
-        edges.extend([(by_key[id(root.grad_fn)], items[-1], 0)] if root.grad_fn is not None else [])
+        edges.extend([(by_key[id(top)], items[-1], 0)] if isinstance(top, Function) else [])
     return items[::-1], edges
 
 
@@ -134,9 +138,9 @@ def _replay(roots: Iterable[Tensor], items: list[_Item]) -> tuple[dict, dict]:
     with enable_grad():
         for node in order:
             outs[id(node)] = type(node).apply(*[outs[id(p)] if isinstance(p, Function) else (c if p is None else p)
-                                                for p, c in zip(node.next, node.consts)])
+                                                for p, c in zip(map(_math, node.next), node.consts)])
     leaves = [it.obj for it in items if it.kind in ("leaf", "param")]
-    finals = [outs[id(r.grad_fn)] for r in roots if r.grad_fn is not None]
+    finals = [outs[id(top)] for r in roots if isinstance(top := _math(r.grad_fn), Function)]
     grads = {id(r): np.ones_like(r.data) for r in roots}
     if finals:
         found = grad(finals, [outs[id(n)] for n in order] + leaves, allow_unused=True,
@@ -146,8 +150,7 @@ def _replay(roots: Iterable[Tensor], items: list[_Item]) -> tuple[dict, dict]:
 
 
 # --- module calls, recorded by forward hooks -------------------------------------------------
-def _tensors(values: Iterable[Any]) -> list[Tensor]:
-    """The Tensors among ``values``, looking one level into tuples, lists and dicts."""
+def _tensors(values: Iterable[Any]) -> list[Tensor]:  # the Tensors among values, one level into containers
     flat = [v.values() if isinstance(v, dict) else v if isinstance(v, (tuple, list)) else [v] for v in values]
     return [t for v in flat for t in v if isinstance(t, Tensor)]
 
@@ -176,8 +179,7 @@ def _trace(model: Any, owner: dict) -> list:
     running: list[_Call] = []
 
     def post(module: Any, args: tuple, out: Any) -> None:
-        chain = tuple(running)
-        running.pop().claim(_tensors([out]), chain, owner)
+        (call := running.pop()).claim(_tensors([out]), (*running, call), owner)  # outermost call first
 
     return [h for path, m in model.named_modules() for h in (m.register_forward_hook(post), m.register_forward_pre_hook(
         lambda module, args, path=path: running.append(_Call(path, module, len(running), args))))]
@@ -295,10 +297,9 @@ def _edge_label(src: _Item, dst: _Item, carried: _Item, values: dict, grads: dic
 # --- emitting DOT ----------------------------------------------------------------------------
 def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, edge_label: Callable | None = None
           ) -> Graph:
-    """The DOT graph of ``items`` (cut at ``max_nodes``, with a marker) and ``edges``; ``replay()`` gives
-    (values, gradients) when the options show any."""
-    needed = opts["show_values"] or opts["show_grads"] or opts["show_edges"] or opts["grad_flow"]
-    values, grads = replay() if needed else ({}, {})
+    """The DOT graph of ``items`` (cut at ``max_nodes``, with a marker); ``replay()``: (values, gradients)."""
+    shows = ("show_values", "show_grads", "show_edges", "grad_flow")
+    values, grads = replay() if any(map(opts.get, shows)) else ({}, {})
     shown = items if opts["max_nodes"] is None else items[: opts["max_nodes"]]
     drawn, wide = {it.id for it in shown}, opts["show_edges"]
     dot = Graph(name="graph", graph_attr={"rankdir": opts["rankdir"], "fontname": "Helvetica", "bgcolor": "white",
@@ -388,8 +389,7 @@ def save(root: Tensor | graphviz.Digraph, path: str | Path, **kwargs: Any) -> Pa
     if isinstance(root, graphviz.Digraph) and kwargs:
         raise TypeError(f"save: drawing options {sorted(kwargs)} need a Tensor, not an already drawn graph")
     graph = root if isinstance(root, graphviz.Digraph) else draw(root, **kwargs)
-    data = graph.source.encode() if suffix == ".dot" else _with_install_hint(graphviz.Digraph.pipe, graph, suffix[1:])
-    path.write_bytes(data)
+    path.write_bytes(graph.source.encode() if suffix == ".dot" else graph.pipe(format=suffix[1:]))
     return path
 
 
@@ -454,7 +454,7 @@ def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str =
     for node in order:
         up = grads[id(node)]
         args = [c if p is None else Tensor(np.array(_value(p, values)), requires_grad=True)
-                for p, c in zip(node.next, node.consts)]
+                for p, c in zip(map(_math, node.next), node.consts)]
         wrt = [a for a, p in zip(args, node.next) if p is not None]
         with enable_grad():
             out = type(node).apply(*args)

@@ -395,6 +395,17 @@ def test_expand_opens_named_modules_fully():
     assert any(attrs.startswith("label=<1e-05>") for attrs in nodes(dot).values())  # BatchNorm's eps, a constant
 
 
+@pytest.mark.parametrize("padding", [0, 1])
+def test_only_the_math_is_drawn_no_zero_pad_and_no_layout_copies(padding):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=padding))
+    x, y = np.ones((2, 1, 5, 5), np.float32), np.zeros((2, 2, 5 - 2 + 2 * padding, 5 - 2 + 2 * padding), np.float32)
+    dot = viz.draw_model_step(model, x, y, F.mse_loss, depth=None, show_edges=True)
+    ops = re.findall(r"<b>([A-Za-z]+)</b>", dot.source)
+    assert ops.count("Pad") == padding and "Copy" not in ops  # a copy into another memory order is no math
+    assert "Unfold" in ops and "MatMul" in ops
+    assert edge_lines(edges(dot)[node_id(dot, "<b>x</b>"), node_id(dot, "<b>Pad</b>" if padding else "<b>Unfold</b>")])
+
+
 def test_bad_depth_and_expand_are_errors_that_list_the_modules():
     model, x, y = demo_cnn()
     with pytest.raises(ValueError, match=r"'conv1'.*'0', '1'"):
