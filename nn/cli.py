@@ -144,7 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _train(args: argparse.Namespace) -> int:
     model = _build_model(args.model, args.data, args.seed)
     X_train, y_train, X_test, y_test = _load_data(args.data, args.data_dir)
-    print(summary(model, X_train[:1]))
+    if not args.resume:  # a resumed run goes on with the model the first run printed
+        print(summary(model, X_train[:1]))
     lr = args.lr or OPTIMIZERS[args.optimizer]
     if args.optimizer == "sgd":
         optimizer = SGD(model.parameters(), lr=lr, momentum=0.9)
