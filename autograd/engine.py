@@ -9,7 +9,6 @@ The engine imports nothing but the modes: it reads the graph through that small 
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -27,7 +26,7 @@ def run_backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_
     wanted = {(t.grad_fn or t): i for i, t in enumerate(_require_grad(inputs or (), "grad()"))}
     results: list = [None] * len(wanted)
     owned = {id(g.data) for g in grads.values()}  # arrays some .grad or the caller already holds
-    with set_grad_enabled(create_graph), _paused_anomaly() as anomaly, _paused_gc():
+    with set_grad_enabled(create_graph), _paused_anomaly() as anomaly:
         for vertex in _order(list(grads)):
             g = grads.pop(vertex, None)
             if g is None:  # every consumer's backward returned None for it
@@ -151,18 +150,6 @@ def _paused_anomaly():
         yield anomaly
     finally:
         state.anomaly = anomaly
-
-@contextmanager
-def _paused_gc():
-    """The backward pass makes no reference cycles (refcounting frees all it drops), so the cyclic
-    collector is paused: otherwise it rescans the whole live graph many times per pass."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 def backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_graph: bool, create_graph: bool) -> None:
     run_backward(roots, grad_roots, retain_graph or create_graph, create_graph)
