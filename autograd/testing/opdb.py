@@ -1,22 +1,25 @@
-"""The op database: every differentiable op of autograd, and the inputs it is checked on.
+"""The op database: every differentiable op of autograd, the one list of them.
 
 Each `OpInfo` calls one op (``fn``), names its PyTorch twin (``torch_fn``, called with torch
-tensors by the comparison tests) and describes each input: a value domain that avoids poles,
-kinks and ties (log on positives, relu away from 0, max on distinct values), and a shape that is
-drawn freely or from the earlier inputs' shapes (broadcasting, matching inner sizes).
+tensors by the comparison tests) and describes each input: a value domain that avoids poles
+(log on positives, divisors away from 0) and a shape that is drawn freely or from the earlier
+inputs' shapes (broadcasting, matching inner sizes). Kinks need no domain: relu is checked at 0
+and max at ties, where gradcheck accepts any subgradient.
 
-Inputs are drawn from a *source* of choices: hypothesis for the property tests (`inputs`), a
-seeded NumPy generator for `run_gradchecks` (``chainrule gradcheck``), through the same code.
+From this list come the property tests (`inputs`, drawn by hypothesis), ``chainrule gradcheck``
+(`run_gradchecks`, on a seeded NumPy generator) and the random programs of
+`autograd.testing.programs`. Adding an op is a Function, its Tensor method and one entry here.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,142 +28,28 @@ import autograd as ag
 from ..ops.elementwise import SigmoidGrad, TanhGrad
 from ..tensor import Tensor
 from .gradcheck import first_order_report, second_order_report
+from .sources import DOMAINS, MAX_SIDE, AnyShape, Dims, Fixed, HypothesisSource, NumpySource, Source, broadcast, same
+from .sources import broadcastable as _broadcastable
 
-MAX_SIDE = 4  # small inputs: a Jacobian has (output size x input size) entries
-
-
-# --- where choices come from --------------------------------------------------------------------------
-class Source(Protocol):
-    def integer(self, lo: int, hi: int) -> int:
-        """An integer in [lo, hi]."""
-
-    def reals(self, shape: tuple[int, ...], intervals: Sequence[tuple[float, float]]) -> np.ndarray:
-        """A float64 array of ``shape`` with values in the union of the closed ``intervals``."""
-
-    def permutation(self, n: int) -> np.ndarray:
-        """A permutation of range(n)."""
+ShapeSpec = Callable[[list[Dims], Source], Dims]  # (shapes of the earlier inputs, source) -> shape
 
 
-class NumpySource:
-    """Choices from a seeded ``np.random.Generator`` (no hypothesis needed)."""
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-
-    def integer(self, lo: int, hi: int) -> int:
-        return int(self.rng.integers(lo, hi + 1))
-
-    def reals(self, shape: tuple[int, ...], intervals: Sequence[tuple[float, float]]) -> np.ndarray:
-        bounds = np.asarray(intervals, dtype=np.float64)
-        widths = bounds[:, 1] - bounds[:, 0]
-        which = self.rng.choice(len(bounds), size=shape, p=widths / widths.sum())
-        return np.asarray(bounds[which, 0] + self.rng.uniform(size=shape) * widths[which], dtype=np.float64)
-
-    def permutation(self, n: int) -> np.ndarray:
-        return self.rng.permutation(n)
-
-
-class HypothesisSource:
-    """Choices drawn by hypothesis inside a ``@composite`` strategy, so failures shrink."""
-
-    def __init__(self, draw: Callable) -> None:
-        self.draw = draw
-
-    def integer(self, lo: int, hi: int) -> int:
-        from hypothesis import strategies as st
-
-        return self.draw(st.integers(lo, hi))
-
-    def reals(self, shape: tuple[int, ...], intervals: Sequence[tuple[float, float]]) -> np.ndarray:
-        from hypothesis.extra import numpy as hnp
-
-        return self.draw(hnp.arrays(np.float64, shape, elements=_elements(tuple(intervals))))
-
-    def permutation(self, n: int) -> np.ndarray:
-        from hypothesis import strategies as st
-
-        return np.asarray(self.draw(st.permutations(range(n))), dtype=np.int64)
-
-
-@functools.cache
-def _elements(intervals: tuple[tuple[float, float], ...]) -> Any:
-    from hypothesis import strategies as st
-
-    return st.one_of(*(st.floats(lo, hi) for lo, hi in intervals))
-
-
-# --- value domains ------------------------------------------------------------------------------------
-Domain = Callable[[Source, tuple], np.ndarray]
-
-
-def _union(*intervals: tuple[float, float]) -> Domain:
-    return lambda src, shape: src.reals(shape, intervals)
-
-
-def _distinct(src: Source, shape: tuple[int, ...]) -> np.ndarray:
-    """Values at least 0.1 apart: a shuffled grid of step 0.2, each value moved by up to 0.1."""
-    n = math.prod(shape)
-    grid = src.permutation(n).reshape(shape) - (n - 1) / 2
-    return 0.2 * (grid + src.reals(shape, [(0.0, 0.5)]))
-
-
-DOMAINS: dict[str, Domain] = {
-    "real": _union((-2.0, 2.0)),
-    "positive": _union((0.2, 2.0)),  # log, sqrt, x ** fraction: away from the pole at 0
-    "away_from_zero": _union((-2.0, -0.2), (0.2, 2.0)),  # divisors; relu and abs away from their kink
-    "away_from_one": _union((-2.0, -1.2), (-0.8, 0.8), (1.2, 2.0)),  # |x| away from clip(-1, 1)'s bounds
-    "distinct": _distinct,  # max, min and std: no ties, no zero variance
-    # maximum/minimum: one argument from each, so the two never tie
-    "even_bands": _union(*((k / 2, k / 2 + 0.2) for k in range(-4, 4))),
-    "odd_bands": _union(*((k / 2 + 0.25, k / 2 + 0.45) for k in range(-4, 4))),
-}
-
-
-# --- shapes -------------------------------------------------------------------------------------------
-Shape = tuple[int, ...]
-ShapeSpec = Callable[[list[Shape], Source], Shape]  # (shapes of the earlier inputs, source) -> shape
-
-
-def shape(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = MAX_SIDE) -> ShapeSpec:
+def shape(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = MAX_SIDE) -> AnyShape:
     """Any shape within the bounds."""
-    return lambda prev, src: tuple(src.integer(min_side, max_side) for _ in range(src.integer(min_dims, max_dims)))
+    return AnyShape(min_dims, max_dims, min_side, max_side)
 
 
-def fixed(*dims: int) -> ShapeSpec:
-    return lambda prev, src: dims
-
-
-def same(i: int = 0) -> ShapeSpec:
-    """The shape of input ``i``."""
-    return lambda prev, src: prev[i]
-
-
-def _broadcastable(src: Source, base: Shape) -> Shape:
-    """A shape that broadcasts with ``base`` in both directions.
-
-    Up to one axis longer (three axes at most, unless base has more); right-aligned, each axis is
-    base's size or 1 where base has a size, and any size where base has 1 or no axis.
-    """
-    ndim = src.integer(0, max(len(base), min(len(base) + 1, 3)))
-    sides = []
-    for k in range(1, ndim + 1):
-        b = base[-k] if k <= len(base) else 1
-        sides.append(src.integer(1, MAX_SIDE) if b == 1 else (b, 1)[src.integer(0, 1)])
-    return tuple(reversed(sides))
-
-
-def broadcast(*of: int) -> ShapeSpec:
-    """A shape that broadcasts with the broadcast of inputs ``of`` (input 0 by default)."""
-    return lambda prev, src: _broadcastable(src, np.broadcast_shapes(*(prev[i] for i in of or (0,))))
+def fixed(*dims: int) -> Fixed:
+    return Fixed(dims)
 
 
 # --- the database -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Input:
-    """One argument of an op: its value domain (a key of `DOMAINS`) and its shape."""
+    """One argument of an op: its value domain (a key of `sources.DOMAINS`) and its shape."""
 
     domain: str = "real"
-    shape: ShapeSpec = field(default_factory=shape)
+    shape: ShapeSpec = field(default_factory=AnyShape)
     requires_grad: bool = True
 
 
@@ -199,8 +88,8 @@ _REDUCTIONS: list[tuple[str, str, Callable, str]] = [
     # name, domain, torch reduction taking (x, dims, keepdim)
     ("sum", "real", lambda x, d, k: x.sum(d, keepdim=k), ""),
     ("mean", "real", lambda x, d, k: x.mean(d, keepdim=k), ""),
-    ("max", "distinct", lambda x, d, k: x.amax(d, keepdim=k), "ties split the gradient (tests/autograd/test_kinks.py)"),
-    ("min", "distinct", lambda x, d, k: x.amin(d, keepdim=k), "ties split the gradient (tests/autograd/test_kinks.py)"),
+    ("max", "real", lambda x, d, k: x.amax(d, keepdim=k), "ties split the gradient (tests/autograd/test_kinks.py)"),
+    ("min", "real", lambda x, d, k: x.amin(d, keepdim=k), "ties split the gradient (tests/autograd/test_kinks.py)"),
     ("var", "real", lambda x, d, k: x.var(d, correction=0, keepdim=k), ""),
     ("std", "distinct", lambda x, d, k: x.std(d, correction=0, keepdim=k), "sqrt kink at zero variance"),
     ("logsumexp", "real", lambda x, d, k: x.logsumexp(d, keepdim=k), ""),
@@ -231,7 +120,10 @@ def _einsum(subscripts: str) -> OpInfo:
     operands = subscripts.split("->")[0].split(",")
 
     def operand_shape(k: int) -> ShapeSpec:
-        def spec(prev: list[Shape], src: Source) -> Shape:
+        if k == 0:
+            return shape(len(operands[0]), len(operands[0]))
+
+        def spec(prev: list[Dims], src: Source) -> Dims:
             sizes: dict[str, int] = {}
             for letters, s in zip(operands, prev):
                 sizes.update(zip(letters, s))
@@ -250,7 +142,7 @@ def _einsum(subscripts: str) -> OpInfo:
 def _operand_of(*from_a: int | slice, free: int = 1) -> ShapeSpec:
     """The second operand of a contraction: sizes taken from input 0's axes, then free axes."""
 
-    def spec(prev: list[Shape], src: Source) -> Shape:
+    def spec(prev: list[Dims], src: Source) -> Dims:
         a = prev[0]
         taken = tuple(x for i in from_a for x in (a[i] if isinstance(i, slice) else (a[i],)))
         return taken + shape(0, free)(prev, src)
@@ -258,14 +150,14 @@ def _operand_of(*from_a: int | slice, free: int = 1) -> ShapeSpec:
     return spec
 
 
-def _batched_operand(prev: list[Shape], src: Source) -> Shape:
+def _batched_operand(prev: list[Dims], src: Source) -> Dims:
     """b for a @ b with stacks of matrices: batch axes broadcast with a's (both ways), rows = a's columns."""
     a = prev[0]
     return _broadcastable(src, a[:-2]) + (a[-1], src.integer(1, MAX_SIDE))
 
 
-def _summed_shape(shape: Shape) -> Shape:
-    return tuple(1 if i % 2 else n for i, n in enumerate(shape[1:]))
+def _summed_shape(dims: Dims) -> Dims:
+    return tuple(1 if i % 2 else n for i, n in enumerate(dims[1:]))
 
 
 def _matmul(name: str, a: ShapeSpec, b: ShapeSpec) -> OpInfo:
@@ -309,22 +201,22 @@ OPS: list[OpInfo] = [
         Input(shape=same(0)),
         torch_fn=lambda torch, g, y: g * y * (1 - y),
     ),
-    _op("relu", lambda x: x.relu(), Input("away_from_zero"), notes="relu'(0) = 0"),
-    _op("abs", lambda x: x.abs(), Input("away_from_zero"), notes="abs'(0) = 0"),
+    _op("relu", lambda x: x.relu(), notes="relu'(0) = 0"),
+    _op("abs", lambda x: x.abs(), notes="abs'(0) = 0"),
     _op(
         "clip",
         lambda x: x.clip(-1.0, 1.0),
-        Input("away_from_one"),
+        Input(),
         torch_fn=lambda torch, x: x.clamp(-1.0, 1.0),
         notes="the gradient passes on the closed interval [min, max]",
     ),
-    _op("clip_min", lambda x: x.clip(0.0, None), Input("away_from_zero"), torch_fn=lambda torch, x: x.clamp(min=0.0)),
-    _binary("maximum", ag.maximum, "even_bands", "odd_bands", lambda torch, a, b: torch.maximum(a, b)),
-    _binary("minimum", ag.minimum, "even_bands", "odd_bands", lambda torch, a, b: torch.minimum(a, b)),
+    _op("clip_min", lambda x: x.clip(0.0, None), torch_fn=lambda torch, x: x.clamp(min=0.0)),
+    _binary("maximum", ag.maximum, torch_fn=lambda torch, a, b: torch.maximum(a, b)),
+    _binary("minimum", ag.minimum, torch_fn=lambda torch, a, b: torch.minimum(a, b)),
     _op(
         "where",
         lambda c, a, b: ag.where(c > 0, a, b),
-        Input("away_from_zero", requires_grad=False),
+        Input(requires_grad=False),
         Input("real", broadcast(0)),
         Input("real", broadcast(0, 1)),
         torch_fn=lambda torch, c, a, b: torch.where(c > 0, a, b),
@@ -491,11 +383,11 @@ OPS: list[OpInfo] = [
 
 # --- drawing inputs -----------------------------------------------------------------------------------
 def _build(op: OpInfo, src: Source) -> list[Tensor]:
-    shapes: list[Shape] = []
+    shapes: list[Dims] = []
     args = []
     for inp in op.inputs:
         shapes.append(inp.shape(shapes, src))
-        values = DOMAINS[inp.domain](src, shapes[-1])
+        values = DOMAINS[inp.domain].draw(src, shapes[-1])
         args.append(Tensor(np.asarray(values, dtype=np.float64), requires_grad=inp.requires_grad))
     return args
 
@@ -519,13 +411,20 @@ def sample(op: OpInfo, rng: np.random.Generator) -> list[Tensor]:
 
 
 class CheckResult(NamedTuple):
+    """One op through one check; the errors are nan where the check itself raised."""
+
     op: str
     order: int  # 1: gradcheck, 2: gradgradcheck
     passed: bool
-    worst_error: float  # |analytic - numerical| at the worst entry; nan if the check raised
+    max_abs_error: float  # max |analytic - numerical| over the smooth entries
+    max_rel_error: float  # max |analytic - numerical| / |numerical| where |numerical| > atol
+    kinks: int  # entries where the one-sided differences disagree
+    seconds: float
 
 
-def run_gradchecks(ops: Sequence[OpInfo] = OPS, seed: int = 0) -> list[CheckResult]:
+def run_gradchecks(
+    ops: Sequence[OpInfo] = OPS, seed: int = 0, atol: float = 1e-5, rtol: float = 1e-3
+) -> list[CheckResult]:
     """Run every op through gradcheck and gradgradcheck on inputs drawn from NumPy with ``seed``.
 
     Each op gets its own generator (seeded with ``seed`` and the op's name), so the samples of
@@ -534,10 +433,30 @@ def run_gradchecks(ops: Sequence[OpInfo] = OPS, seed: int = 0) -> list[CheckResu
     results = []
     for op in ops:
         args = sample(op, np.random.default_rng([seed, zlib.crc32(op.name.encode())]))
-        for order, report in ((1, first_order_report), (2, second_order_report)):
+        for order, check in ((1, first_order_report), (2, second_order_report)):
+            start = time.perf_counter()
             try:
-                r = report(op.fn, args, eps=1e-6, atol=1e-5, rtol=1e-3)
-                results.append(CheckResult(op.name, order, r.ok, r.worst_error))
+                r = check(op.fn, args, eps=1e-6, atol=atol, rtol=rtol)
+                row = (r.ok, r.max_abs_error, r.max_rel_error, r.kinks)
             except Exception:  # the CLI reports a crashing op as failed and goes on
-                results.append(CheckResult(op.name, order, False, math.nan))
+                row = (False, math.nan, math.nan, 0)
+            results.append(CheckResult(op.name, order, *row, time.perf_counter() - start))
     return results
+
+
+def format_results(results: Sequence[CheckResult], atol: float = 1e-5, rtol: float = 1e-3) -> str:
+    """The table that ``chainrule gradcheck`` prints: one line per op and order, and a verdict."""
+    width = max([len("op"), *(len(r.op) for r in results)])
+    lines = [f"{'op':<{width}}  order  result  max|a-n|  max_rel  kinks  time_ms"]
+    for r in results:
+        lines.append(
+            f"{r.op:<{width}}  {r.order:>5}  {'ok' if r.passed else 'FAIL':<6}  {r.max_abs_error:8.1e}  "
+            f"{r.max_rel_error:7.1e}  {r.kinks:>5}  {1000 * r.seconds:7.1f}"
+        )
+    lines.append(
+        f"tolerance |a - n| <= {atol:g} + {rtol:g} |n|; kinks: entries whose one-sided differences disagree, "
+        f"passed when the analytic value lies between them"
+    )
+    failed = sum(not r.passed for r in results)
+    lines.append(f"{len(results) - failed} of {len(results)} checks passed")
+    return "\n".join(lines)
