@@ -111,19 +111,15 @@ def _shifted(
 
     ``where`` is an index (move one element) or an array (move along that direction).
     """
-    x, values = t.data, []
-    one = isinstance(where, tuple)
-    orig = x[where] if one else x.copy()
+    x, orig, values = t.data, t.data.copy(), []
+    direction = where
+    if isinstance(where, tuple):
+        direction = np.zeros(x.shape)
+        direction[where] = 1.0
     for s in multiples:
-        if one:
-            x[where] = orig + s * eps
-        else:
-            x[...] = orig + s * eps * where
+        x[...] = orig + s * eps * direction
         values.append(_values(f))
-    if one:
-        x[where] = orig
-    else:
-        x[...] = orig
+    x[...] = orig
     return values
 
 
@@ -164,13 +160,13 @@ def _analytic(outs: Sequence[Tensor], wrt: Sequence[Tensor]) -> list[list[np.nda
     return jac
 
 
-def _vjp(outs: Sequence[Tensor], wrt: Sequence[Tensor], vs: Sequence[np.ndarray]) -> list[Tensor | None]:
-    """v^T J for every tensor of ``wrt``, in one backward pass."""
-    pairs = [(o, Tensor(v)) for o, v in zip(outs, vs) if o.requires_grad]
+def _vjp(outs: Sequence[Tensor], wrt: Sequence[Tensor], vs: Sequence[Any], create_graph: bool = False) -> list:
+    """v^T J for every tensor of ``wrt``, in one backward pass (None where no output reaches it)."""
+    pairs = [(o, v if isinstance(v, Tensor) else Tensor(v)) for o, v in zip(outs, vs) if o.requires_grad]
     if not pairs:
         return [None] * len(wrt)
     roots, seeds = zip(*pairs)
-    return list(grad(list(roots), list(wrt), grad_outputs=list(seeds), allow_unused=True))
+    return list(grad(list(roots), list(wrt), grad_outputs=list(seeds), create_graph=create_graph, allow_unused=True))
 
 
 # --- the checks -----------------------------------------------------------------------------------
@@ -232,24 +228,22 @@ def _check(p: _Problem, eps: float, atol: float, rtol: float, fast: bool) -> Rep
     return summarize(blocks, p.title, atol, rtol, fast)
 
 
-def _label(i: int, x: Tensor) -> str:
-    return f"input {i} ({x.name!r})" if x.name else f"input {i}"
+def _prepare(inputs: Sequence[Any], params: list[tuple[str, Tensor]]) -> tuple[list[Any], list[Tensor], list[str]]:
+    """float64 copies of the inputs, the tensors to check and their labels.
 
-
-def _prepare(inputs: Sequence[Any], n_params: int) -> tuple[list[Any], list[int]]:
-    """float64 copies of the inputs, and the indices of those to check.
-
-    Those are the floating Tensor inputs that require grad or, when none does, all of them
-    (so ``gradcheck(f, x)`` works on a plain tensor drawn by a strategy).
+    Those are the params and the floating Tensor inputs that require grad or, when none does,
+    all of them (so ``gradcheck(f, x)`` works on a plain tensor drawn by a strategy).
     """
     floats = [i for i, x in enumerate(inputs) if _is_float_tensor(x)]
     wrt = [i for i in floats if inputs[i].requires_grad] or floats
-    if not wrt and not n_params:
+    if not wrt and not params:
         raise ValueError("gradcheck: no floating-point Tensor among the inputs or params, nothing to check")
-    return _float64_copies(inputs, [i in wrt for i in range(len(inputs))]), wrt
+    args = _float64_copies(inputs, [i in wrt for i in range(len(inputs))])
+    labels = [f"input {i} ({args[i].name!r})" if args[i].name else f"input {i}" for i in wrt]
+    return args, [args[i] for i in wrt] + [p for _, p in params], labels + [label for label, _ in params]
 
 
-def _single_or_numbered(n: int, single: bool) -> list[str]:
+def _numbered(n: int, single: bool) -> list[str]:
     return ["output"] if single else [f"output {j}" for j in range(n)]
 
 
@@ -259,15 +253,8 @@ def first_order_report(
 ) -> Report:  # fmt: skip
     """The comparison behind `gradcheck`, as a `Report`."""
     with _float64_params(f, params) as labelled:
-        args, wrt = _prepare(inputs, len(labelled))
-        problem = _Problem(
-            lambda: f(*args),
-            no_grad()(lambda: f(*args)),
-            [args[i] for i in wrt] + [p for _, p in labelled],
-            [_label(i, args[i]) for i in wrt] + [label for label, _ in labelled],
-            _single_or_numbered,
-            "gradcheck",
-        )
+        args, wrt, labels = _prepare(inputs, labelled)
+        problem = _Problem(lambda: f(*args), no_grad()(lambda: f(*args)), wrt, labels, _numbered, "gradcheck")
         return _check(problem, eps, atol, rtol, fast_mode)
 
 
@@ -283,7 +270,7 @@ def second_order_report(
     the op).
     """
     with _float64_params(f, params) as labelled:
-        args, wrt = _prepare(inputs, len(labelled))
+        args, first, labels = _prepare(inputs, labelled)
         with enable_grad():
             outs, _ = _outputs(f(*args))
         if grad_outputs is None:
@@ -297,16 +284,10 @@ def second_order_report(
                 f"gradgradcheck: grad_outputs of shapes {[v.shape for v in vs]} for outputs of shapes "
                 f"{[o.shape for o in outs]}"
             )
-        first = [args[i] for i in wrt] + [p for _, p in labelled]
-        labels = [_label(i, args[i]) for i in wrt] + [label for label, _ in labelled]
 
         @enable_grad()
         def first_order(create_graph: bool = True) -> list[Tensor]:
-            pairs = [(o, g) for o, g in zip(_outputs(f(*args))[0], vs) if o.requires_grad]
-            grads = [None] * len(first)
-            if pairs:
-                roots, seeds = zip(*pairs)
-                grads = grad(roots, first, grad_outputs=seeds, create_graph=create_graph, allow_unused=True)
+            grads = _vjp(_outputs(f(*args))[0], first, vs, create_graph)
             # a tensor that no output reaches has the gradient 0, whatever x and v are
             return [Tensor(np.zeros(t.shape)) if g is None else g for t, g in zip(first, grads)]
 

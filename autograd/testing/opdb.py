@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -34,13 +35,7 @@ from .sources import broadcastable as _broadcastable
 ShapeSpec = Callable[[list[Dims], Source], Dims]  # (shapes of the earlier inputs, source) -> shape
 
 
-def shape(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = MAX_SIDE) -> AnyShape:
-    """Any shape within the bounds."""
-    return AnyShape(min_dims, max_dims, min_side, max_side)
-
-
-def fixed(*dims: int) -> Fixed:
-    return Fixed(dims)
+shape = AnyShape  # shape(min_dims, max_dims, min_side, max_side): any shape within the bounds
 
 
 # --- the database -------------------------------------------------------------------------------------
@@ -64,14 +59,13 @@ class OpInfo:
     notes: str = field(default="", repr=False)
 
 
-def _in_torch(fn: Callable) -> Callable:
-    """The torch twin of an expression that reads the same on torch tensors (operators, methods)."""
-    return lambda torch, *xs: fn(*xs)
-
-
-def _op(name: str, fn: Callable, *inputs: Input, torch_fn: Callable | None = None, notes: str = "") -> OpInfo:
-    """An OpInfo; one real input of any shape unless given, the same expression in torch unless given."""
-    return OpInfo(name, fn, torch_fn or _in_torch(fn), inputs or (Input(),), notes)
+def _op(
+    name: str, fn: Callable, *inputs: Input | ShapeSpec, torch_fn: Callable | None = None, notes: str = ""
+) -> OpInfo:
+    """An OpInfo; one real input of any shape unless given (a bare shape spec: a real input of that
+    shape), the same expression in torch unless given (operators and methods read the same there)."""
+    specs = tuple(i if isinstance(i, Input) else Input("real", i) for i in inputs)
+    return OpInfo(name, fn, torch_fn or (lambda torch, *xs: fn(*xs)), specs or (Input(),), notes)
 
 
 def _binary(name: str, fn: Callable, a: str = "real", b: str = "real", torch_fn: Callable | None = None) -> OpInfo:
@@ -160,10 +154,6 @@ def _summed_shape(dims: Dims) -> Dims:
     return tuple(1 if i % 2 else n for i, n in enumerate(dims[1:]))
 
 
-def _matmul(name: str, a: ShapeSpec, b: ShapeSpec) -> OpInfo:
-    return _op(name, lambda x, y: x @ y, Input("real", a), Input("real", b))
-
-
 OPS: list[OpInfo] = [
     # arithmetic, with Python scalars too
     _binary("add", lambda a, b: a + b),
@@ -187,20 +177,8 @@ OPS: list[OpInfo] = [
     _op("tanh", lambda x: x.tanh()),
     _op("sigmoid", lambda x: x.sigmoid()),
     # the fused gradients that tanh and sigmoid use in backward: primitives with backwards of their own
-    _op(
-        "tanh_grad",
-        lambda g, y: TanhGrad.apply(g, y),
-        Input(),
-        Input(shape=same(0)),
-        torch_fn=lambda torch, g, y: g * (1 - y * y),
-    ),
-    _op(
-        "sigmoid_grad",
-        lambda g, y: SigmoidGrad.apply(g, y),
-        Input(),
-        Input(shape=same(0)),
-        torch_fn=lambda torch, g, y: g * y * (1 - y),
-    ),
+    _op("tanh_grad", TanhGrad.apply, Input(), Input(shape=same(0)), torch_fn=lambda torch, g, y: g * (1 - y * y)),
+    _op("sigmoid_grad", SigmoidGrad.apply, Input(), Input(shape=same(0)), torch_fn=lambda torch, g, y: g * y * (1 - y)),
     _op("relu", lambda x: x.relu(), notes="relu'(0) = 0"),
     _op("abs", lambda x: x.abs(), notes="abs'(0) = 0"),
     _op(
@@ -217,8 +195,8 @@ OPS: list[OpInfo] = [
         "where",
         lambda c, a, b: ag.where(c > 0, a, b),
         Input(requires_grad=False),
-        Input("real", broadcast(0)),
-        Input("real", broadcast(0, 1)),
+        broadcast(0),
+        broadcast(0, 1),
         torch_fn=lambda torch, c, a, b: torch.where(c > 0, a, b),
         notes="the condition compares the first input with 0; that input gets no gradient",
     ),
@@ -228,12 +206,12 @@ OPS: list[OpInfo] = [
     _op("reshape", lambda x: x.reshape(x.shape[::-1])),
     _op("reshape_flat", lambda x: x.reshape(-1)),
     _op("transpose", lambda x: x.transpose(), torch_fn=lambda torch, x: x.permute(tuple(reversed(range(x.ndim))))),
-    _op("permute", lambda x: x.permute(1, 2, 0), Input("real", shape(3, 3))),
-    _op("swapaxes", lambda x: x.swapaxes(0, -1), Input("real", shape(1))),
+    _op("permute", lambda x: x.permute(1, 2, 0), shape(3, 3)),
+    _op("swapaxes", lambda x: x.swapaxes(0, -1), shape(1)),
     _op("flatten", lambda x: x.flatten()),
-    _op("flatten_1_-1", lambda x: x.flatten(1, -1), Input("real", shape(2))),
+    _op("flatten_1_-1", lambda x: x.flatten(1, -1), shape(2)),
     _op("squeeze", lambda x: x.squeeze()),
-    _op("squeeze_axis", lambda x: x.squeeze(1), Input("real", fixed(3, 1, 2))),
+    _op("squeeze_axis", lambda x: x.squeeze(1), Fixed((3, 1, 2))),
     _op("unsqueeze", lambda x: x.unsqueeze(0)),
     _op("unsqueeze_last", lambda x: x.unsqueeze(-1)),
     # a new leading axis, and every axis of size 1 stretched to 3
@@ -246,22 +224,22 @@ OPS: list[OpInfo] = [
         torch_fn=lambda torch, x: x.sum_to_size(_summed_shape(x.shape)),
     ),
     # indexing
-    _op("getitem_slices", lambda x: x[1:, ::2], Input("real", shape(2))),
-    _op("getitem_reversed", lambda x: x[::-1], Input("real", shape(1)), torch_fn=lambda torch, x: x.flip(0)),
-    _op("getitem_int", lambda x: x[1], Input("real", shape(1, min_side=2))),
-    _op("getitem_ellipsis", lambda x: x[..., -1], Input("real", shape(1))),
-    _op("getitem_none", lambda x: x[None, :, None], Input("real", shape(1))),
+    _op("getitem_slices", lambda x: x[1:, ::2], shape(2)),
+    _op("getitem_reversed", lambda x: x[::-1], shape(1), torch_fn=lambda torch, x: x.flip(0)),
+    _op("getitem_int", lambda x: x[1], shape(1, min_side=2)),
+    _op("getitem_ellipsis", lambda x: x[..., -1], shape(1)),
+    _op("getitem_none", lambda x: x[None, :, None], shape(1)),
     _op(
         "getitem_repeated_indices",
         lambda x: x[np.array([0, 1, 0, 0])],
-        Input("real", shape(1, min_side=2)),
+        shape(1, min_side=2),
         torch_fn=lambda torch, x: x[torch.tensor([0, 1, 0, 0])],
         notes="repeated indices accumulate their gradients",
     ),
     _op(
         "getitem_array_after_slice",
         lambda x: x[:, np.array([[1, 1], [0, 1]])],
-        Input("real", shape(2, min_side=2)),
+        shape(2, min_side=2),
         torch_fn=lambda torch, x: x[:, torch.tensor([[1, 1], [0, 1]])],
     ),
     _op(
@@ -274,102 +252,88 @@ OPS: list[OpInfo] = [
     _op(
         "concatenate",
         lambda a, b: ag.concatenate([a, b], axis=0),
-        Input("real", shape(1)),
-        Input("real", lambda prev, src: (src.integer(1, MAX_SIDE),) + prev[0][1:]),
+        shape(1),
+        lambda prev, src: (src.integer(1, MAX_SIDE),) + prev[0][1:],
         torch_fn=lambda torch, a, b: torch.cat([a, b], dim=0),
     ),
     _op(
         "concatenate_last_axis",
         lambda a, b, c: ag.concatenate([a, b, c], axis=-1),
-        Input("real", shape(1)),
-        Input("real", same(0)),
-        Input("real", same(0)),
+        shape(1),
+        same(0),
+        same(0),
         torch_fn=lambda torch, a, b, c: torch.cat([a, b, c], dim=-1),
     ),
-    _op(
-        "stack",
-        lambda a, b: ag.stack([a, b]),
-        Input(),
-        Input("real", same(0)),
-        torch_fn=lambda torch, a, b: torch.stack([a, b]),
-    ),
+    _op("stack", lambda a, b: ag.stack([a, b]), Input(), same(0), torch_fn=lambda torch, a, b: torch.stack([a, b])),
     _op(
         "stack_last_axis",
         lambda a, b: ag.stack([a, b], axis=-1),
         Input(),
-        Input("real", same(0)),
+        same(0),
         torch_fn=lambda torch, a, b: torch.stack([a, b], dim=-1),
     ),
     _op(
         "split_sections",
         lambda x: ag.split(x, 2, axis=0),
-        Input("real", lambda prev, src: (2 * src.integer(1, 2),) + shape(0, 2)(prev, src)),
+        lambda prev, src: (2 * src.integer(1, 2),) + shape(0, 2)(prev, src),
         torch_fn=lambda torch, x: torch.split(x, x.shape[0] // 2, dim=0),  # torch takes the piece size
     ),
     _op(
         "split_indices",
         lambda x: ag.split(x, [1, 3], axis=-1),
-        Input("real", shape(1)),
+        shape(1),
         torch_fn=lambda torch, x: torch.tensor_split(x, [1, 3], dim=-1),
         notes="cut points past the end give empty pieces, as np.split",
     ),
-    _op(
-        "pad",
-        lambda x: ag.pad(x, 1),
-        Input("real", shape(1)),
-        torch_fn=lambda torch, x: torch.nn.functional.pad(x, (1, 1) * x.ndim),
-    ),
+    _op("pad", lambda x: ag.pad(x, 1), shape(1), torch_fn=lambda torch, x: torch.nn.functional.pad(x, (1, 1) * x.ndim)),
     _op(
         "pad_widths_value",
         lambda x: ag.pad(x, ((1, 0), (0, 2)), value=0.5),
-        Input("real", shape(2, 2)),
+        shape(2, 2),
         torch_fn=lambda torch, x: torch.nn.functional.pad(x, (0, 2, 1, 0), value=0.5),  # last axis first
     ),
     _op(
         "unfold",
         lambda x: ag.unfold(x, 2, 1),
-        Input("real", shape(4, 4, min_side=2, max_side=3)),
+        shape(4, 4, min_side=2, max_side=3),
         torch_fn=lambda torch, x: x.unfold(2, 2, 1).unfold(3, 2, 1),
         notes="overlapping windows: each input element is summed over every window that holds it",
     ),
     _op(
         "unfold_strided",
         lambda x: ag.unfold(x, (3, 2), stride=(2, 1)),
-        Input("real", lambda prev, src: (1, src.integer(1, 2), src.integer(3, 5), src.integer(2, 4))),
+        lambda prev, src: (1, src.integer(1, 2), src.integer(3, 5), src.integer(2, 4)),
         torch_fn=lambda torch, x: x.unfold(2, 3, 2).unfold(3, 2, 1),
         notes="windows that do not fit are dropped",
     ),
     _op(
-        "unfold_1d",
-        lambda x: ag.unfold(x, (2,), 1),
-        Input("real", shape(1, min_side=2)),
-        torch_fn=lambda torch, x: x.unfold(-1, 2, 1),
+        "unfold_1d", lambda x: ag.unfold(x, (2,), 1), shape(1, min_side=2), torch_fn=lambda torch, x: x.unfold(-1, 2, 1)
     ),
     # linear algebra
-    _matmul("matmul", shape(2, 2), _operand_of(-1)),
-    _matmul("matmul_vec_mat", shape(1, 1), _operand_of(-1)),
-    _matmul("matmul_mat_vec", shape(2, 2), _operand_of(-1, free=0)),
-    _matmul("matmul_vec_vec", shape(1, 1), _operand_of(-1, free=0)),
-    _matmul("matmul_batched_broadcast", shape(3, 4, max_side=3), _batched_operand),
+    _op("matmul", operator.matmul, shape(2, 2), _operand_of(-1)),
+    _op("matmul_vec_mat", operator.matmul, shape(1, 1), _operand_of(-1)),
+    _op("matmul_mat_vec", operator.matmul, shape(2, 2), _operand_of(-1, free=0)),
+    _op("matmul_vec_vec", operator.matmul, shape(1, 1), _operand_of(-1, free=0)),
+    _op("matmul_batched_broadcast", operator.matmul, shape(3, 4, max_side=3), _batched_operand),
     _op(
         "tensordot_axes1",
         lambda a, b: ag.tensordot(a, b, axes=1),
-        Input("real", shape(1, 2)),
-        Input("real", _operand_of(-1)),
+        shape(1, 2),
+        _operand_of(-1),
         torch_fn=lambda torch, a, b: torch.tensordot(a, b, dims=1),
     ),
     _op(
         "tensordot_axes2",
         lambda a, b: ag.tensordot(a, b, axes=2),
-        Input("real", shape(2, 3, max_side=3)),
-        Input("real", _operand_of(slice(-2, None))),
+        shape(2, 3, max_side=3),
+        _operand_of(slice(-2, None)),
         torch_fn=lambda torch, a, b: torch.tensordot(a, b, dims=2),
     ),
     _op(
         "tensordot_axis_pairs",
         lambda a, b: ag.tensordot(a, b, axes=([0], [0])),
-        Input("real", shape(1, 2)),
-        Input("real", _operand_of(0)),
+        shape(1, 2),
+        _operand_of(0),
         torch_fn=lambda torch, a, b: torch.tensordot(a, b, dims=([0], [0])),
     ),
     _einsum("ij,jk->ik"),

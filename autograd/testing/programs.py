@@ -1,22 +1,18 @@
 """Random programs: small graphs of the ops of `opdb.OPS`, written as data, for fuzzing the engine.
 
-A `Program` is a list of `Step`s ``(op, args, params)``: the name of an op, the indices of the
+A `Program` is a list of `Step`s ``(op, args, params)``: an op's name and the indices of the
 earlier values it reads (value i is the result of step i); an ``"input"`` step (params: its
-shape) takes the next input. Because a program is only data, one interpreter runs it on
-chainrule Tensors (``program(*tensors)``) and on PyTorch tensors (``program.run_torch(torch,
-*tensors)``, through each op's ``torch_fn``): the same computation is checked against numerical
-derivatives and against PyTorch.
+shape) takes the next input. Being data, a program runs on chainrule Tensors (``program(*xs)``)
+and on PyTorch tensors (``program.run_torch(torch, *xs)``, through each op's ``torch_fn``).
 
-`cases()` (a hypothesis strategy) and `generate(source)` draw programs together with their float64
-inputs. Each step picks an op and a first operand among the earlier values (so intermediates fan
-out) that fits the op's first input (its shape spec and value domain: log only sees positive
-values); the further operands get the shapes the op's database entry draws from the first (a
-broadcastable partner, a matrix, a piece to join), and are earlier values of that shape or new
-inputs. A step is kept only if its result stays small and finite. Kinks are not avoided:
-gradcheck accepts subgradients there.
+Each step picks an op and, among the earlier values (so intermediates fan out), a first operand
+that fits the op's first input (shape spec and domain: log sees only positive values); the
+further operands get the shapes the op's entry draws from the first, and are earlier values of
+that shape or new inputs. A step is kept if its result stays small and finite; kinks are not
+avoided (gradcheck accepts subgradients there).
 
-Fuzz your own op among ours: ``cases(my_fn)`` puts ``my_fn`` (a unary function of any shape, such
-as ``MyFunction.apply``, or an `OpInfo`) in every program::
+Fuzz your own op among ours: ``cases(my_fn)`` puts ``my_fn`` (a unary function of any shape,
+such as ``MyFunction.apply``, or an `OpInfo`) in every program::
 
     @given(cases(Softplus.apply))
     def test_softplus_in_programs(case):

@@ -20,14 +20,14 @@ Dims = tuple[int, ...]
 
 
 class Source(Protocol):
-    def integer(self, lo: int, hi: int) -> int:
-        """An integer in [lo, hi]."""
+    """Where choices come from: ``integer(lo, hi)`` in [lo, hi]; ``reals(shape, intervals)``, a
+    float64 array with values in the union of the closed intervals; ``permutation(n)`` of range(n)."""
 
-    def reals(self, shape: Dims, intervals: Sequence[tuple[float, float]]) -> np.ndarray:
-        """A float64 array of ``shape`` with values in the union of the closed ``intervals``."""
+    def integer(self, lo: int, hi: int) -> int: ...
 
-    def permutation(self, n: int) -> np.ndarray:
-        """A permutation of range(n)."""
+    def reals(self, shape: Dims, intervals: Sequence[tuple[float, float]]) -> np.ndarray: ...
+
+    def permutation(self, n: int) -> np.ndarray: ...
 
 
 class NumpySource:
