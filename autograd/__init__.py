@@ -4,11 +4,11 @@ from .tensor import Tensor, tensor  # noqa: I001 (Tensor first: the ops import i
 from .creation import (
     arange, eye, full, generator, manual_seed, ones, ones_like, rand, randn, zeros, zeros_like,
 )
-from .engine import (
-    detect_anomaly, enable_grad, get_default_dtype, grad, is_grad_enabled, no_grad, set_default_dtype,
-    set_grad_enabled,
+from .engine import grad
+from .mode import (
+    detect_anomaly, enable_grad, get_default_dtype, is_grad_enabled, no_grad, set_default_dtype, set_grad_enabled,
 )
-from .function import Function
+from .ops.function import Function
 from .ops.elementwise import maximum, minimum, where
 from .ops.linalg import einsum, matmul, tensordot
 from .ops.movement import concatenate, pad, split, stack, unfold

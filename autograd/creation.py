@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import config
+from .mode import config
 from .tensor import Tensor, _shape_arg
 
 

@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 
 from . import engine
+from .mode import config
 
 _Scalar = (int, float, bool)
 
 
 def _default_dtype() -> np.dtype:
-    return engine.config.default_dtype
+    return config.default_dtype
 
 
 def as_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -60,6 +61,8 @@ class Tensor:
     name: str | None = None
     _requires_grad = False
     _hooks: list | None = None
+    _version = 0  # bumped by every in-place change; saved tensors check it in backward
+    next = ()  # as a vertex of the graph, a leaf has no parents (see engine)
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
         self.data = as_array(data, dtype)
@@ -378,6 +381,17 @@ class Tensor:
     def sum_to(self, shape: tuple[int, ...]) -> Tensor:
         return sum_to(self, shape)
 
+    def contiguous(self, memory_format: str | None = None) -> Tensor:
+        """The same values, stored contiguously: in C order, or ``memory_format="channels_last"``
+        (an (N, C, H, W) tensor stored as NHWC, as PyTorch's ``torch.channels_last``)."""
+        if memory_format not in (None, "channels_last", "contiguous_format"):
+            raise ValueError(f"contiguous: unknown memory_format {memory_format!r}")
+        if memory_format == "channels_last":
+            if self.ndim != 4:
+                raise ValueError(f"contiguous: channels_last needs a 4-d (N, C, H, W) tensor, got shape {self.shape}")
+            return Relayout.apply(self, (0, 2, 3, 1))
+        return self if self.data.flags.c_contiguous else Relayout.apply(self, None)
+
 
 def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
@@ -419,6 +433,7 @@ from .ops.linalg import matmul  # noqa: E402
 from .ops.movement import (  # noqa: E402
     BroadcastTo,
     GetItem,
+    Relayout,
     Reshape,
     Transpose,
     expand,

@@ -46,9 +46,10 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from .function import KEEP_SMALL, Function
+from .ops.function import Function
 from .tensor import Tensor
 
+KEEP_SMALL = 64  # interim: nodes no longer cache values (the viz rewrite replays the graph instead)
 INSTALL_HINT = (
     "rendering graph pictures needs the Graphviz `dot` program, which was not found on PATH; "
     "install it with `sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` "
@@ -128,7 +129,7 @@ def _value(obj: Any) -> Any:
         return obj.data
     if isinstance(obj, Function):
         kept = _retained(obj)
-        return kept.data if kept is not None else obj.value_small
+        return kept.data if kept is not None else getattr(obj, "value_small", None)
     return obj
 
 
@@ -141,7 +142,7 @@ def _grad(obj: Any) -> Any:
     kept = _retained(obj)
     if kept is not None and kept.grad is not None:
         return kept.grad.data
-    return obj.grad_small
+    return getattr(obj, "grad_small", None)
 
 
 def _grad_text(obj: Any) -> str:

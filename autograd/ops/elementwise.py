@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import config
-from ..function import Function
+from .. import kernels
+from ..mode import config
 from ..tensor import Tensor
-from ._util import binary, data
+from ._util import broadcast_shapes, data
+from .function import Function
 
 
 def _floating(x: Tensor) -> np.ndarray:
@@ -26,10 +27,26 @@ def _floating(x: Tensor) -> np.ndarray:
     return x.data if x.data.dtype.kind in "fc" else x.data.astype(config.default_dtype)
 
 
+def _binary(op: str, ufunc: np.ufunc, a: Any, b: Any) -> np.ndarray:
+    """``ufunc`` on the arrays behind two operands, with PyTorch's promotion: a float array with an
+    integer or bool array keeps the float dtype (NumPy would widen float32 with int32 to float64)."""
+    a, b = data(a), data(b)
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype is not b.dtype:
+        if a.dtype.kind == "f" and b.dtype.kind in "biu":
+            b = b.astype(a.dtype)
+        elif b.dtype.kind == "f" and a.dtype.kind in "biu":
+            a = a.astype(b.dtype)
+    try:
+        return kernels.binary(ufunc, a, b)
+    except ValueError:
+        broadcast_shapes(op, np.shape(a), np.shape(b))
+        raise
+
+
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
-        return binary(np.add, a, b)
+        return _binary("add", np.add, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -39,7 +56,7 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
-        return binary(np.subtract, a, b)
+        return _binary("sub", np.subtract, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -50,13 +67,13 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return binary(np.multiply, a, b)
+        return _binary("mul", np.multiply, a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         if a is b:  # x * x: both edges lead to x, so one gradient of 2 x g saves adding two of x g
-            return (g * 2) * a, None  # g first: when g is a broadcast (from a sum), g * 2 is small
+            return g * (a * 2), None  # g may be a broadcast (from a sum): the product then follows x's layout
         need_a, need_b = ctx.needs_input_grad
         return (g * b if need_a else None, g * a if need_b else None)  # the mul gate swaps its inputs
 
@@ -65,7 +82,7 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return binary(np.true_divide, a, b)
+        return _binary("div", np.true_divide, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -82,15 +99,23 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.power(data(a), data(b))
+        return _binary("pow", np.power, a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        ga = g * b * a ** (b - 1) if need_a else None  # d(a^b)/da = b a^(b-1)
-        gb = g * ctx.output * log(a) if need_b else None  # d(a^b)/db = a^b ln a
+        ga = gb = None
+        if need_a:  # d(a^b)/da = b a^(b-1), and 0 at a = b = 0 (as PyTorch: a^0 is constant, even at a = 0)
+            ga = _zero_where((data(a) == 0) & (data(b) == 0), g * b * a ** (b - 1))
+        if need_b:  # d(a^b)/db = a^b ln a, and 0 where a = 0 and b >= 0 (as PyTorch: 0^b is 0 or 1 there)
+            gb = _zero_where((data(a) == 0) & (data(b) >= 0), g * ctx.output * log(a))
         return ga, gb
+
+
+def _zero_where(mask: Any, x: Tensor) -> Tensor:
+    """x with 0 where ``mask`` holds: the value the derivative takes at the edge of its domain."""
+    return Where.apply(mask, np.zeros((), x.dtype), x) if np.any(mask) else x
 
 
 class Neg(Function):
@@ -104,6 +129,8 @@ class Neg(Function):
 
 
 class Cast(Function):
+    inputs = slice(0, 1)
+
     @staticmethod
     def forward(ctx, x, dtype):
         ctx.source = x.data.dtype
@@ -214,11 +241,8 @@ class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
         x = _floating(x)
-        # exp never overflows: z = e^-|x|, and sigma = 1/(1+z) for x >= 0, z/(1+z) below; the
-        # branches are joined by a factor max(z, [x >= 0]), which is 1 or z exactly, since a select
-        # (np.where) costs more than all the arithmetic when the signs of x are mixed
-        z = np.exp(-np.abs(x))
-        return np.asarray((1 / (1 + z)) * np.maximum(z, x >= 0), dtype=x.dtype)
+        z = np.exp(-np.abs(x))  # never overflows: sigma(x) = 1 / (1 + z) for x >= 0, z / (1 + z) below
+        return np.asarray(np.where(x >= 0, 1, z) / (1 + z), dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -246,7 +270,8 @@ class Relu(Function):
     @staticmethod
     def forward(ctx, x):
         if any(ctx.needs_input_grad):
-            ctx.save_for_backward(x.data > 0)  # relu'(0) = 0; a boolean mask is a quarter of x's memory
+            # relu'(0) = 0, and a NaN passes its gradient (as PyTorch); a mask is a quarter of x's memory
+            ctx.save_for_backward(~(x.data <= 0))
         return np.maximum(x.data, 0)
 
     @staticmethod
@@ -264,63 +289,74 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * np.sign(x.data)  # abs'(0) = 0
+        return g * _sign(x.data)  # abs'(0) = 0
+
+
+def _sign(x: np.ndarray) -> np.ndarray:
+    """-1, 0 or 1 in x's dtype; 0 at NaN, as PyTorch's sign."""
+    return (x > 0).astype(x.dtype) - (x < 0)
 
 
 class Clip(Function):
+    """x limited to [lo, hi]. The gradient reaches x on the closed interval, and a bound (a number
+    or a Tensor) where it was taken: d/dlo = [x < lo], d/dhi = [x > hi] (as PyTorch's clamp)."""
+
     @staticmethod
     def forward(ctx, x, lo, hi):
         if lo is None and hi is None:
             raise ValueError("clip: at least one of min and max must be given")
-        ctx.save_for_backward(x)
-        ctx.bounds = (lo, hi)
-        return np.clip(x.data, lo, hi)
+        lo_, hi_ = data(lo), data(hi)
+        ctx.below = x.data < lo_ if lo is not None else False
+        ctx.above = x.data > hi_ if hi is not None else False
+        return np.clip(x.data, lo_, hi_)
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        lo, hi = ctx.bounds
-        inside = np.ones(x.shape, dtype=bool)
-        if lo is not None:
-            inside &= x.data >= lo
-        if hi is not None:
-            inside &= x.data <= hi
-        return g * inside
+        need_x, need_lo, need_hi = ctx.needs_input_grad
+        return (g * ~(ctx.below | ctx.above) if need_x else None,
+                g * ctx.below if need_lo else None,
+                g * ctx.above if need_hi else None)
 
 
 class _Extremum2(Function):
-    """maximum(a, b) and minimum(a, b); tied inputs share the gradient equally."""
+    """maximum(a, b) and minimum(a, b). The winner takes the gradient, tied inputs share it equally,
+    and a NaN (which wins, as it propagates) passes it to its own input (as PyTorch)."""
 
     pick: Any = None
+    loses: Any = None  # a loses to b where loses(a, b): np.less for maximum
 
     @classmethod
     def forward(cls, ctx, a, b):
         a_, b_ = data(a), data(b)
-        out = cls.pick(a_, b_)
-        # weight of a in the gradient: 1 where a wins, 1/2 at ties, 0 where b wins
-        ctx.save_for_backward((out == a_) * (1.0 - 0.5 * (a_ == b_)))
+        out = _binary(cls.__name__.lower(), cls.pick, a_, b_)
+        tie = 0.5 * (a_ == b_)
+        # the weights of a and b in the gradient: 1 where it wins, 1/2 at ties, 0 where it loses
+        ctx.save_for_backward(1 - cls.loses(a_, b_) - tie, 1 - cls.loses(b_, a_) - tie)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        (wa,) = ctx.saved_tensors
+        wa, wb = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        wa = wa.astype(g.dtype, copy=False)
-        return (g * wa if need_a else None, g * (1 - wa) if need_b else None)
+        return (g * wa.astype(g.dtype, copy=False) if need_a else None,
+                g * wb.astype(g.dtype, copy=False) if need_b else None)
 
 
 class Maximum(_Extremum2):
     pick = staticmethod(np.maximum)
+    loses = staticmethod(np.less)
 
 
 class Minimum(_Extremum2):
     pick = staticmethod(np.minimum)
+    loses = staticmethod(np.greater)
 
 
 class Where(Function):
     @staticmethod
     def forward(ctx, cond, a, b):
         ctx.cond = np.asarray(data(cond), dtype=bool)
+        broadcast_shapes("where", ctx.cond.shape, np.shape(data(a)), np.shape(data(b)))
         return np.where(ctx.cond, data(a), data(b))
 
     @staticmethod

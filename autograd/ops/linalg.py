@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from ..function import Function
+from ..kernels import is_transposed_matrix
 from ..tensor import Tensor
+from .function import Function
 from .movement import Reshape, Transpose, sum_to, swapaxes
 
 
@@ -19,6 +20,11 @@ class MatMul(Function):
         ctx.save_for_backward(a, b)
         if a.shape[-1] != b.shape[-2]:
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align ({a.shape[-1]} != {b.shape[-2]})")
+        if a.ndim > 2 or b.ndim > 2:
+            try:
+                np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+            except ValueError:
+                raise ValueError(f"matmul: the batch axes of shapes {a.shape} and {b.shape} do not broadcast") from None
         return np.matmul(a.data, b.data)
 
     @staticmethod
@@ -30,21 +36,16 @@ class MatMul(Function):
         # same BLAS call, and a gradient laid out like the operand, so weight.grad is C-ordered.
         ga = gb = None
         if need_a:
-            ga = _t(MatMul.apply(b, _t(g))) if _transposed(a) else MatMul.apply(g, _t(b))
+            ga = _t(MatMul.apply(b, _t(g))) if is_transposed_matrix(a.data) else MatMul.apply(g, _t(b))
             ga = sum_to(ga, a.shape)
         if need_b:
-            gb = _t(MatMul.apply(_t(g), a)) if _transposed(b) else MatMul.apply(_t(a), g)
+            gb = _t(MatMul.apply(_t(g), a)) if is_transposed_matrix(b.data) else MatMul.apply(_t(a), g)
             gb = sum_to(gb, b.shape)
         return ga, gb
 
 
 def _t(x: Tensor) -> Tensor:
     return swapaxes(x, -1, -2)
-
-
-def _transposed(x: Tensor) -> bool:
-    """Is x a transposed view of a C-ordered matrix?"""
-    return x.ndim == 2 and x.data.flags.f_contiguous and not x.data.flags.c_contiguous
 
 
 def _as_tensor(x: Any) -> Tensor:
@@ -103,6 +104,8 @@ def _parse(subscripts: str, n: int) -> tuple[list[str], str]:
 
 
 class Einsum(Function):
+    inputs = slice(1, None)
+
     @staticmethod
     def forward(ctx, subscripts, *operands):
         inputs, out = _parse(subscripts, len(operands))

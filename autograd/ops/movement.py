@@ -14,39 +14,57 @@ import numpy as np
 from numpy.lib.array_utils import normalize_axis_index
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..function import Function
+from .. import kernels
 from ..tensor import Tensor
-from ._util import SHORT_RUN, axes_of, compact, contiguous_run, dense_order, memory_order, sum_kept
+from ._util import axes_of
+from .function import Function
 
 
 # --- shapes -------------------------------------------------------------------------------------
 class Reshape(Function):
-    """Reshape in C order. ``layout`` (an axis order) lays the result out in memory in that order.
+    """Reshape in C order; the gradient is reshaped back (and laid out in memory as the input was)."""
 
-    A reshape that has to copy its input (a transposed view, say) gets its gradient back in the
-    input's memory order, so the backward pass keeps the layout the forward pass had.
-    """
+    inputs = slice(0, 1)
 
     @staticmethod
-    def forward(ctx, x, shape, layout=None):
+    def forward(ctx, x, shape):
         ctx.in_shape = x.shape
         try:
             out = x.data.reshape(shape)
         except ValueError:
             raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} into {tuple(shape)}") from None
-        ctx.in_layout = None
+        ctx.in_order = None
         if not x.data.flags.c_contiguous and not np.may_share_memory(out, x.data):
-            ctx.in_layout = dense_order(x.data)  # a copy of a permuted array (None for other views)
-        if layout is not None:
-            out = np.ascontiguousarray(out.transpose(layout)).transpose(np.argsort(layout))
+            ctx.in_order = kernels.dense_order(x.data)  # a copy of a permuted array (None for other views)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        return Reshape.apply(g, ctx.in_shape, ctx.in_layout)
+        g = Reshape.apply(g, ctx.in_shape)
+        return g if ctx.in_order is None else Relayout.apply(g, ctx.in_order)
+
+
+class Relayout(Function):
+    """The identity, copied into memory laid out in axis ``order`` (see `kernels.in_order`). Ops that
+    gather from memory are faster in some layouts; the math does not change, so pictures skip it."""
+
+    inputs = slice(0, 1)
+    layout_only = True
+
+    @staticmethod
+    def forward(ctx, x, order):
+        if order is not None and kernels.dense_order(x.data) == tuple(order):
+            return x.data
+        return kernels.in_order(x.data, order)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
 
 
 class Transpose(Function):
+    inputs = slice(0, 1)
+
     @staticmethod
     def forward(ctx, x, axes):
         if axes is None:
@@ -54,13 +72,7 @@ class Transpose(Function):
         elif sorted(normalize_axis_index(a, x.ndim) for a in axes) != list(range(x.ndim)):
             raise ValueError(f"permute: {tuple(axes)} is not a permutation of the axes of shape {x.shape}")
         ctx.axes = axes
-        out = x.data.transpose(axes)
-        base = out.base
-        # Undoing a transpose gives back the whole array itself, not a view of it: a gradient that
-        # comes back through weight.T is then a fresh array, which reaches its leaf without a copy.
-        if isinstance(base, np.ndarray) and base.shape == out.shape and base.strides == out.strides:
-            return base if base.dtype == out.dtype else out
-        return out
+        return kernels.transpose(x.data, axes)
 
     @staticmethod
     def backward(ctx, g):
@@ -68,6 +80,8 @@ class Transpose(Function):
 
 
 class BroadcastTo(Function):
+    inputs = slice(0, 1)
+
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x.shape
@@ -84,6 +98,8 @@ class BroadcastTo(Function):
 class SumTo(Function):
     """Sum a broadcast result back down to ``shape``: the adjoint of broadcasting."""
 
+    inputs = slice(0, 1)
+
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x.shape
@@ -91,7 +107,7 @@ class SumTo(Function):
         if lead < 0 or any(s != 1 and s != n for s, n in zip(shape, x.shape[lead:])):
             raise ValueError(f"sum_to: shape {x.shape} is not a broadcast of {tuple(shape)}")
         axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
-        return sum_kept(x.data, axes).reshape(shape)
+        return kernels.sum_kept(x.data, axes).reshape(shape)
 
     @staticmethod
     def backward(ctx, g):
@@ -160,6 +176,8 @@ def _is_advanced(index: Any) -> bool:
 
 
 class GetItem(Function):
+    inputs = slice(0, 1)
+
     @staticmethod
     def forward(ctx, x, index):
         index = _index(index)
@@ -173,6 +191,8 @@ class GetItem(Function):
 
 class ScatterAdd(Function):
     """A zero tensor of ``shape`` with ``x`` added at ``index``; repeated indices accumulate."""
+
+    inputs = slice(0, 1)
 
     @staticmethod
     def forward(ctx, x, index, shape):
@@ -191,6 +211,8 @@ class ScatterAdd(Function):
 
 # --- joining and splitting ------------------------------------------------------------------------
 class Concatenate(Function):
+    inputs = slice(1, None)
+
     @staticmethod
     def forward(ctx, axis, *tensors):
         arrays = [t.data for t in tensors]
@@ -249,16 +271,14 @@ def split(x: Tensor, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
 
 # --- padding and windows --------------------------------------------------------------------------
 class Pad(Function):
+    """Pad with a constant (laid out in memory like x); the adjoint cuts the padding off again."""
+
+    inputs = slice(0, 1)
+
     @staticmethod
-    def forward(ctx, x, pad_width, value):
-        try:
-            widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
-        except ValueError:
-            raise ValueError(f"pad: pad_width {pad_width} does not fit a tensor of shape {x.shape}") from None
-        if (widths < 0).any():
-            raise ValueError(f"pad: negative pad_width {pad_width}")
+    def forward(ctx, x, widths, value):
         ctx.window = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths.tolist(), x.shape))
-        return np.pad(x.data, widths, constant_values=value)
+        return kernels.pad(x.data, widths, value)
 
     @staticmethod
     def backward(ctx, g):
@@ -266,8 +286,15 @@ class Pad(Function):
 
 
 def pad(x: Tensor, pad_width: Any, value: float = 0) -> Tensor:
-    """Pad with a constant. ``pad_width`` as NumPy: an int, ``(before, after)``, or one pair per axis."""
-    return Pad.apply(x, pad_width, value)
+    """Pad with a constant. ``pad_width`` as NumPy: an int, ``(before, after)``, or one pair per axis.
+    Zero widths everywhere give x itself (no op in the graph)."""
+    try:
+        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
+    except ValueError:
+        raise ValueError(f"pad: pad_width {pad_width} does not fit a tensor of shape {x.shape}") from None
+    if (widths < 0).any():
+        raise ValueError(f"pad: negative pad_width {pad_width}")
+    return x if not widths.any() else Pad.apply(x, widths, value)
 
 
 def _window_args(x_ndim: int, kernel_size: Any, stride: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -281,6 +308,8 @@ def _window_args(x_ndim: int, kernel_size: Any, stride: Any) -> tuple[tuple[int,
 
 
 class Unfold(Function):
+    inputs = slice(0, 1)
+
     @staticmethod
     def forward(ctx, x, kernel, stride):
         k = len(kernel)
@@ -302,20 +331,19 @@ class Fold(Function):
     One strided add per kernel offset (kh * kw of them), never a loop over output positions.
     """
 
+    inputs = slice(0, 1)
+
     @staticmethod
     def forward(ctx, g, shape, kernel, stride):
         ctx.kernel, ctx.stride = kernel, stride
         k = len(kernel)
         n_out = g.shape[g.ndim - 2 * k : g.ndim - k]
         # lay the sum out in memory like the windows' leading axes, so the adds below run along memory
-        order = memory_order(g.data[(Ellipsis,) + (0,) * k])
+        order = kernels.memory_order(g.data[(Ellipsis,) + (0,) * k])
         out = np.zeros([shape[a] for a in order], dtype=g.dtype).transpose(np.argsort(order))
         for offset in itertools.product(*(range(w) for w in kernel)):
             target = tuple(slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(offset, stride, n_out))
-            part = g.data[(Ellipsis,) + offset]
-            if part.size >= 2**14 and contiguous_run(part) < SHORT_RUN:
-                part = compact(part)  # a copy and a long-run add beat one add over short runs
-            out[(Ellipsis,) + target] += part
+            kernels.add_window_slice(out[(Ellipsis,) + target], g.data[(Ellipsis,) + offset])
         return out
 
     @staticmethod

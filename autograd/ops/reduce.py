@@ -8,13 +8,16 @@ from typing import Any
 
 import numpy as np
 
-from ..function import Function
+from ..kernels import reduce_windows, sum_kept
 from ..tensor import Tensor
-from ._util import axes_of, count, keepdims_shape, reduce_kept, sum_kept
+from ._util import axes_of, count, keepdims_shape
+from .function import Function
 from .movement import BroadcastTo, Reshape
 
 
 class Sum(Function):
+    inputs = slice(0, 1)
+
     @staticmethod
     def forward(ctx, x, axis, keepdims):
         axes = axes_of(axis, x.ndim)
@@ -30,6 +33,7 @@ class Sum(Function):
 
 
 class _Extremum(Function):
+    inputs = slice(0, 1)
     pick: Any = None  # np.maximum or np.minimum
 
     @classmethod
@@ -37,7 +41,7 @@ class _Extremum(Function):
         if x.size == 0:
             raise ValueError(f"{cls.__name__.lower()}: reduction of an empty tensor of shape {x.shape}")
         axes = axes_of(axis, x.ndim)
-        best = reduce_kept(cls.pick, x.data, axes)
+        best = reduce_windows(cls.pick, x.data, axes)
         if any(ctx.needs_input_grad):
             hits = x.data == best
             if best.dtype.kind in "fc" and np.isnan(best).any():
@@ -48,7 +52,7 @@ class _Extremum(Function):
             # hit, so as many hits as outputs means no ties, and the mask alone routes the gradient.
             ctx.share = None
             if np.count_nonzero(hits) != best.size:  # hits counted as bytes: sliced sums stay <= 16, NumPy's widen
-                ctx.share = np.divide(1, reduce_kept(np.add, hits.view(np.uint8), axes), dtype=x.dtype)
+                ctx.share = np.divide(1, reduce_windows(np.add, hits.view(np.uint8), axes), dtype=x.dtype)
         return best if keepdims else best.reshape([n for i, n in enumerate(x.shape) if i not in axes])
 
     @staticmethod
@@ -100,8 +104,9 @@ def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> T
 def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) computed stably by shifting with the (constant) max."""
     axes = axes_of(axis, x.ndim)
-    if count(x.shape, axes) == 0:
-        raise ValueError(f"logsumexp: reduction over an empty axis of shape {x.shape}")
+    if count(x.shape, axes) == 0:  # the log of an empty sum: -inf, as PyTorch
+        with np.errstate(divide="ignore"):
+            return Sum.apply(x.exp(), axes, keepdims).log()
     shift = np.max(x.data, axis=axes, keepdims=True)
     shift = np.where(np.isfinite(shift), shift, 0)  # all -inf rows stay -inf, not NaN
     with np.errstate(divide="ignore"):  # log(0) = -inf there, which is the answer

@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import enable_grad, grad, no_grad
+from ..engine import grad
+from ..mode import enable_grad, no_grad
 from ..tensor import Tensor
 from .report import Block, Probe, Report, second_look, summarize
 

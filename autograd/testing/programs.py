@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..engine import no_grad
+from ..mode import no_grad
 from ..tensor import Tensor
 from .opdb import OPS, Input, OpInfo
 from .sources import DOMAINS, AnyShape, Dims, HypothesisSource, NumpySource, Source

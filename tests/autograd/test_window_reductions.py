@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import autograd as ag
-from autograd.ops._util import sum_kept
+from autograd.kernels import sum_kept
 
 # (8, 4, 8, 2, 8, 2): 2x2 windows over axes (3, 5) of a batch of 8x4 16x16 images
 WINDOWED = (8, 4, 8, 2, 8, 2)

@@ -11,7 +11,7 @@ import pytest
 
 import nn.functional as F
 from autograd import Tensor
-from autograd.ops._util import memory_order
+from autograd.kernels import memory_order
 
 NHWC = (0, 2, 3, 1)
 

@@ -85,7 +85,8 @@ def _graph(root: Tensor) -> tuple[list[Function], list[Tensor], list[np.ndarray]
         stack += [p for p in node.next if isinstance(p, Function)]
     saved = [t for n in nodes for t in n._saved if isinstance(t, Tensor) and t.grad_fn is not None]
     arrays = [t.data for t in saved] + [n._out for n in nodes if n._out is not None]
-    arrays += [n.value_small for n in nodes if n.value_small is not None]
+    consts = [c for n in nodes for c in n.consts if isinstance(c, (Tensor, np.ndarray))]
+    arrays += [c.data if isinstance(c, Tensor) else c for c in consts]
     return nodes, saved, arrays
 
 

@@ -4,6 +4,11 @@ A subclass gives ``forward(ctx, *args)``, computing an ndarray from the ``.data`
 arguments, and ``backward(ctx, g)``, returning one gradient per argument written with Tensor
 ops, so that the backward pass can itself be differentiated. ``apply`` runs forward and, when
 any input requires grad, makes the instance ``ctx`` the output's ``grad_fn``.
+
+A node keeps, per forward argument, ``next[i]`` (the parent's node, a leaf Tensor that requires
+grad, or None) and ``consts[i]`` (the argument itself where ``next[i]`` is None: a constant or an
+op parameter such as an axis). That is the whole graph: enough to run backward, and enough for a
+picture to replay the forward pass (``autograd.viz``).
 """
 
 from __future__ import annotations
@@ -14,12 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from .engine import state
-from .tensor import Tensor
+from ..mode import state
+from ..tensor import Tensor
 
 _new = object.__new__
-KEEP_SMALL = 64  # outputs and gradients up to this many elements stay on their node, for graph pictures
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 class Function:
@@ -29,17 +33,21 @@ class Function:
     after backward unless ``retain_graph=True``), ``ctx.needs_input_grad[i]`` says whether
     argument i needs a gradient. Set ``saves_output = True`` on the class to get the output
     back as ``ctx.output`` in backward (for exp, tanh, sigmoid) without a reference cycle.
+    ``inputs`` selects the arguments that are data (the rest, such as an axis, are parameters).
     """
 
     saves_output = False
+    inputs = slice(None)
+    layout_only = False  # True for ops that only move data in memory: the identity in math
+    is_leaf = False  # graph vertices are nodes or leaf Tensors; the engine asks which
 
     # per-node state, set by apply; class-level defaults keep apply short
-    next: list = []  # noqa: RUF012 (read-only default; apply sets a fresh list per node)
+    next: Any = ()
+    consts: Any = ()
     shape: tuple = ()
     dtype: Any = None
-    value_small: Any = None
-    grad_small: Any = None
     _saved: Any = ()
+    _versions: Any = ()
     _out: Any = None
     _released = False
     _hooks: Any = None
@@ -58,42 +66,32 @@ class Function:
     def apply(cls, *args: Any) -> Tensor:
         """Run the op on ``args`` (Tensors and constants) and record it in the graph."""
         ctx = _new(cls)
-        edges = None
         if state.grad_enabled:
-            # one edge per argument: the parent's node, the leaf itself, or None
-            record = False
-            edges = []
+            # per argument: an edge to the parent's node or the leaf itself, or else a constant
+            record, edges, consts = False, [], []
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad:
                     edges.append(a.grad_fn or a)
+                    consts.append(None)
                     record = True
                 else:
                     edges.append(None)
+                    consts.append(a)
             if record:
-                ctx.next = edges
-            else:
-                edges = None
-        try:
-            out = cls.forward(ctx, *args)
-        except ValueError as exc:
-            if "could not be broadcast" not in str(exc):
-                raise
-            shapes = " and ".join(str(a.shape) for a in args if isinstance(a, (Tensor, np.ndarray)))
-            raise ValueError(f"{cls.__name__.lower()}: cannot broadcast shapes {shapes}") from None
+                ctx.next, ctx.consts = edges, consts
+        out = cls.forward(ctx, *args)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         if state.anomaly:
             cls._check_forward(ctx, out)
         t = _new(Tensor)
         t.data = out
-        if edges is None:
+        if not ctx.next:
             return t
         t.grad_fn = ctx
         t._requires_grad = True
         ctx.shape = out.shape
         ctx.dtype = out.dtype
-        if out.size <= KEEP_SMALL:
-            ctx.value_small = out
         if cls.saves_output:
             ctx._out = out
         return t
@@ -109,6 +107,8 @@ class Function:
     # --- what forward and backward use ------------------------------------------------------------
     def save_for_backward(self, *tensors: Any) -> None:
         self._saved = tensors
+        if self.next:  # recorded: remember each tensor's version, to catch in-place changes
+            self._versions = [t._version if isinstance(t, Tensor) else None for t in tensors]
 
     @property
     def needs_input_grad(self) -> list[bool]:
@@ -119,6 +119,13 @@ class Function:
     def saved_tensors(self) -> tuple:
         if self._released:
             self._raise_released()
+        for t, version in zip(self._saved, self._versions):
+            if version is not None and t._version != version:
+                raise RuntimeError(
+                    f"one of the tensors saved by {type(self).__name__} for backward was modified in place "
+                    f"(its version is {t._version}, it was saved at version {version}); compute on a copy "
+                    f"(t.clone()) or change it after backward"
+                )
         return self._saved
 
     @property
