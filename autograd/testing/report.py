@@ -66,7 +66,7 @@ class Report:
         assert w is not None
         analytic = "None (no gradient reaches this input)" if w.analytic is None else f"{w.analytic:.10g}"
         if self.fast_mode:
-            where = f"  in the random projection v . J . u of {w.output_label} onto {w.input_label} (fast mode)"
+            where = f"  in the random projection v . J . u (v over the outputs, u over {w.input_label}; fast mode)"
         else:
             where = f"  worst at {w.output_label} index {w.out_index}, {w.input_label} index {w.in_index}"
         lines = [
