@@ -13,8 +13,10 @@ from .ops.elementwise import maximum, minimum, where
 from .ops.linalg import einsum, matmul, tensordot
 from .ops.movement import concatenate, pad, split, stack, unfold
 
+cat = concatenate  # PyTorch's name
+
 __all__ = [
-    "Function", "Tensor", "arange", "concatenate", "detect_anomaly", "einsum", "enable_grad", "eye",
+    "Function", "Tensor", "arange", "cat", "concatenate", "detect_anomaly", "einsum", "enable_grad", "eye",
     "full", "generator", "get_default_dtype", "grad", "is_grad_enabled", "manual_seed", "matmul",
     "maximum", "minimum", "no_grad", "ones", "ones_like", "pad", "rand", "randn", "set_default_dtype",
     "set_grad_enabled", "split", "stack", "tensor", "tensordot", "unfold", "where", "zeros", "zeros_like",

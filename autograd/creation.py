@@ -6,25 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .mode import config
+from .mode import config, generator, manual_seed  # noqa: F401 (re-exported)
 from .tensor import Tensor, _shape_arg
-
-
-class _Random:
-    generator = np.random.default_rng()
-
-
-_random = _Random()
-
-
-def manual_seed(seed: int) -> None:
-    """Seed the generator behind ``rand``, ``randn``, ``nn.init`` and dropout."""
-    _random.generator = np.random.default_rng(seed)
-
-
-def generator() -> np.random.Generator:
-    """The library's random generator (reseeded by ``manual_seed``)."""
-    return _random.generator
 
 
 def _make(array: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
@@ -68,9 +51,9 @@ def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1)."""
-    return _make(_random.generator.random(_shape_arg(shape)), dtype, requires_grad)
+    return _make(generator().random(_shape_arg(shape)), dtype, requires_grad)
 
 
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
-    return _make(_random.generator.standard_normal(_shape_arg(shape)), dtype, requires_grad)
+    return _make(generator().standard_normal(_shape_arg(shape)), dtype, requires_grad)

@@ -24,9 +24,20 @@ state = _ThreadState()
 
 class _Config:
     default_dtype = np.dtype(np.float32)
+    generator = np.random.default_rng()  # behind rand, randn, nn.init, dropout and normal_/uniform_
 
 
 config = _Config()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator behind ``rand``, ``randn``, ``nn.init``, dropout and ``normal_``/``uniform_``."""
+    config.generator = np.random.default_rng(seed)
+
+
+def generator() -> np.random.Generator:
+    """The library's random generator (reseeded by ``manual_seed``)."""
+    return config.generator
 
 
 def set_default_dtype(dtype: Any) -> None:

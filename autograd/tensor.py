@@ -2,24 +2,24 @@
 
 A Tensor is a thin handle: ``data`` is a NumPy array, ``grad_fn`` is the `Function` node that
 computed it (None for leaves), ``grad`` is filled by ``backward()``. Every operator delegates to a
-`Function` in ``autograd.ops``, so the whole graph is made of one kind of node.
+`Function` in ``autograd.ops``, so the whole graph is made of one kind of node. NumPy's functions
+and ufuncs dispatch here too (``np.exp(t)`` is ``t.exp()``), and any that has no op refuses a
+tensor that requires grad rather than silently dropping its graph.
 """
 
 from __future__ import annotations
 
+import math
 import weakref
+from collections import namedtuple
 from typing import Any
 
 import numpy as np
 
 from . import engine
-from .mode import config
+from .mode import config, generator, no_grad, state
 
-_Scalar = (int, float, bool)
-
-
-def _default_dtype() -> np.dtype:
-    return config.default_dtype
+_versions: dict[int, int] = {}  # id of a base array -> how many in-place changes it has had
 
 
 def as_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -38,12 +38,47 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
         if array.dtype == object and any(v is None for v in array.flat):
             raise TypeError("tensor: None is not a number (NumPy would silently turn it into NaN)")
         if array.dtype.kind == "f" or array.dtype == object:
-            array = array.astype(_default_dtype() if dtype is None else dtype)  # no detour through float32
+            array = array.astype(config.default_dtype if dtype is None else dtype)  # no detour through float32
     if dtype is not None:
         array = array.astype(dtype, copy=False)
     if array.dtype.kind not in "biufc":
         raise TypeError(f"tensor: data of dtype {array.dtype} is not numeric")
     return array
+
+
+def _base(a: np.ndarray) -> np.ndarray:
+    """The array that owns the memory of ``a`` (views share their base's version counter)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+class Size(int):
+    """``t.size``: NumPy's element count, and callable as PyTorch's ``size()`` (the shape) or ``size(d)``."""
+
+    def __new__(cls, shape: tuple[int, ...]) -> Size:
+        self = super().__new__(cls, math.prod(shape))
+        self.shape = shape
+        return self
+
+    def __call__(self, dim: int | None = None) -> Any:
+        return self.shape if dim is None else self.shape[dim]
+
+
+MaxResult = namedtuple("MaxResult", ["values", "indices"])  # what max/min(dim=) return, as torch.return_types
+
+
+def _axis(axis: Any, keepdims: Any, dim: Any, keepdim: Any, op: str) -> tuple[Any, bool]:
+    """NumPy's ``axis=``/``keepdims=`` or PyTorch's ``dim=``/``keepdim=``, not both."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{op}: give axis= or dim=, not both")
+        axis = dim
+    if keepdim is not None:
+        if keepdims is not None:
+            raise TypeError(f"{op}: give keepdims= or keepdim=, not both")
+        keepdims = keepdim
+    return axis, bool(keepdims)
 
 
 class Tensor:
@@ -61,7 +96,6 @@ class Tensor:
     name: str | None = None
     _requires_grad = False
     _hooks: list | None = None
-    _version = 0  # bumped by every in-place change; saved tensors check it in backward
     next = ()  # as a vertex of the graph, a leaf has no parents (see engine)
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
@@ -93,38 +127,23 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.data.dtype.kind != "f":  # complex gradients would need conjugates
-            raise TypeError(
-                f"only floating-point tensors can require gradients, got dtype {self.data.dtype}; "
-                f"convert first, e.g. tensor.float()"
-            )
+            raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.data.dtype}; "
+                            f"convert first, e.g. tensor.float()")
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("requires_grad can only be switched off on leaf tensors; use detach()")
         self._requires_grad = bool(requires_grad)
         return self
 
-    @property
-    def is_leaf(self) -> bool:
-        return self.grad_fn is None
+    is_leaf = property(lambda self: self.grad_fn is None)
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    size = property(lambda self: Size(self.data.shape))
+    T = property(lambda self: self.transpose())
+    _version = property(lambda self: _versions.get(id(_base(self.data)), 0) if _versions else 0)
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
-
-    @property
-    def ndim(self) -> int:
-        return self.data.ndim
-
-    @property
-    def size(self) -> int:
-        return self.data.size
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.data.dtype
-
-    @property
-    def T(self) -> Tensor:  # noqa: N802 (NumPy's name)
-        return self.transpose()
+    def dim(self) -> int: return self.data.ndim
+    def numel(self) -> int: return self.data.size
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -133,9 +152,7 @@ class Tensor:
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", precision=4, prefix="tensor(")
-        extras = []
-        if self.data.dtype != _default_dtype():
-            extras.append(f"dtype={self.data.dtype}")
+        extras = [f"dtype={self.data.dtype}"] if self.data.dtype != config.default_dtype else []
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
         elif self._requires_grad:
@@ -144,49 +161,53 @@ class Tensor:
             extras.append(f"name={self.name!r}")
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
-    def __bool__(self) -> bool:
-        return bool(self.data)
-
-    def __float__(self) -> float:
-        return float(self.data)
-
-    def __int__(self) -> int:
-        return int(self.data)
+    def __bool__(self) -> bool: return bool(self.data)
+    def __float__(self) -> float: return float(self.data)
+    def __int__(self) -> int: return int(self.data)
 
     def __index__(self) -> int:
         if self.data.dtype.kind not in "iub":
             raise TypeError(f"only integer tensors can be used as an index, got {self.data.dtype}")
         return int(self.data)
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
-
     __hash__ = object.__hash__  # __eq__ is elementwise, identity stays the hash
 
-    # --- conversion ---------------------------------------------------------------------------
-    def numpy(self) -> np.ndarray:
-        return self.data
+    # --- conversion -----------------------------------------------------------------------------
+    def numpy(self) -> np.ndarray: return self.data
+    def tolist(self) -> Any: return self.data.tolist()
+    def detach(self) -> Tensor: return Tensor._make(self.data)  # a new leaf sharing this data
+    def clone(self) -> Tensor: return Copy.apply(self, "K")
+    def astype(self, dtype: Any) -> Tensor: return Cast.apply(self, np.dtype(dtype))
+    def float(self) -> Tensor: return self.astype(np.float32)
+    def double(self) -> Tensor: return self.astype(np.float64)
+    def long(self) -> Tensor: return self.astype(np.int64)
+    def int(self) -> Tensor: return self.astype(np.int32)
+    def bool(self) -> Tensor: return self.astype(np.bool_)
+    def type_as(self, other: Tensor) -> Tensor: return self.astype(other.dtype)
 
-    def item(self) -> float | int | bool:
+    def item(self) -> Any:
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.data.shape}")
         return self.data.item()
 
-    def tolist(self) -> Any:
-        return self.data.tolist()
+    def to(self, dtype: Any = None, device: Any = None) -> Tensor:
+        """``to(dtype)``; a device is accepted only as "cpu", the one there is."""
+        if isinstance(dtype, str) and dtype.split(":")[0] in ("cpu", "cuda", "mps", "xpu"):
+            dtype, device = None, dtype
+        if device not in (None, "cpu"):
+            raise ValueError(f"to: chainrule runs on the CPU only, got device {device!r}")
+        return self if dtype is None else self.astype(dtype)
 
-    def detach(self) -> Tensor:
-        """A new leaf sharing this tensor's data, cut from the graph."""
-        return Tensor._make(self.data)
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
 
-    def astype(self, dtype: Any) -> Tensor:
-        return Cast.apply(self, np.dtype(dtype))
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        op = _UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
+        return op(*inputs) if op is not None else _numpy_call(ufunc.__name__, getattr(ufunc, method), inputs, kwargs)
 
-    def float(self) -> Tensor:
-        return self.astype(np.float32)
-
-    def double(self) -> Tensor:
-        return self.astype(np.float64)
+    def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
+        op = _FUNCTIONS.get(func)
+        return op(*args, **kwargs) if op is not None else _numpy_call(func.__name__, func, args, kwargs)
 
     # --- gradients ----------------------------------------------------------------------------
     def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
@@ -207,179 +228,184 @@ class Tensor:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor replaces it."""
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
-        if self.grad_fn is not None:
-            owner = self.grad_fn
-            if owner._hooks is None:
-                owner._hooks = []
-            hooks = owner._hooks
-        else:
-            if self._hooks is None:
-                self._hooks = []
-            hooks = self._hooks
-        hooks.append(hook)
-        return engine.HookHandle(hooks, hook)
+        owner = self.grad_fn if self.grad_fn is not None else self
+        if owner._hooks is None:
+            owner._hooks = []
+        owner._hooks.append(hook)
+        return engine.HookHandle(owner._hooks, hook)
 
     # --- operators ----------------------------------------------------------------------------
-    def __add__(self, other: Any) -> Tensor:
-        return Add.apply(self, other)
-
-    def __radd__(self, other: Any) -> Tensor:
-        return Add.apply(other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return Sub.apply(self, other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return Sub.apply(other, self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return Mul.apply(self, other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return Mul.apply(other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return Div.apply(self, other)
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return Div.apply(other, self)
-
-    def __pow__(self, other: Any) -> Tensor:
-        return Pow.apply(self, other)
-
-    def __rpow__(self, other: Any) -> Tensor:
-        return Pow.apply(other, self)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        return matmul(self, other)
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        return matmul(other, self)
-
-    def __neg__(self) -> Tensor:
-        return Neg.apply(self)
-
-    def __pos__(self) -> Tensor:
-        return self
-
-    def __abs__(self) -> Tensor:
-        return Abs.apply(self)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return GetItem.apply(self, index)
+    def __add__(self, other: Any) -> Tensor: return Add.apply(self, other)
+    def __radd__(self, other: Any) -> Tensor: return Add.apply(other, self)
+    def __sub__(self, other: Any) -> Tensor: return Sub.apply(self, other)
+    def __rsub__(self, other: Any) -> Tensor: return Sub.apply(other, self)
+    def __mul__(self, other: Any) -> Tensor: return Mul.apply(self, other)
+    def __rmul__(self, other: Any) -> Tensor: return Mul.apply(other, self)
+    def __truediv__(self, other: Any) -> Tensor: return Div.apply(self, other)
+    def __rtruediv__(self, other: Any) -> Tensor: return Div.apply(other, self)
+    def __pow__(self, other: Any) -> Tensor: return Pow.apply(self, other)
+    def __rpow__(self, other: Any) -> Tensor: return Pow.apply(other, self)
+    def __matmul__(self, other: Any) -> Tensor: return matmul(self, other)
+    def __rmatmul__(self, other: Any) -> Tensor: return matmul(other, self)
+    def __neg__(self) -> Tensor: return Neg.apply(self)
+    def __pos__(self) -> Tensor: return self
+    def __abs__(self) -> Tensor: return Abs.apply(self)
+    def __getitem__(self, index: Any) -> Tensor: return GetItem.apply(self, index)
 
     # comparisons give bool tensors outside the graph
-    def __lt__(self, other: Any) -> Tensor:
-        return Tensor._make(np.asarray(self.data < _raw(other)))
+    def __lt__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data < _raw(other)))
+    def __le__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data <= _raw(other)))
+    def __gt__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data > _raw(other)))
+    def __ge__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data >= _raw(other)))
+    def __eq__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data == _raw(other)))  # type: ignore[override]
+    def __ne__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data != _raw(other)))  # type: ignore[override]
+    lt, le, gt, ge, eq, ne = __lt__, __le__, __gt__, __ge__, __eq__, __ne__
 
-    def __le__(self, other: Any) -> Tensor:
-        return Tensor._make(np.asarray(self.data <= _raw(other)))
+    # --- in place -------------------------------------------------------------------------------
+    def _in_place(self, op: str, update: Any, *args: Any) -> Tensor:
+        """Change this tensor itself to ``update(self, *args)``, as PyTorch's in-place ops.
 
-    def __gt__(self, other: Any) -> Tensor:
-        return Tensor._make(np.asarray(self.data > _raw(other)))
+        Outside the graph (no_grad, or nothing requires grad) the array is overwritten; in grad
+        mode the op is recorded and the tensor takes its place in the graph. Either way the
+        version counter of the memory moves on, so backward refuses saved tensors changed since.
+        """
+        tracked = state.grad_enabled and any(isinstance(a, Tensor) and a._requires_grad for a in (self, *args))
+        if tracked and self.grad_fn is None and self._requires_grad:
+            raise RuntimeError(f"{op}: a leaf tensor that requires grad cannot be changed in place while the graph "
+                               f"is recorded; do it under `with no_grad():` (as optimizers do)")
+        if tracked and self.data.base is not None:
+            raise RuntimeError(f"{op}: this tensor is a view of another one's memory; an in-place change in grad "
+                               f"mode would not reach it: use the out-of-place op")
+        with no_grad() if not tracked else _nothing:
+            # in the graph, the op's input is a stand-in for the old value: the new one takes this tensor
+            out = update(self if not tracked else Tensor._make(self.data, self.grad_fn, self._requires_grad), *args)
+        if tracked:
+            self.data, self.grad_fn, self._requires_grad = out.data, out.grad_fn, out._requires_grad
+        else:
+            try:
+                np.copyto(self.data, out.data, casting="same_kind")
+            except TypeError:
+                raise TypeError(f"{op}: the result has dtype {out.dtype}, which cannot be stored in a tensor "
+                                f"of dtype {self.dtype} (PyTorch refuses this too)") from None
+            except ValueError as exc:
+                raise RuntimeError(f"{op}: cannot write into this tensor ({exc}); use the out-of-place op") from None
+        base = _base(self.data)
+        if id(base) not in _versions:
+            weakref.finalize(base, _versions.pop, id(base), None)  # the count goes with the memory
+        _versions[id(base)] = _versions.get(id(base), 0) + 1
+        return self
 
-    def __ge__(self, other: Any) -> Tensor:
-        return Tensor._make(np.asarray(self.data >= _raw(other)))
+    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        return self._in_place("add_", Add.apply, other if alpha == 1 else other * alpha)
 
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return Tensor._make(np.asarray(self.data == _raw(other)))
+    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        return self._in_place("sub_", Sub.apply, other if alpha == 1 else other * alpha)
 
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return Tensor._make(np.asarray(self.data != _raw(other)))
+    def mul_(self, other: Any) -> Tensor: return self._in_place("mul_", Mul.apply, other)
+    def div_(self, other: Any) -> Tensor: return self._in_place("div_", Div.apply, other)
+    def pow_(self, other: Any) -> Tensor: return self._in_place("pow_", Pow.apply, other)
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (PyTorch's names)
+        return self._in_place("clamp_", Clip.apply, min, max)
+
+    def copy_(self, src: Any) -> Tensor: return self._in_place("copy_", _broadcast_like, src)
+    def fill_(self, value: Any) -> Tensor: return self._in_place("fill_", _broadcast_like, value)
+    def zero_(self) -> Tensor: return self.fill_(0)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        return self.copy_(generator().normal(mean, std, self.shape))
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        return self.copy_(generator().uniform(a, b, self.shape))
+
+    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
 
     # --- elementwise --------------------------------------------------------------------------
-    def exp(self) -> Tensor:
-        return Exp.apply(self)
-
-    def log(self) -> Tensor:
-        return Log.apply(self)
-
-    def sqrt(self) -> Tensor:
-        return Sqrt.apply(self)
-
-    def sin(self) -> Tensor:
-        return Sin.apply(self)
-
-    def cos(self) -> Tensor:
-        return Cos.apply(self)
-
-    def tanh(self) -> Tensor:
-        return Tanh.apply(self)
-
-    def sigmoid(self) -> Tensor:
-        return Sigmoid.apply(self)
-
-    def relu(self) -> Tensor:
-        return Relu.apply(self)
-
-    def abs(self) -> Tensor:
-        return Abs.apply(self)
-
-    def clip(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (NumPy's names)
-        return Clip.apply(self, min, max)
-
+    def exp(self) -> Tensor: return Exp.apply(self)
+    def log(self) -> Tensor: return Log.apply(self)
+    def sqrt(self) -> Tensor: return Sqrt.apply(self)
+    def sin(self) -> Tensor: return Sin.apply(self)
+    def cos(self) -> Tensor: return Cos.apply(self)
+    def tanh(self) -> Tensor: return Tanh.apply(self)
+    def sigmoid(self) -> Tensor: return Sigmoid.apply(self)
+    def relu(self) -> Tensor: return Relu.apply(self)
+    def abs(self) -> Tensor: return Abs.apply(self)
+    def clip(self, min: Any = None, max: Any = None) -> Tensor: return Clip.apply(self, min, max)  # noqa: A002
+    def masked_fill(self, mask: Any, value: Any) -> Tensor: return where(mask, value, self)
     clamp = clip
 
-    # --- reductions ---------------------------------------------------------------------------
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return Sum.apply(self, axis, keepdims)
+    # --- reductions: NumPy's axis=/keepdims= or PyTorch's dim=/keepdim= -------------------------------
+    def sum(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Tensor:
+        return Sum.apply(self, *_axis(axis, keepdims, dim, keepdim, "sum"))
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return mean(self, axis, keepdims)
+    def mean(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Tensor:
+        return mean(self, *_axis(axis, keepdims, dim, keepdim, "mean"))
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return Max.apply(self, axis, keepdims)
+    def var(self, axis: Any = None, keepdims: Any = None, ddof: int = 0, *, dim: Any = None, keepdim: Any = None,
+            unbiased: bool | None = None, correction: int | None = None) -> Tensor:
+        """Variance with NumPy's ``ddof`` (default 0), or PyTorch's ``unbiased=``/``correction=``."""
+        ddof = correction if correction is not None else int(unbiased) if unbiased is not None else ddof
+        return var(self, *_axis(axis, keepdims, dim, keepdim, "var"), ddof)
 
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return Min.apply(self, axis, keepdims)
+    def std(self, axis: Any = None, keepdims: Any = None, ddof: int = 0, **torch_names: Any) -> Tensor:
+        return self.var(axis, keepdims, ddof, **torch_names).sqrt()
 
-    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-        return var(self, axis, keepdims, ddof)
+    def logsumexp(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Tensor:
+        return logsumexp(self, *_axis(axis, keepdims, dim, keepdim, "logsumexp"))
 
-    def std(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-        return var(self, axis, keepdims, ddof).sqrt()
+    def max(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Any:
+        """Values (NumPy), or with ``dim=`` PyTorch's ``(values, indices)``; ``max(tensor)`` is maximum."""
+        return self._extremum(Max, axis, keepdims, dim, keepdim)
 
-    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return logsumexp(self, axis, keepdims)
+    def min(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Any:
+        return self._extremum(Min, axis, keepdims, dim, keepdim)
 
-    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return Tensor._make(np.asarray(np.argmax(self.data, axis=axis, keepdims=keepdims)))
+    def _extremum(self, op: Any, axis: Any, keepdims: Any, dim: Any, keepdim: Any) -> Any:
+        if isinstance(axis, Tensor):
+            return (maximum if op is Max else minimum)(self, axis)
+        axis, keep = _axis(axis, keepdims, dim, keepdim, op.__name__.lower())
+        values = op.apply(self, axis, keep)
+        if dim is None:
+            return values
+        pick = np.argmax if op is Max else np.argmin
+        return MaxResult(values, Tensor._make(np.asarray(pick(self.data, axis=axis, keepdims=keep))))
 
-    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return Tensor._make(np.asarray(np.argmin(self.data, axis=axis, keepdims=keepdims)))
+    def argmax(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Tensor:
+        axis, keep = _axis(axis, keepdims, dim, keepdim, "argmax")
+        return Tensor._make(np.asarray(np.argmax(self.data, axis=axis, keepdims=keep)))
+
+    def argmin(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Tensor:
+        axis, keep = _axis(axis, keepdims, dim, keepdim, "argmin")
+        return Tensor._make(np.asarray(np.argmin(self.data, axis=axis, keepdims=keep)))
+
+    def norm(self, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """The p-norm over ``dim`` (all axes by default): (sum |x|^p)^(1/p); p = inf gives max |x|."""
+        if p == np.inf:
+            return self.abs().max(dim, keepdim)
+        if p == 2:
+            return (self * self).sum(dim, keepdim).sqrt()
+        return (self.abs() ** p).sum(dim, keepdim) ** (1 / p)
+
+    def softmax(self, dim: int = -1) -> Tensor: return softmax(self, dim)
+    def log_softmax(self, dim: int = -1) -> Tensor: return log_softmax(self, dim)
 
     # --- shape --------------------------------------------------------------------------------
-    def reshape(self, *shape: Any) -> Tensor:
-        return Reshape.apply(self, _shape_arg(shape))
-
+    def reshape(self, *shape: Any) -> Tensor: return Reshape.apply(self, _shape_arg(shape))
+    def transpose(self, *axes: Any) -> Tensor: return Transpose.apply(self, _shape_arg(axes) if axes else None)
+    def permute(self, *axes: Any) -> Tensor: return Transpose.apply(self, _shape_arg(axes))
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor: return swapaxes(self, axis1, axis2)
+    def flatten(self, start: int = 0, end: int = -1) -> Tensor: return flatten(self, start, end)
+    def squeeze(self, axis: Any = None, *, dim: Any = None) -> Tensor:
+        return squeeze(self, _axis(axis, None, dim, None, "squeeze")[0])
+    def unsqueeze(self, axis: int) -> Tensor: return unsqueeze(self, axis)
+    def broadcast_to(self, *shape: Any) -> Tensor: return BroadcastTo.apply(self, _shape_arg(shape))
+    def expand(self, *shape: Any) -> Tensor: return expand(self, _shape_arg(shape))
+    def sum_to(self, shape: tuple[int, ...]) -> Tensor: return sum_to(self, shape)
     view = reshape
 
-    def transpose(self, *axes: Any) -> Tensor:
-        return Transpose.apply(self, _shape_arg(axes) if axes else None)
-
-    def permute(self, *axes: Any) -> Tensor:
-        return Transpose.apply(self, _shape_arg(axes))
-
-    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
-        return swapaxes(self, axis1, axis2)
-
-    def flatten(self, start: int = 0, end: int = -1) -> Tensor:
-        return flatten(self, start, end)
-
-    def squeeze(self, axis: Any = None) -> Tensor:
-        return squeeze(self, axis)
-
-    def unsqueeze(self, axis: int) -> Tensor:
-        return unsqueeze(self, axis)
-
-    def broadcast_to(self, *shape: Any) -> Tensor:
-        return BroadcastTo.apply(self, _shape_arg(shape))
-
-    def expand(self, *shape: Any) -> Tensor:
-        return expand(self, _shape_arg(shape))
-
-    def sum_to(self, shape: tuple[int, ...]) -> Tensor:
-        return sum_to(self, shape)
+    def t(self) -> Tensor:
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor with at most 2 axes, got shape {self.shape}; use transpose")
+        return self.transpose()
 
     def contiguous(self, memory_format: str | None = None) -> Tensor:
         """The same values, stored contiguously: in C order, or ``memory_format="channels_last"``
@@ -389,12 +415,29 @@ class Tensor:
         if memory_format == "channels_last":
             if self.ndim != 4:
                 raise ValueError(f"contiguous: channels_last needs a 4-d (N, C, H, W) tensor, got shape {self.shape}")
-            return Relayout.apply(self, (0, 2, 3, 1))
-        return self if self.data.flags.c_contiguous else Relayout.apply(self, None)
+            return Copy.apply(self, (0, 2, 3, 1))
+        return self if self.data.flags.c_contiguous else Copy.apply(self, None)
+
+
+class _Nothing:
+    def __enter__(self) -> None: pass
+    def __exit__(self, *exc: object) -> None: pass
+
+
+_nothing = _Nothing()
 
 
 def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
+
+
+def _as_tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _broadcast_like(t: Tensor, value: Any) -> Tensor:
+    """``value`` (a number, an array or a Tensor) in t's dtype, broadcast to t's shape."""
+    return _as_tensor(value).astype(t.dtype).broadcast_to(t.shape)
 
 
 def _shape_arg(args: tuple) -> tuple:
@@ -407,6 +450,20 @@ def _shape_arg(args: tuple) -> tuple:
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Tensor:
     """Same as ``Tensor(...)``."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+
+def _numpy_call(name: str, fn: Any, args: Any, kwargs: dict) -> Any:
+    """A NumPy function with no autograd op: computed on the arrays, unless it would drop a graph."""
+    flat = [*args, *kwargs.values()]
+    flat += [t for a in flat if isinstance(a, (list, tuple)) for t in a]
+    if any(isinstance(a, Tensor) and a._requires_grad for a in flat):
+        raise TypeError(f"np.{name} has no chainrule op, so it would drop the graph of a tensor that requires "
+                        f"grad; use an autograd op, or call it on t.detach().numpy()")
+
+    def unwrap(a: Any) -> Any:
+        return a.data if isinstance(a, Tensor) else type(a)(map(unwrap, a)) if isinstance(a, (list, tuple)) else a
+
+    return fn(*map(unwrap, args), **{k: unwrap(v) for k, v in kwargs.items()})
 
 
 # The ops import Tensor, so they come after it.
@@ -428,19 +485,61 @@ from .ops.elementwise import (  # noqa: E402
     Sqrt,
     Sub,
     Tanh,
+    maximum,
+    minimum,
+    where,
 )
-from .ops.linalg import matmul  # noqa: E402
+from .ops.linalg import einsum, matmul, tensordot  # noqa: E402
 from .ops.movement import (  # noqa: E402
     BroadcastTo,
+    Copy,
     GetItem,
-    Relayout,
     Reshape,
     Transpose,
+    concatenate,
     expand,
     flatten,
+    split,
     squeeze,
+    stack,
     sum_to,
     swapaxes,
     unsqueeze,
 )
-from .ops.reduce import Max, Min, Sum, logsumexp, mean, var  # noqa: E402
+from .ops.reduce import Max, Min, Sum, log_softmax, logsumexp, mean, softmax, var  # noqa: E402
+
+
+def _comparison(ufunc: np.ufunc) -> Any:
+    return lambda a, b: Tensor._make(np.asarray(ufunc(_raw(a), _raw(b))))
+
+
+_UFUNCS = {
+    np.add: Add.apply, np.subtract: Sub.apply, np.multiply: Mul.apply, np.true_divide: Div.apply,
+    np.power: Pow.apply, np.negative: Neg.apply, np.exp: Exp.apply, np.log: Log.apply, np.sqrt: Sqrt.apply,
+    np.sin: Sin.apply, np.cos: Cos.apply, np.tanh: Tanh.apply, np.absolute: Abs.apply, np.maximum: maximum,
+    np.minimum: minimum, np.matmul: matmul,
+    **{f: _comparison(f) for f in (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal)},
+}
+
+
+def _reduction(method: str) -> Any:
+    def call(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False, **kw: Any) -> Any:
+        if dtype is not None or out is not None:
+            raise TypeError(f"np.{method} on a Tensor: dtype= and out= are not supported")
+        return getattr(_as_tensor(a), method)(axis, keepdims, **kw)
+    return call
+
+
+_FUNCTIONS = {
+    **{getattr(np, m): _reduction(m) for m in ("sum", "mean", "max", "min", "var", "std")},
+    np.argmax: lambda a, axis=None, **kw: _as_tensor(a).argmax(axis, **kw),
+    np.argmin: lambda a, axis=None, **kw: _as_tensor(a).argmin(axis, **kw),
+    np.concatenate: lambda ts, axis=0: concatenate(ts, axis), np.stack: lambda ts, axis=0: stack(ts, axis),
+    np.split: lambda a, sections, axis=0: split(a, sections, axis), np.where: where,
+    np.reshape: lambda a, shape, **kw: _as_tensor(a).reshape(shape),
+    np.transpose: lambda a, axes=None: _as_tensor(a).transpose(*(axes or ())),
+    np.swapaxes: lambda a, i, j: _as_tensor(a).swapaxes(i, j), np.squeeze: lambda a, axis=None: squeeze(a, axis),
+    np.expand_dims: lambda a, axis: unsqueeze(a, axis), np.clip: lambda a, lo=None, hi=None: Clip.apply(a, lo, hi),
+    np.dot: matmul, np.tensordot: tensordot, np.einsum: einsum, np.shape: lambda a: a.shape,
+    np.ndim: lambda a: a.ndim, np.size: lambda a, axis=None: a.numel() if axis is None else a.shape[axis],
+}

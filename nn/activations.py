@@ -79,6 +79,29 @@ class Tanh(Module):
         return F.tanh(x)
 
 
+class GELU(Module):
+    """x Phi(x), Phi the standard normal CDF; ``approximate="tanh"`` for the tanh approximation."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(Module):
+    """x sigmoid(x)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.silu(x)
+
+
 class Maxout(Module):
     """The max of ``pieces`` affine functions of the input: (..., in_features) -> (..., out_features).
 
@@ -123,4 +146,6 @@ class LogSoftmax(Softmax):
         return F.log_softmax(x, self.axis)
 
 
-__all__ = ["ELU", "LeakyReLU", "LogSoftmax", "Maxout", "PReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]
+__all__ = [
+    "ELU", "GELU", "LeakyReLU", "LogSoftmax", "Maxout", "PReLU", "ReLU", "SiLU", "Sigmoid", "Softmax", "Tanh",
+]

@@ -27,7 +27,7 @@ from .models import cnn, mlp
 from .module import Module
 from .optim import SGD, Adam
 from .serialization import save
-from .train import fit, plot_history
+from .train import CheckpointError, fit, plot_history
 
 PROG = "chainrule"
 
@@ -145,13 +145,21 @@ def _train(args: argparse.Namespace) -> int:
     checkpoint = out / "checkpoint.npz"
     if args.resume and not checkpoint.is_file():
         raise UsageError(f"--resume: no checkpoint at {checkpoint}")
+    trained = []  # the epochs this call trains: none when a resumed run is already long enough
     try:
         history = fit(model, train_loader, optimizer, args.epochs, test_loader=test_loader,
-                      checkpoint_path=checkpoint, resume=args.resume, progress=not args.no_progress)
+                      checkpoint_path=checkpoint, resume=args.resume, progress=not args.no_progress,
+                      on_epoch_end=trained.append)
+    except CheckpointError as err:
+        hint = "; resume with the --model, --data and --optimizer the run was started with" if err.mismatch else ""
+        raise UsageError(f"--resume: {err}{hint}") from None
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted; continue from the last finished epoch with --resume --out {out}",
               file=sys.stderr)
         return 130
+    if not trained:  # only a resume gets here: every file of the run stays as it was
+        print(f"{out} already has {len(history)} epochs (asked for {args.epochs}): nothing to do")
+        return 0
 
     save(model.state_dict(), out / "model.npz")
     (out / "history.json").write_text(json.dumps(history.to_dict(), indent=2) + "\n")

@@ -124,7 +124,10 @@ def fit(
     atomically with ``nn.save``. ``resume=True`` continues from ``checkpoint_path``, ``resume=PATH``
     from PATH: weights, optimizer state, history and random states are restored and training
     goes on from the epoch after the saved one, giving exactly the weights an uninterrupted run
-    would have. ``on_epoch_end(entry)`` is called with each new history entry.
+    would have. A checkpoint that already holds ``epochs`` epochs or more trains nothing and
+    writes nothing. A checkpoint that cannot be read or does not fit the model or optimizer raises
+    ``CheckpointError`` (a ``ValueError``) and changes nothing; a missing one ``FileNotFoundError``.
+    ``on_epoch_end(entry)`` is called with each new history entry.
     """
     if resume is True and checkpoint_path is None:
         raise ValueError("fit: resume=True needs checkpoint_path (or pass the checkpoint's path as resume)")
@@ -184,28 +187,58 @@ def _save_checkpoint(path: Path, model: Module, optimizer: Any, loader: DataLoad
     )
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed from: unreadable, or written for another model or optimizer.
+
+    The message is one line that names the file and what is wrong with it; the model, the optimizer
+    and the random states are left exactly as they were. ``mismatch`` is True when the file was read
+    but does not fit the model or the optimizer (a run started with other options).
+    """
+
+    def __init__(self, message: str, mismatch: bool = False):
+        super().__init__(message)
+        self.mismatch = mismatch
+
+
 def _load_checkpoint(path: Path, model: Module, optimizer: Any, loader: DataLoader) -> History:
     if not path.is_file():
         raise FileNotFoundError(f"fit: cannot resume, no checkpoint at {path}")
-    checkpoint = load(path)
-    history = History(checkpoint["history"]["epochs"])
+    try:
+        checkpoint = load(path)
+        history = History(checkpoint["history"]["epochs"])
+        states = (checkpoint["model"], checkpoint["optim"], checkpoint["loader_rng"], checkpoint["autograd_rng"])
+    except (ValueError, KeyError, TypeError) as error:
+        reason = _one_line(error).replace(f"nn.load: {str(path)!r} ", "")  # the path comes first already
+        raise CheckpointError(f"{path} {reason}") from error
     if len(history) != checkpoint["epoch"]:
-        raise ValueError(f"{path}: the checkpoint says epoch {checkpoint['epoch']} but holds {len(history)} epochs")
+        raise CheckpointError(f"{path} says epoch {checkpoint['epoch']} but holds {len(history)} epochs")
     # all or nothing: a checkpoint whose optimizer part (say) does not fit leaves the model as it was too
     generators = (loader.generator.bit_generator, autograd.generator().bit_generator)
     before = (model.state_dict(), optimizer.state_dict(), [g.state for g in generators])
     try:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optim"])
-        for generator, state in zip(generators, (checkpoint["loader_rng"], checkpoint["autograd_rng"])):
+        model.load_state_dict(states[0])
+        optimizer.load_state_dict(states[1])
+        for generator, state in zip(generators, states[2:]):
             generator.state = state
-    except Exception:
+    except Exception as error:
         model.load_state_dict(before[0])
         optimizer.load_state_dict(before[1])
         for generator, state in zip(generators, before[2]):
             generator.state = state
-        raise
+        raise CheckpointError(f"{path} does not fit this model and optimizer: {_one_line(error)}",
+                              mismatch=True) from error
     return history
+
+
+def _one_line(error: Exception, shown: int = 3) -> str:
+    """An error's message on one line: its first line, then at most ``shown`` of the problems it lists."""
+    if isinstance(error, KeyError):  # a missing entry: str() of a KeyError is only the quoted key
+        return f"has no entry {error.args[0]!r}" if error.args else "lacks an entry"
+    head, *problems = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+    if not problems:
+        return head
+    more = f" (and {len(problems) - shown} more)" if len(problems) > shown else ""
+    return f"{head} {'; '.join(problems[:shown])}{more}"
 
 
 def plot_history(history: History, path: str | Path) -> Path:

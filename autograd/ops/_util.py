@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import numpy as np
+from numpy.exceptions import AxisError
 from numpy.lib.array_utils import normalize_axis_tuple
 
 from ..tensor import Tensor
@@ -16,11 +17,20 @@ def data(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
 
-def axes_of(axis: Any, ndim: int) -> tuple[int, ...]:
-    """Normalise ``axis`` (None, int or tuple) to a sorted tuple of non-negative axes."""
+def axes_of(axis: Any, ndim: int, op: str = "reduction") -> tuple[int, ...]:
+    """Normalise ``axis`` (None, int or tuple) to a sorted tuple of non-negative axes; NumPy's
+    AxisError (a ValueError and an IndexError) naming ``op`` for one out of range."""
     if axis is None:
         return tuple(range(ndim))
-    return tuple(sorted(normalize_axis_tuple(axis, ndim)))
+    try:
+        return tuple(sorted(normalize_axis_tuple(axis, ndim)))
+    except AxisError:
+        raise AxisError(f"{op}: axis {axis} is out of bounds for a tensor with {ndim} axes") from None
+
+
+def axis_index(axis: int, ndim: int, op: str) -> int:
+    """One axis, normalised to 0 <= axis < ndim, as `axes_of`."""
+    return axes_of(axis, ndim, op)[0]
 
 
 def keepdims_shape(in_shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:

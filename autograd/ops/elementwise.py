@@ -107,15 +107,19 @@ class Pow(Function):
         need_a, need_b = ctx.needs_input_grad
         ga = gb = None
         if need_a:  # d(a^b)/da = b a^(b-1), and 0 at a = b = 0 (as PyTorch: a^0 is constant, even at a = 0)
-            ga = _zero_where((data(a) == 0) & (data(b) == 0), g * b * a ** (b - 1))
+            ga = _zero_where((data(a) == 0) & (data(b) == 0), lambda: g * b * a ** (b - 1))
         if need_b:  # d(a^b)/db = a^b ln a, and 0 where a = 0 and b >= 0 (as PyTorch: 0^b is 0 or 1 there)
-            gb = _zero_where((data(a) == 0) & (data(b) >= 0), g * ctx.output * log(a))
+            gb = _zero_where((data(a) == 0) & (data(b) >= 0), lambda: g * ctx.output * log(a))
         return ga, gb
 
 
-def _zero_where(mask: Any, x: Tensor) -> Tensor:
-    """x with 0 where ``mask`` holds: the value the derivative takes at the edge of its domain."""
-    return Where.apply(mask, np.zeros((), x.dtype), x) if np.any(mask) else x
+def _zero_where(mask: Any, derivative: Any) -> Tensor:
+    """``derivative()`` with 0 where ``mask`` holds: the value it takes at the edge of its domain."""
+    if not np.any(mask):
+        return derivative()
+    with np.errstate(divide="ignore", invalid="ignore"):  # the formula's inf and nan there are replaced
+        x = derivative()
+    return Where.apply(mask, np.zeros((), x.dtype), x)
 
 
 class Neg(Function):
@@ -305,16 +309,17 @@ class Clip(Function):
     def forward(ctx, x, lo, hi):
         if lo is None and hi is None:
             raise ValueError("clip: at least one of min and max must be given")
-        lo_, hi_ = data(lo), data(hi)
-        ctx.below = x.data < lo_ if lo is not None else False
-        ctx.above = x.data > hi_ if hi is not None else False
-        return np.clip(x.data, lo_, hi_)
+        x_, lo_, hi_ = x.data, data(lo), data(hi)
+        # where lo > hi the result is hi (NumPy and PyTorch): hi takes the gradient there; a NaN x takes none
+        ctx.inside = (x_ >= lo_ if lo is not None else True) & (x_ <= hi_ if hi is not None else True)
+        ctx.above = (x_ > hi_) | (lo_ > hi_ if lo is not None else False) if hi is not None else False
+        ctx.below = (x_ < lo_) & ~ctx.above if lo is not None else False
+        return np.clip(x_, lo_, hi_)
 
     @staticmethod
     def backward(ctx, g):
         need_x, need_lo, need_hi = ctx.needs_input_grad
-        return (g * ~(ctx.below | ctx.above) if need_x else None,
-                g * ctx.below if need_lo else None,
+        return (g * ctx.inside if need_x else None, g * ctx.below if need_lo else None,
                 g * ctx.above if need_hi else None)
 
 
@@ -357,7 +362,10 @@ class Where(Function):
     def forward(ctx, cond, a, b):
         ctx.cond = np.asarray(data(cond), dtype=bool)
         broadcast_shapes("where", ctx.cond.shape, np.shape(data(a)), np.shape(data(b)))
-        return np.where(ctx.cond, data(a), data(b))
+        out = np.where(ctx.cond, data(a), data(b))
+        if isinstance(a, float) and isinstance(b, float):  # two Python floats give the default dtype
+            out = out.astype(config.default_dtype)
+        return out
 
     @staticmethod
     def backward(ctx, g):

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..mode import state
-from ..tensor import Tensor
+from ..tensor import Tensor, _versions
 
 _new = object.__new__
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -47,7 +47,7 @@ class Function:
     shape: tuple = ()
     dtype: Any = None
     _saved: Any = ()
-    _versions: Any = ()
+    _saved_versions: Any = ()
     _out: Any = None
     _released = False
     _hooks: Any = None
@@ -107,8 +107,8 @@ class Function:
     # --- what forward and backward use ------------------------------------------------------------
     def save_for_backward(self, *tensors: Any) -> None:
         self._saved = tensors
-        if self.next:  # recorded: remember each tensor's version, to catch in-place changes
-            self._versions = [t._version if isinstance(t, Tensor) else None for t in tensors]
+        if self.next and _versions:  # recorded: remember each tensor's version, to catch in-place changes
+            self._saved_versions = [t._version if isinstance(t, Tensor) else None for t in tensors]
 
     @property
     def needs_input_grad(self) -> list[bool]:
@@ -119,8 +119,8 @@ class Function:
     def saved_tensors(self) -> tuple:
         if self._released:
             self._raise_released()
-        for t, version in zip(self._saved, self._versions):
-            if version is not None and t._version != version:
+        for t, version in zip(self._saved, (self._saved_versions or [0] * len(self._saved)) if _versions else ()):
+            if isinstance(t, Tensor) and t._version != version:  # every version is 0 before the first change
                 raise RuntimeError(
                     f"one of the tensors saved by {type(self).__name__} for backward was modified in place "
                     f"(its version is {t._version}, it was saved at version {version}); compute on a copy "

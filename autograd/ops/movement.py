@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numpy.lib.array_utils import normalize_axis_index
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import kernels
 from ..tensor import Tensor
-from ._util import axes_of
+from ._util import axes_of, axis_index
 from .function import Function
 
 
@@ -41,18 +40,21 @@ class Reshape(Function):
     @staticmethod
     def backward(ctx, g):
         g = Reshape.apply(g, ctx.in_shape)
-        return g if ctx.in_order is None else Relayout.apply(g, ctx.in_order)
+        return g if ctx.in_order is None else Copy.apply(g, ctx.in_order)
 
 
-class Relayout(Function):
-    """The identity, copied into memory laid out in axis ``order`` (see `kernels.in_order`). Ops that
-    gather from memory are faster in some layouts; the math does not change, so pictures skip it."""
+class Copy(Function):
+    """The identity, as a copy laid out in memory in axis ``order`` ("K": as x is; None: C order), or
+    x itself when it is laid out so already. Some ops are faster on some layouts (`kernels.in_order`);
+    the math does not change, so pictures skip this op."""
 
     inputs = slice(0, 1)
     layout_only = True
 
     @staticmethod
     def forward(ctx, x, order):
+        if order == "K":
+            return x.data.copy(order="K")
         if order is not None and kernels.dense_order(x.data) == tuple(order):
             return x.data
         return kernels.in_order(x.data, order)
@@ -69,7 +71,7 @@ class Transpose(Function):
     def forward(ctx, x, axes):
         if axes is None:
             axes = tuple(reversed(range(x.ndim)))
-        elif sorted(normalize_axis_index(a, x.ndim) for a in axes) != list(range(x.ndim)):
+        elif sorted(axis_index(a, x.ndim, "permute") for a in axes) != list(range(x.ndim)):
             raise ValueError(f"permute: {tuple(axes)} is not a permutation of the axes of shape {x.shape}")
         ctx.axes = axes
         return kernels.transpose(x.data, axes)
@@ -128,7 +130,7 @@ def expand(x: Tensor, shape: tuple[int, ...]) -> Tensor:
 
 def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
     axes = list(range(x.ndim))
-    a, b = normalize_axis_index(axis1, x.ndim), normalize_axis_index(axis2, x.ndim)
+    a, b = axis_index(axis1, x.ndim, "swapaxes"), axis_index(axis2, x.ndim, "swapaxes")
     axes[a], axes[b] = axes[b], axes[a]
     return Transpose.apply(x, tuple(axes))
 
@@ -137,7 +139,7 @@ def flatten(x: Tensor, start: int = 0, end: int = -1) -> Tensor:
     """Merge axes ``start`` to ``end`` (inclusive) into one."""
     if x.ndim == 0:
         return Reshape.apply(x, (1,))
-    start, end = normalize_axis_index(start, x.ndim), normalize_axis_index(end, x.ndim)
+    start, end = axis_index(start, x.ndim, "flatten"), axis_index(end, x.ndim, "flatten")
     shape = x.shape[:start] + (int(np.prod(x.shape[start : end + 1])),) + x.shape[end + 1 :]
     return Reshape.apply(x, shape)
 
@@ -146,7 +148,7 @@ def squeeze(x: Tensor, axis: Any = None) -> Tensor:
     """Drop axes of size 1 (all of them, or those in ``axis``)."""
     if axis is None:
         return Reshape.apply(x, tuple(n for n in x.shape if n != 1))
-    axes = axes_of(axis, x.ndim)
+    axes = axes_of(axis, x.ndim, "squeeze")
     if any(x.shape[a] != 1 for a in axes):
         raise ValueError(f"squeeze: axis {axis} of shape {x.shape} does not have size 1")
     return Reshape.apply(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
@@ -154,7 +156,7 @@ def squeeze(x: Tensor, axis: Any = None) -> Tensor:
 
 def unsqueeze(x: Tensor, axis: int) -> Tensor:
     """Insert an axis of size 1 at ``axis`` (counted in the result, as NumPy's expand_dims)."""
-    axis = normalize_axis_index(axis, x.ndim + 1)
+    axis = axis_index(axis, x.ndim + 1, "unsqueeze")
     return Reshape.apply(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
@@ -216,7 +218,7 @@ class Concatenate(Function):
     @staticmethod
     def forward(ctx, axis, *tensors):
         arrays = [t.data for t in tensors]
-        axis = normalize_axis_index(axis, arrays[0].ndim)
+        axis = axis_index(axis, arrays[0].ndim, "concatenate")
         try:
             out = np.concatenate(arrays, axis=axis)
         except ValueError:
@@ -235,28 +237,31 @@ class Concatenate(Function):
         )
 
 
-def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
+def concatenate(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (``dim=`` is PyTorch's name for it)."""
+    axis = axis if dim is None else dim
     if len(tensors) == 0:
         raise ValueError("concatenate: need at least one tensor")
     return Concatenate.apply(axis, *[t if isinstance(t, Tensor) else Tensor(t) for t in tensors])
 
 
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors of one shape along a new axis."""
+def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors of one shape along a new axis (``dim=`` is PyTorch's name for it)."""
+    axis = axis if dim is None else dim
     if len(tensors) == 0:
         raise ValueError("stack: need at least one tensor")
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
         raise ValueError(f"stack: all tensors need one shape, got {sorted(shapes)}")
-    axis = normalize_axis_index(axis, tensors[0].ndim + 1)
+    axis = axis_index(axis, tensors[0].ndim + 1, "stack")
     return Concatenate.apply(axis, *[unsqueeze(t, axis) for t in tensors])
 
 
-def split(x: Tensor, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
-    """Split into pieces along ``axis``, as ``np.split``: a number of equal sections or cut points."""
-    axis = normalize_axis_index(axis, x.ndim)
+def split(x: Tensor, indices_or_sections: Any, axis: int = 0, *, dim: int | None = None) -> list[Tensor]:
+    """Split into pieces along ``axis`` (or ``dim=``), as ``np.split``: a number of equal sections or cut points."""
+    axis = axis if dim is None else dim
+    axis = axis_index(axis, x.ndim, "split")
     n = x.shape[axis]
     if isinstance(indices_or_sections, int):
         if indices_or_sections <= 0 or n % indices_or_sections:

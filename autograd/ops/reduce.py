@@ -10,7 +10,7 @@ import numpy as np
 
 from ..kernels import reduce_windows, sum_kept
 from ..tensor import Tensor
-from ._util import axes_of, count, keepdims_shape
+from ._util import axes_of, axis_index, count, keepdims_shape
 from .function import Function
 from .movement import BroadcastTo, Reshape
 
@@ -20,7 +20,7 @@ class Sum(Function):
 
     @staticmethod
     def forward(ctx, x, axis, keepdims):
-        axes = axes_of(axis, x.ndim)
+        axes = axes_of(axis, x.ndim, "sum")
         ctx.in_shape = x.shape
         ctx.kept = keepdims_shape(x.shape, axes)
         out = sum_kept(x.data, axes)
@@ -40,7 +40,7 @@ class _Extremum(Function):
     def forward(cls, ctx, x, axis, keepdims):
         if x.size == 0:
             raise ValueError(f"{cls.__name__.lower()}: reduction of an empty tensor of shape {x.shape}")
-        axes = axes_of(axis, x.ndim)
+        axes = axes_of(axis, x.ndim, cls.__name__.lower())
         best = reduce_windows(cls.pick, x.data, axes)
         if any(ctx.needs_input_grad):
             hits = x.data == best
@@ -85,7 +85,7 @@ def _float32_for_float16(reduction: Callable) -> Callable:
 
 @_float32_for_float16
 def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    n = count(x.shape, axes_of(axis, x.ndim))
+    n = count(x.shape, axes_of(axis, x.ndim, "mean"))
     if n == 0:
         raise ValueError(f"mean: reduction over an empty axis of shape {x.shape}")
     return Sum.apply(x, axis, keepdims) * (1.0 / n)
@@ -94,7 +94,7 @@ def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
 @_float32_for_float16
 def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     """Mean squared deviation, divided by ``n - ddof`` (NumPy's convention)."""
-    n = count(x.shape, axes_of(axis, x.ndim))
+    n = count(x.shape, axes_of(axis, x.ndim, "var"))
     if n - ddof <= 0:
         raise ValueError(f"var: {n} elements are too few for ddof={ddof}")
     d = x - mean(x, axis, keepdims=True)
@@ -103,7 +103,7 @@ def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> T
 
 def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) computed stably by shifting with the (constant) max."""
-    axes = axes_of(axis, x.ndim)
+    axes = axes_of(axis, x.ndim, "logsumexp")
     if count(x.shape, axes) == 0:  # the log of an empty sum: -inf, as PyTorch
         with np.errstate(divide="ignore"):
             return Sum.apply(x.exp(), axes, keepdims).log()
@@ -112,3 +112,20 @@ def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     with np.errstate(divide="ignore"):  # log(0) = -inf there, which is the answer
         out = Sum.apply((x - shift).exp(), axes, True).log() + shift
     return out if keepdims else Reshape.apply(out, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along ``axis``, shifted by the (detached) max first: exact, since softmax is
+    shift-invariant, and exp never overflows. An empty axis gives an empty result (as PyTorch)."""
+    if x.shape[axis_index(axis, x.ndim, "log_softmax")] == 0:
+        return x * 1.0
+    shifted = x - np.max(x.data, axis=axis, keepdims=True)
+    return shifted - Sum.apply(shifted.exp(), axis, True).log()
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``axis``, shifted by the detached max as in `log_softmax`."""
+    if x.shape[axis_index(axis, x.ndim, "softmax")] == 0:
+        return x * 1.0
+    e = (x - np.max(x.data, axis=axis, keepdims=True)).exp()
+    return e / Sum.apply(e, axis, True)

@@ -1,9 +1,9 @@
 """Optimizers that update parameters from their gradients, and learning-rate schedules."""
 
 from . import lr_scheduler
-from .adam import Adam
+from .adam import Adam, AdamW
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["SGD", "Adam", "Optimizer", "RMSprop", "lr_scheduler"]
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]

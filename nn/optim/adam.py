@@ -22,8 +22,12 @@ class Adam(Optimizer):
         v <- beta2 v + (1 - beta2) g^2
         x <- x - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 
-    The two divisions undo the bias of m and v towards their zero start.
+    The two divisions undo the bias of m and v towards their zero start. With
+    ``decoupled_weight_decay=True`` (AdamW) the decay shrinks x itself instead,
+    x <- (1 - lr weight_decay) x before the step, and g is the plain gradient.
     """
+
+    _added_later = ("decoupled_weight_decay",)
 
     def __init__(
         self,
@@ -32,8 +36,12 @@ class Adam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        decoupled_weight_decay: bool = False,
     ) -> None:
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+        defaults = dict(
+            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay
+        )
+        super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         self._require(group["lr"] >= 0, "learning rate", group["lr"])
@@ -57,3 +65,21 @@ class Adam(Optimizer):
         step = np.divide(m, denom, out=scratch)
         step *= group["lr"] / (1 - beta1**t)
         x -= step
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), PyTorch's defaults.
+
+    x <- (1 - lr weight_decay) x, then Adam's step on the plain gradient: the decay is not divided
+    by sqrt(v), so every weight decays at the same rate whatever its gradient's scale.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, decoupled_weight_decay=True)

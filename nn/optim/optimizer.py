@@ -24,6 +24,9 @@ class Optimizer:
     groups) whose keys override ``defaults`` for their parameters.
     """
 
+    # hyperparameters newer than some saved state dicts: a saved group without one takes the default
+    _added_later: tuple[str, ...] = ()
+
     def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], defaults: dict[str, Any]) -> None:
         if isinstance(params, (Tensor, dict)):
             raise TypeError(
@@ -105,7 +108,9 @@ class Optimizer:
                             f"{type(self).__name__}.step: gradient of shape {g.shape} "
                             f"for a parameter of shape {x.shape}"
                         )
-                    if decay:
+                    if decay and group.get("decoupled_weight_decay", False):
+                        x *= 1 - group["lr"] * decay  # AdamW: x shrinks by itself, outside the adaptive step
+                    elif decay:
                         g = x * decay + g  # L2 penalty (decay / 2) |x|^2 adds decay * x; a new array
                     self._update(x, g, group, self.state.setdefault(p, {}))
         return loss
@@ -153,14 +158,15 @@ class Optimizer:
                     f"{name}.load_state_dict: param group {i} holds {len(saved['params'])} parameters in the "
                     f"state dict and {len(mine['params'])} in the optimizer"
                 )
-            missing = sorted(set(self.defaults) - set(saved))
+            missing = sorted(set(self.defaults) - set(saved) - set(self._added_later))
             if missing:
                 raise ValueError(
                     f"{name}.load_state_dict: param group {i} lacks {', '.join(map(repr, missing))}: "
                     "is it the state dict of another optimizer?"
                 )
             by_index.update(zip((int(k) for k in saved["params"]), mine["params"]))
-            group = {**saved, "params": mine["params"]}
+            later = {key: self.defaults[key] for key in self._added_later}
+            group = {**later, **saved, "params": mine["params"]}
             self._check_group(group)
             groups.append(group)
         state = {}

@@ -1,4 +1,5 @@
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -112,6 +113,56 @@ def test_unreadable_cifar_dir_gives_one_line_and_status_2(tmp_path, capsys):
 def test_resume_without_a_checkpoint_gives_status_2(tmp_path, capsys):
     assert train(tmp_path, "--model", "mlp", "--data", "spiral", "--resume") == 2
     assert "checkpoint.npz" in one_line_error(capsys)
+
+
+SPIRAL = ("--model", "mlp", "--data", "spiral", "--batch-size", "100")
+
+
+def snapshot(folder):
+    """Every file under ``folder`` with its bytes and modification time."""
+    return {path.name: (path.read_bytes(), path.stat().st_mtime_ns) for path in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("keep", [0, 100, -100], ids=["empty", "first-100-bytes", "last-100-bytes-cut"])
+def test_resume_from_a_truncated_checkpoint_gives_one_line_and_status_2(tmp_path, capsys, keep):
+    assert train(tmp_path, *SPIRAL, "--epochs", "1") == 0
+    checkpoint = tmp_path / "checkpoint.npz"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:keep])
+    capsys.readouterr()
+    assert train(tmp_path, *SPIRAL, "--epochs", "2", "--resume") == 2
+    assert f"--resume: {checkpoint} is not an .npz archive (is it truncated or corrupt?)" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    "first, then, message",
+    [
+        (("--model", "mlp"), ("--model", "cnn"), r"does not fit this model and optimizer: .*\(100, 64\) in the state"),
+        (("--optimizer", "adam"), ("--optimizer", "sgd"), "does not fit this model and optimizer: SGD.load_state_dict"),
+    ],
+    ids=["mlp-resumed-as-cnn", "adam-resumed-with-sgd"],
+)
+def test_resume_with_other_options_gives_one_line_and_status_2(tmp_path, capsys, first, then, message):
+    common = ("--data", "digits", "--batch-size", "500")
+    assert train(tmp_path, *common, *first, "--epochs", "1") == 0
+    before = snapshot(tmp_path)
+    capsys.readouterr()
+    assert train(tmp_path, *common, *then, "--epochs", "2", "--resume") == 2
+    err = one_line_error(capsys)
+    assert re.search(message, err), err
+    assert str(tmp_path / "checkpoint.npz") in err and "resume with the --model, --data and --optimizer" in err
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("epochs", [1, 2])
+def test_resume_with_the_epochs_already_done_changes_no_file(tmp_path, capsys, epochs):
+    assert train(tmp_path, *SPIRAL, "--epochs", "2") == 0
+    before = snapshot(tmp_path)
+    capsys.readouterr()
+    assert train(tmp_path, *SPIRAL, "--epochs", str(epochs), "--resume") == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"{tmp_path} already has 2 epochs (asked for {epochs}): nothing to do\n"
+    assert captured.err == ""
+    assert snapshot(tmp_path) == before
 
 
 def test_graph_writes_dot_source(tmp_path, capsys):

@@ -57,6 +57,7 @@ ROUND_TRIP = [
     ("SGD", dict(lr=0.02, momentum=0.9, nesterov=True, weight_decay=0.1)),
     ("Adam", dict(lr=0.1, betas=(0.8, 0.99), weight_decay=0.1)),
     ("RMSprop", dict(lr=0.01, centered=True, momentum=0.9)),
+    ("AdamW", dict(lr=0.1, betas=(0.8, 0.99), weight_decay=0.2)),
 ]
 
 
@@ -68,6 +69,10 @@ CASES = [
     ("Adam", dict()),
     ("Adam", dict(lr=0.1)),
     ("Adam", dict(lr=0.1, betas=(0.8, 0.99), eps=1e-3, weight_decay=0.2)),
+    ("Adam", dict(lr=0.1, weight_decay=0.2, decoupled_weight_decay=True)),
+    ("AdamW", dict()),
+    ("AdamW", dict(lr=0.1, weight_decay=0.5)),
+    ("AdamW", dict(lr=0.1, betas=(0.8, 0.99), eps=1e-3, weight_decay=0.0)),
     ("RMSprop", dict()),
     ("RMSprop", dict(lr=0.01, centered=True)),
     ("RMSprop", dict(lr=0.01, momentum=0.9)),
@@ -230,8 +235,10 @@ def test_state_dict_layout_is_pytorchs():
     state = opt.state_dict()
     assert set(state) == {"state", "param_groups"}
     assert state["param_groups"] == [
-        {"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "params": [0]},
-        {"lr": 0.5, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "params": [1]},
+        {"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "decoupled_weight_decay": False,
+         "params": [0]},
+        {"lr": 0.5, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "decoupled_weight_decay": False,
+         "params": [1]},
     ]
     assert set(state["state"]) == {0, 1}
     assert state["state"][0]["step"] == 2
@@ -294,6 +301,7 @@ def test_load_state_dict_casts_floating_state_to_the_parameter_dtype():
     )
     assert opt.state[w]["exp_avg"].dtype == np.float32
     assert opt.state[w]["step"] == 4
+    assert opt.param_groups[0]["decoupled_weight_decay"] is False  # newer than that state dict: the default
 
 
 @pytest.mark.parametrize(
@@ -309,6 +317,8 @@ def test_load_state_dict_casts_floating_state_to_the_parameter_dtype():
         ("Adam", dict(betas=(0.9, -0.1))),
         ("Adam", dict(eps=-1e-8)),
         ("Adam", dict(weight_decay=-0.1)),
+        ("AdamW", dict(weight_decay=-0.1)),
+        ("AdamW", dict(betas=(0.9, 1.5))),
         ("RMSprop", dict(lr=-1.0)),
         ("RMSprop", dict(alpha=-0.1)),
         ("RMSprop", dict(momentum=-0.1)),

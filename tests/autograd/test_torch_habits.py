@@ -1,0 +1,203 @@
+"""What a PyTorch or NumPy user's first habits do: in place, NumPy calls, PyTorch's spellings, and
+the edges of domains where gradients must be PyTorch's."""
+
+import numpy as np
+import pytest
+
+import autograd as ag
+import nn
+import nn.functional as F
+from autograd import Tensor, no_grad
+
+
+# --- in place ---------------------------------------------------------------------------------------------
+def test_in_place_under_no_grad_changes_the_same_array_and_counts_a_version():
+    p = Tensor([1.0, 2.0], requires_grad=True)
+    array = p.data
+    with no_grad():
+        p -= 0.5 * Tensor([2.0, 4.0])
+        p.mul_(2).add_(1)
+    assert p.data is array and p._version == 3
+    np.testing.assert_allclose(p.data, [1.0, 1.0])
+
+
+def test_a_hand_written_sgd_loop_trains_exactly_like_nn_optim_sgd():
+    X, y = nn.data.make_spiral(n_per_class=40, classes=3, seed=0)
+    losses = []
+    for by_hand in (True, False):
+        ag.manual_seed(0)
+        model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3))
+        optimizer = nn.optim.SGD(model.parameters(), lr=0.5)
+        for _ in range(50):
+            model.zero_grad()
+            loss = F.cross_entropy(model(Tensor(X)), y)
+            loss.backward()
+            if by_hand:
+                with no_grad():
+                    for p in model.parameters():
+                        p -= 0.5 * p.grad
+            else:
+                optimizer.step()
+        losses.append(loss.item())
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6)
+    assert losses[0] < 0.9  # it moved (from ln 3 = 1.0986)
+
+
+def test_in_place_on_a_leaf_that_requires_grad_refuses_in_grad_mode():
+    p = Tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"add_: a leaf tensor that requires grad"):
+        p += 1
+
+
+def test_in_place_on_a_non_leaf_is_recorded_in_the_graph():
+    w = Tensor([2.0, 3.0], requires_grad=True)
+    h = w * 1.0
+    h.mul_(w)  # h = w * w
+    h.add_(1)
+    h.sum().backward()
+    np.testing.assert_allclose(w.grad.data, 2 * w.data)
+
+
+def test_backward_through_a_saved_tensor_changed_in_place_raises_naming_the_op_and_versions():
+    w = Tensor([2.0, 3.0], requires_grad=True)
+    h = w * 1.0
+    z = h.sigmoid() * h  # Mul saves h
+    h.add_(1)
+    with pytest.raises(RuntimeError, match=r"saved by Mul .* version is 1, it was saved at version 0"):
+        z.sum().backward()
+
+
+def test_a_change_through_a_view_under_no_grad_counts_for_its_base():
+    w = Tensor(np.arange(4.0), requires_grad=True)
+    y = (w * w).sum()  # Mul saves w
+    with no_grad():
+        w.reshape(2, 2)[0].zero_()  # writes into w's memory
+    assert w.data[0] == 0 and w.data[1] == 0
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.backward()
+
+
+def test_in_place_through_a_view_in_grad_mode_is_refused():
+    h = Tensor(np.arange(4.0), requires_grad=True) * 1.0
+    with pytest.raises(RuntimeError, match="view"):
+        h.reshape(2, 2).add_(1)
+
+
+def test_an_int_tensor_refuses_a_float_result_in_place_instead_of_truncating():
+    a = Tensor([1, 2])
+    with pytest.raises(TypeError, match=r"add_: .*float64.*int64"):
+        a += 0.5
+    assert a.tolist() == [1, 2]
+
+
+def test_fill_zero_copy_normal_uniform_and_clamp_in_place():
+    ag.manual_seed(1)
+    t = Tensor(np.ones((2, 3)))
+    assert t.zero_().data.sum() == 0 and t.fill_(2.5).data.min() == 2.5
+    t.copy_(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(t.clamp_(1, 4).data, [[1, 1, 2], [3, 4, 4]])
+    assert t.uniform_(0, 1).data.min() >= 0 and t.data.max() < 1
+    assert abs(Tensor(np.zeros(10_000)).normal_(3.0, 0.1).data.mean() - 3.0) < 0.01
+
+
+# --- the NumPy protocol ---------------------------------------------------------------------------------
+def test_numpy_ufuncs_and_functions_with_an_op_stay_in_the_graph():
+    x = Tensor([[1.0, -2.0], [3.0, 0.5]], requires_grad=True)
+    y = np.sum(np.exp(x) * np.maximum(x, 0)) + np.mean(np.tanh(x), axis=0).sum()
+    assert isinstance(y, Tensor)
+    y.backward()
+    d = x.data
+    expected = np.exp(d) * np.maximum(d, 0) + np.exp(d) * (d > 0) + (1 - np.tanh(d) ** 2) / 2
+    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-6)
+    assert isinstance(np.concatenate([x, x], axis=1), Tensor) and np.concatenate([x, x]).grad_fn is not None
+
+
+def test_numpy_functions_without_an_op_refuse_a_tensor_that_requires_grad():
+    x = Tensor([1.5, 2.5], requires_grad=True)
+    for call in (lambda: np.round(x), lambda: np.cumsum(x), lambda: np.floor(x)):
+        with pytest.raises(TypeError, match=r"np\.\w+ has no chainrule op.*detach\(\)\.numpy\(\)"):
+            call()
+    np.testing.assert_array_equal(np.round(x.detach()), [2.0, 2.0])  # no graph: NumPy's answer
+    assert np.asarray(x) is x.data  # for plotting
+
+
+# --- PyTorch's spellings ------------------------------------------------------------------------------------
+def test_dim_and_keepdim_beside_axis_and_keepdims():
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(x.sum(dim=1, keepdim=True).data, x.sum(axis=1, keepdims=True).data)
+    np.testing.assert_array_equal(x.mean(dim=0).data, [1.5, 2.5, 3.5])
+    assert x.var(dim=1, unbiased=True).data[0] == pytest.approx(1.0)
+    np.testing.assert_allclose(F.softmax(x, dim=1).data.sum(axis=1), [1, 1], rtol=1e-6)
+    with pytest.raises(TypeError, match="axis= or dim="):
+        x.sum(axis=0, dim=1)
+    assert ag.cat([x, x], dim=1).shape == (2, 6)
+
+
+def test_max_with_dim_gives_values_and_indices_and_without_it_numpy_values():
+    x = Tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    values, indices = x.max(dim=1)
+    assert values.tolist() == [5.0, 7.0] and indices.tolist() == [1, 0]
+    assert x.max(1).tolist() == [5.0, 7.0] and x.min(dim=0).indices.tolist() == [0, 1, 0]
+
+
+def test_everyday_methods():
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    assert x.size() == (2, 3) and x.size(1) == 3 and x.size == 6 and x.dim() == 2 and x.numel() == 6
+    assert x.t().shape == (3, 2) and x.view(3, 2).shape == (3, 2)
+    c = x.clone()
+    assert c.data is not x.data and np.array_equal(c.data, x.data)
+    assert x.long().dtype == np.int64 and x.int().dtype == np.int32 and x.bool().dtype == np.bool_
+    assert x.to(np.float64).dtype == np.float64 and x.to("cpu") is x and x.type_as(x.long()).dtype == np.int64
+    with pytest.raises(ValueError, match="CPU only"):
+        x.to("cuda")
+    assert x.eq(2).tolist() == [[False, False, True], [False, False, False]] and x.gt(4).data.sum() == 1
+    assert x.norm().item() == pytest.approx(np.sqrt(55)) and x.norm(p=1, dim=1).tolist() == [3.0, 12.0]
+    assert x.masked_fill(x > 3, -1.0).tolist() == [[0, 1, 2], [3, -1, -1]]
+    assert x.contiguous() is x and x.T.contiguous().data.flags.c_contiguous
+
+
+# --- the edges of domains, against PyTorch -------------------------------------------------------------------
+def test_float32_with_int32_stays_float32():
+    out = Tensor(np.ones(3, np.float32)) * Tensor(np.arange(3, dtype=np.int32))
+    assert out.dtype == np.float32
+
+
+def _torch_grads(fn, *arrays):
+    torch = pytest.importorskip("torch")
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    fn(*ts).sum().backward()
+    return [t.grad.numpy() for t in ts]
+
+
+def _our_grads(fn, *arrays):
+    ts = [Tensor(a, requires_grad=True) for a in arrays]
+    fn(*ts).sum().backward()
+    return [t.grad.data for t in ts]
+
+
+EDGES = {
+    "pow at 0": (lambda x, p: x.relu() ** p, [np.array([0.0, 2.0, 0.0]), np.array([2.0, 1.5, 0.0])]),
+    "clip with tensor bounds": (lambda x, lo, hi: x.clip(lo, hi) if hasattr(x, "clip") else x.clamp(lo, hi),
+                                [np.array([-2.0, 0.5, 3.0, 1.0]), np.array([-1.0, 0.0, 0.0, 1.0]),
+                                 np.array([1.0, 1.0, 2.0, 2.0])]),
+    "maximum with nan": (lambda a, b: ag.maximum(a, b) if isinstance(a, Tensor) else a.maximum(b),
+                         [np.array([np.nan, 1.0, 2.0]), np.array([1.0, np.nan, 2.0])]),
+    "relu of nan": (lambda x: x.relu(), [np.array([np.nan, -1.0, 0.0, 2.0])]),
+    "abs of nan": (lambda x: x.abs(), [np.array([np.nan, -1.0, 0.0, 2.0])]),
+    "elu of nan": (lambda x: F.elu(x) if isinstance(x, Tensor) else __import__("torch").nn.functional.elu(x),
+                   [np.array([np.nan, -1.0, 0.0, 2.0])]),
+}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", list(EDGES))
+def test_gradients_at_the_edges_of_domains_are_pytorchs(name):
+    fn, arrays = EDGES[name]
+    for ours, theirs in zip(_our_grads(fn, *arrays), _torch_grads(fn, *arrays)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, equal_nan=True)
+
+
+def test_softmax_and_log_softmax_over_an_empty_axis_give_an_empty_result():
+    x = Tensor(np.zeros((2, 0)), requires_grad=True)
+    assert F.softmax(x, dim=1).shape == (2, 0) and x.log_softmax(1).shape == (2, 0)
+    assert Tensor(np.zeros((3, 0))).logsumexp(axis=1).tolist() == [-np.inf] * 3
