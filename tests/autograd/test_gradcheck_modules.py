@@ -1,5 +1,8 @@
 """gradcheck and gradgradcheck on modules and extra parameters, dense and in fast mode."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -166,3 +169,16 @@ def test_fast_mode_failure_names_the_projection_and_both_values():
 def test_a_module_without_floating_inputs_is_checked_through_its_parameters():
     report = first_order_report(Rows(), [np.array([0, 2, 2, 4])])
     assert report.ok and report.entries == 4 * 3 * 5 * 3
+
+
+def test_the_readmes_gradient_testing_examples_run():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Gradient testing") :].split("\n## ")[0]
+    layer_block, softplus_block = (
+        next(b for b in re.findall(r"```python\n(.*?)```", section, flags=re.S) if key in b)
+        for key in ("gradcheck(layer, x", "programs(Softplus.apply)")
+    )
+    exec(layer_block, {})
+    namespace: dict = {}
+    exec(softplus_block, namespace)
+    namespace["test_softplus_in_programs"]()  # hypothesis runs it over drawn programs
