@@ -286,4 +286,5 @@ def test_the_report_gives_the_largest_difference_not_the_entry_with_least_slack(
     assert report.max_abs_error == pytest.approx(differences.max(), rel=1e-3) and report.max_abs_error > 0
     assert report.max_rel_error == pytest.approx((differences / np.abs(J).clip(1e-300)).max(), rel=1e-3)
     summary = report.summary()
-    assert "entries compared: 9" in summary and "tolerance 1e-05 + 0.001 |numerical|" in summary and "0 at kinks" in summary
+    assert "entries compared: 9" in summary and "0 at kinks" in summary
+    assert "tolerance 1e-05 + 0.001 |numerical|" in summary
