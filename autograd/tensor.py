@@ -21,7 +21,6 @@ from .mode import config, generator, no_grad, state
 
 _versions: dict[int, int] = {}  # id of a base array -> how many in-place changes it has had
 
-
 def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Turn user data into an ndarray following the contract's dtype rules.
 
@@ -45,13 +44,11 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
         raise TypeError(f"tensor: data of dtype {array.dtype} is not numeric")
     return array
 
-
 def _base(a: np.ndarray) -> np.ndarray:
     """The array that owns the memory of ``a`` (views share their base's version counter)."""
     while isinstance(a.base, np.ndarray):
         a = a.base
     return a
-
 
 class Size(int):
     """``t.size``: NumPy's element count, and callable as PyTorch's ``size()`` (the shape) or ``size(d)``."""
@@ -64,9 +61,7 @@ class Size(int):
     def __call__(self, dim: int | None = None) -> Any:
         return self.shape if dim is None else self.shape[dim]
 
-
 MaxResult = namedtuple("MaxResult", ["values", "indices"])  # what max/min(dim=) return, as torch.return_types
-
 
 def _axis(axis: Any, keepdims: Any, dim: Any, keepdim: Any, op: str) -> tuple[Any, bool]:
     """NumPy's ``axis=``/``keepdims=`` or PyTorch's ``dim=``/``keepdim=``, not both."""
@@ -79,7 +74,6 @@ def _axis(axis: Any, keepdims: Any, dim: Any, keepdim: Any, op: str) -> tuple[An
             raise TypeError(f"{op}: give keepdims= or keepdim=, not both")
         keepdims = keepdim
     return axis, bool(keepdims)
-
 
 class Tensor:
     """An n-dimensional array that records the operations applied to it.
@@ -334,11 +328,18 @@ class Tensor:
     clamp = clip
 
     # --- reductions: NumPy's axis=/keepdims= or PyTorch's dim=/keepdim= -------------------------------
-    def sum(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Tensor:
-        return Sum.apply(self, *_axis(axis, keepdims, dim, keepdim, "sum"))
+    def _reduction(name: str, reduce: Any) -> Any:  # noqa: N805 (runs in the class body, makes methods)
+        def method(self: Tensor, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None,
+                   **options: Any) -> Tensor:
+            return reduce(self, *_axis(axis, keepdims, dim, keepdim, name), **options)
+        method.__name__ = method.__qualname__ = name
+        return method
 
-    def mean(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Tensor:
-        return mean(self, *_axis(axis, keepdims, dim, keepdim, "mean"))
+    sum = _reduction("sum", lambda x, axis, keep: Sum.apply(x, axis, keep))
+    mean = _reduction("mean", lambda x, axis, keep: mean(x, axis, keep))
+    logsumexp = _reduction("logsumexp", lambda x, axis, keep: logsumexp(x, axis, keep))
+    argmax = _reduction("argmax", lambda x, axis, keep: Tensor(np.argmax(x.data, axis, keepdims=keep)))
+    argmin = _reduction("argmin", lambda x, axis, keep: Tensor(np.argmin(x.data, axis, keepdims=keep)))
 
     def var(self, axis: Any = None, keepdims: Any = None, ddof: int = 0, *, dim: Any = None, keepdim: Any = None,
             unbiased: bool | None = None, correction: int | None = None) -> Tensor:
@@ -349,8 +350,7 @@ class Tensor:
     def std(self, axis: Any = None, keepdims: Any = None, ddof: int = 0, **torch_names: Any) -> Tensor:
         return self.var(axis, keepdims, ddof, **torch_names).sqrt()
 
-    def logsumexp(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Tensor:
-        return logsumexp(self, *_axis(axis, keepdims, dim, keepdim, "logsumexp"))
+    del _reduction
 
     def max(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Any:
         """Values (NumPy), or with ``dim=`` PyTorch's ``(values, indices)``; ``max(tensor)`` is maximum."""
@@ -368,14 +368,6 @@ class Tensor:
             return values
         pick = np.argmax if op is Max else np.argmin
         return MaxResult(values, Tensor._make(np.asarray(pick(self.data, axis=axis, keepdims=keep))))
-
-    def argmax(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Tensor:
-        axis, keep = _axis(axis, keepdims, dim, keepdim, "argmax")
-        return Tensor._make(np.asarray(np.argmax(self.data, axis=axis, keepdims=keep)))
-
-    def argmin(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Tensor:
-        axis, keep = _axis(axis, keepdims, dim, keepdim, "argmin")
-        return Tensor._make(np.asarray(np.argmin(self.data, axis=axis, keepdims=keep)))
 
     def norm(self, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
         """The p-norm over ``dim`` (all axes by default): (sum |x|^p)^(1/p); p = inf gives max |x|."""
@@ -418,27 +410,21 @@ class Tensor:
             return Copy.apply(self, (0, 2, 3, 1))
         return self if self.data.flags.c_contiguous else Copy.apply(self, None)
 
-
 class _Nothing:
     def __enter__(self) -> None: pass
     def __exit__(self, *exc: object) -> None: pass
 
-
 _nothing = _Nothing()
-
 
 def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
-
 def _as_tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
-
 
 def _broadcast_like(t: Tensor, value: Any) -> Tensor:
     """``value`` (a number, an array or a Tensor) in t's dtype, broadcast to t's shape."""
     return _as_tensor(value).astype(t.dtype).broadcast_to(t.shape)
-
 
 def _shape_arg(args: tuple) -> tuple:
     """Accept both f(2, 3) and f((2, 3))."""
@@ -446,11 +432,9 @@ def _shape_arg(args: tuple) -> tuple:
         return tuple(args[0])
     return tuple(args)
 
-
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Tensor:
     """Same as ``Tensor(...)``."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
-
 
 def _numpy_call(name: str, fn: Any, args: Any, kwargs: dict) -> Any:
     """A NumPy function with no autograd op: computed on the arrays, unless it would drop a graph."""
@@ -464,7 +448,6 @@ def _numpy_call(name: str, fn: Any, args: Any, kwargs: dict) -> Any:
         return a.data if isinstance(a, Tensor) else type(a)(map(unwrap, a)) if isinstance(a, (list, tuple)) else a
 
     return fn(*map(unwrap, args), **{k: unwrap(v) for k, v in kwargs.items()})
-
 
 # The ops import Tensor, so they come after it.
 from .ops.elementwise import (  # noqa: E402
@@ -512,7 +495,6 @@ from .ops.reduce import Max, Min, Sum, log_softmax, logsumexp, mean, softmax, va
 def _comparison(ufunc: np.ufunc) -> Any:
     return lambda a, b: Tensor._make(np.asarray(ufunc(_raw(a), _raw(b))))
 
-
 _UFUNCS = {
     np.add: Add.apply, np.subtract: Sub.apply, np.multiply: Mul.apply, np.true_divide: Div.apply,
     np.power: Pow.apply, np.negative: Neg.apply, np.exp: Exp.apply, np.log: Log.apply, np.sqrt: Sqrt.apply,
@@ -521,14 +503,12 @@ _UFUNCS = {
     **{f: _comparison(f) for f in (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal)},
 }
 
-
 def _reduction(method: str) -> Any:
     def call(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False, **kw: Any) -> Any:
         if dtype is not None or out is not None:
             raise TypeError(f"np.{method} on a Tensor: dtype= and out= are not supported")
         return getattr(_as_tensor(a), method)(axis, keepdims, **kw)
     return call
-
 
 _FUNCTIONS = {
     **{getattr(np, m): _reduction(m) for m in ("sum", "mean", "max", "min", "var", "std")},
