@@ -265,7 +265,7 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _gradcheck(args: argparse.Namespace) -> int:
-    from autograd.testing.opdb import OPS, run_gradchecks
+    from autograd.testing.opdb import OPS, format_results, run_gradchecks
 
     ops = OPS
     if args.op:
@@ -275,14 +275,9 @@ def _gradcheck(args: argparse.Namespace) -> int:
             raise UsageError(f"--op: unknown op {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         ops = [op for op in OPS if op.name in args.op]
     orders = {"1": {1}, "2": {2}, "both": {1, 2}}[args.order]
-    results = [row for row in run_gradchecks(ops=ops, seed=0) if row[1] in orders]
-    width = max([len("op"), *(len(name) for name, *_ in results)])
-    print(f"{'op':<{width}}  order  result  worst error")
-    for name, order, passed, worst in results:
-        print(f"{name:<{width}}  {order:>5}  {'ok' if passed else 'FAIL':<6}  {worst:.2e}")
-    failed = sum(not passed for _, _, passed, _ in results)
-    print(f"{len(results) - failed} of {len(results)} checks passed")
-    return 1 if failed else 0
+    results = [r for r in run_gradchecks(ops=ops, seed=0) if r.order in orders]
+    print(format_results(results))
+    return 0 if all(r.passed for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -195,9 +195,11 @@ def test_graph_writes_svg_of_an_mlp(tmp_path):
 def test_gradcheck_prints_a_table_for_the_chosen_ops(capsys):
     assert main(["gradcheck", "--op", "add", "mul", "--order", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["op", "order", "result", "worst", "error"]
-    assert sorted(line.split()[0] for line in lines[1:-1]) == ["add", "mul"]
-    assert all(line.split()[1:3] == ["1", "ok"] for line in lines[1:-1])
+    assert lines[0].split() == ["op", "order", "result", "max|a-n|", "max_rel", "kinks", "time_ms"]
+    rows = [line.split() for line in lines[1:-2]]
+    assert sorted(row[0] for row in rows) == ["add", "mul"]
+    assert all(row[1:3] == ["1", "ok"] and 0 < float(row[3]) < 1e-6 and float(row[6]) > 0 for row in rows)
+    assert "tolerance |a - n| <= 1e-05 + 0.001 |n|" in lines[-2] and lines[-1] == "2 of 2 checks passed"
 
 
 def test_gradcheck_rejects_unknown_ops(capsys):
