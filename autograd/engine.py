@@ -9,7 +9,6 @@ The engine imports nothing but the modes: it reads the graph through that small 
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -21,35 +20,28 @@ from .mode import set_grad_enabled, state
 
 def run_backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_graph: bool,
                  create_graph: bool, inputs: Sequence[Any] | None = None) -> list | None:
-    """The chain rule over the graph behind ``roots``.
-
-    Without ``inputs`` the leaf gradients are accumulated into ``.grad`` (``backward()``); with
-    ``inputs`` their gradients are returned instead and no ``.grad`` changes (``grad()``).
-    """
+    """The chain rule over the graph behind ``roots``. Without ``inputs`` the leaf gradients are
+    accumulated into ``.grad`` (``backward()``); with them they are returned instead (``grad()``)."""
     grads = _seed(roots, grad_roots)  # vertex -> gradient of its output, summed over its consumers
-    wanted = {(t.grad_fn or t): i for i, t in enumerate(_require_grad(inputs or ()))}
+    wanted = {(t.grad_fn or t): i for i, t in enumerate(_require_grad(inputs or (), "grad()"))}
     results: list = [None] * len(wanted)
-    delivered: set = {id(g.data) for g in grads.values()}  # arrays the caller already holds
-    with set_grad_enabled(create_graph), _paused_anomaly() as anomaly, _paused_gc():
+    owned = {id(g.data) for g in grads.values()}  # arrays some .grad or the caller already holds
+    with set_grad_enabled(create_graph), _paused_anomaly() as anomaly:
         for vertex in _order(list(grads)):
             g = grads.pop(vertex, None)
             if g is None:  # every consumer's backward returned None for it
                 continue
-            g = _run_hooks(vertex, g, keep=inputs is None)
+            g = _run_hooks(vertex, g, retain=inputs is None)
             if vertex in wanted:
                 results[wanted[vertex]] = g
             if vertex.is_leaf:
                 if inputs is None:
-                    _deliver(vertex, g, create_graph, delivered)
+                    _deliver(vertex, g, create_graph, owned)
                 continue
-            for parent, pg in _step(vertex, g, release=not retain_graph):
-                if anomaly:
-                    _check_finite(pg, vertex)
+            for parent, pg in _step(vertex, g, release=not retain_graph, anomaly=anomaly):
                 grads[parent] = pg if parent not in grads else grads[parent] + pg
     return results if inputs is not None else None
 
-
-# --- the parts of the loop ---------------------------------------------------------------------------
 def _seed(roots: Sequence[Any], grad_roots: Sequence[Any] | None) -> dict:
     """d(root)/d(root): ones for a one-element root, else the gradient the caller gave."""
     grad_roots = [None] * len(roots) if grad_roots is None else list(grad_roots)
@@ -57,21 +49,18 @@ def _seed(roots: Sequence[Any], grad_roots: Sequence[Any] | None) -> dict:
         raise ValueError(f"got {len(roots)} outputs but {len(grad_roots)} gradients")
     grads: dict = {}
     for root, g in zip(_require_grad(roots, "backward()"), grad_roots):
-        if g is None:
-            if root.data.size != 1:
-                raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape {root.shape}; "
-                                   "pass gradient= with the output's shape")
-            g = root._make(np.ones_like(root.data))
-        elif not hasattr(g, "grad_fn"):
-            g = root._make(np.asarray(g, dtype=root.data.dtype))
+        if g is None and root.data.size != 1:
+            raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape {root.shape}; "
+                               "pass gradient= with the output's shape")
+        if g is None or not hasattr(g, "grad_fn"):
+            g = root._make(np.ones_like(root.data) if g is None else np.asarray(g, root.dtype))
         if g.shape != root.shape:
             raise RuntimeError(f"gradient of shape {g.shape} given for an output of shape {root.shape}")
         vertex = root.grad_fn or root
         grads[vertex] = grads[vertex] + g if vertex in grads else g
     return grads
 
-
-def _require_grad(tensors: Sequence[Any], who: str = "grad()") -> Sequence[Any]:
+def _require_grad(tensors: Sequence[Any], who: str) -> Sequence[Any]:
     for i, t in enumerate(tensors):
         if not hasattr(t, "grad_fn"):
             raise TypeError(f"{who} needs Tensors, got {type(t).__name__}")
@@ -79,25 +68,19 @@ def _require_grad(tensors: Sequence[Any], who: str = "grad()") -> Sequence[Any]:
             raise RuntimeError(f"{who}: tensor {i} does not require grad and has no grad_fn: nothing to differentiate")
     return tensors
 
-
 def _order(roots: list) -> list:
     """Vertices reachable from ``roots``, each after every vertex that consumes its output."""
     consumers = dict.fromkeys(roots, 0)
     stack = list(consumers)
     while stack:
         for parent in stack.pop().next:
-            if parent is None:
-                continue
-            if parent in consumers:
-                consumers[parent] += 1
-            else:
-                consumers[parent] = 1
-                stack.append(parent)
-    ready = [r for r in roots if consumers[r] == 0]
-    order = []
+            if parent is not None:
+                if parent not in consumers:
+                    stack.append(parent)
+                consumers[parent] = consumers.get(parent, 0) + 1
+    ready, order = [r for r in roots if consumers[r] == 0], []
     while ready:
-        vertex = ready.pop()
-        order.append(vertex)
+        order.append(vertex := ready.pop())
         for parent in vertex.next:
             if parent is not None:
                 consumers[parent] -= 1
@@ -105,20 +88,16 @@ def _order(roots: list) -> list:
                     ready.append(parent)
     return order
 
-
-def _run_hooks(vertex: Any, g: Any, keep: bool) -> Any:
+def _run_hooks(vertex: Any, g: Any, retain: bool) -> Any:
     """Hooks registered on the tensor this vertex stands for; fill its ``.grad`` if retained."""
     for hook in vertex._hooks or ():
-        replaced = hook(g)
-        if replaced is not None:
+        if (replaced := hook(g)) is not None:
             g = replaced
-    retained = vertex._retained if not vertex.is_leaf else None
-    if retained is not None and keep and (owner := retained()) is not None:
+    if retain and not vertex.is_leaf and vertex._retained is not None and (owner := vertex._retained()) is not None:
         owner.grad = g if owner.grad is None else owner.grad + g
     return g
 
-
-def _step(node: Any, g: Any, release: bool) -> list:
+def _step(node: Any, g: Any, release: bool, anomaly: bool) -> list:
     """One node's chain rule: (parent, gradient) for each input that needs one, shaped like it."""
     input_grads = node.backward(node, g)
     if type(input_grads) is not tuple:
@@ -129,9 +108,13 @@ def _step(node: Any, g: Any, release: bool) -> list:
                            f"for {len(edges)} inputs")
     if release:
         node._release()
-    return [(parent, _fit(pg, parent, node, g)) for parent, pg in zip(edges, input_grads)
-            if parent is not None and pg is not None]
-
+    out = [(parent, _fit(pg, parent, node, g)) for parent, pg in zip(edges, input_grads)
+           if parent is not None and pg is not None]
+    for _, pg in out if anomaly else ():
+        if not np.all(np.isfinite(pg.data)):
+            raise FloatingPointError(f"backward of {type(node).__name__} produced NaN or Inf; the op was created "
+                                     f"at\n{node._where()}")
+    return out
 
 def _fit(g: Any, parent: Any, node: Any, like: Any) -> Any:
     """Make a gradient match its input: sum over broadcast axes (the one place this happens), cast."""
@@ -146,28 +129,18 @@ def _fit(g: Any, parent: Any, node: Any, like: Any) -> Any:
         except ValueError:
             raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape {g.shape} "
                                f"for an input of shape {shape}") from None
-    if g.data.dtype is not dtype and g.data.dtype != dtype:  # dtypes are shared objects: `is` is the fast test
-        g = g.astype(dtype)
-    return g
+    return g if g.data.dtype == dtype else g.astype(dtype)
 
-
-def _deliver(leaf: Any, g: Any, create_graph: bool, delivered: set) -> None:
+def _deliver(leaf: Any, g: Any, create_graph: bool, owned: set) -> None:
     """Accumulate into ``leaf.grad``. Each ``.grad`` owns a private, writable array: a leaf may be
     handed a gradient another leaf also got (add), a view (reshape) or a read-only broadcast (sum),
     and an in-place edit of one ``.grad`` must not reach another; fresh arrays are taken as they are."""
     if not create_graph:
         a = g.data
-        if not a.flags.writeable or a.base is not None or id(a) in delivered:
+        if not a.flags.writeable or a.base is not None or id(a) in owned:
             g = leaf._make(np.array(a))
-        delivered.add(id(g.data))
+        owned.add(id(g.data))
     leaf.grad = g if leaf.grad is None else leaf.grad + g
-
-
-def _check_finite(g: Any, node: Any) -> None:
-    if not np.all(np.isfinite(g.data)):
-        raise FloatingPointError(f"backward of {type(node).__name__} produced NaN or Inf; the op was created at\n"
-                                 + node._where())
-
 
 @contextmanager
 def _paused_anomaly():
@@ -178,48 +151,24 @@ def _paused_anomaly():
     finally:
         state.anomaly = anomaly
 
-
-@contextmanager
-def _paused_gc():
-    """The backward pass makes no reference cycles (refcounting frees all it drops), so the cyclic
-    collector is paused; otherwise it rescans the whole live graph many times per pass."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
-# --- public entry points -------------------------------------------------------------------------------
 def backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_graph: bool, create_graph: bool) -> None:
     run_backward(roots, grad_roots, retain_graph or create_graph, create_graph)
 
-
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
          create_graph: bool = False, allow_unused: bool = False) -> tuple:
-    """Gradients of ``outputs`` with respect to ``inputs``, returned rather than stored in ``.grad``.
+    """Gradients of ``outputs`` with respect to ``inputs`` (Tensors or sequences of them), returned
+    rather than stored in ``.grad``; ``grad_outputs`` gives d(loss)/d(output) for non-scalar outputs."""
+    def listed(x: Any) -> list:
+        return [x] if hasattr(x, "grad_fn") else list(x)
 
-    ``outputs`` and ``inputs`` are Tensors or sequences of them; ``grad_outputs`` gives
-    d(loss)/d(output) for non-scalar outputs. Returns a tuple with one entry per input.
-    """
-    outputs, inputs = _as_list(outputs), _as_list(inputs)
-    if grad_outputs is not None:
-        grad_outputs = _as_list(grad_outputs)
-    if retain_graph is None:
-        retain_graph = create_graph
-    results = run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs)
+    retain = create_graph if retain_graph is None else retain_graph
+    results = run_backward(listed(outputs), None if grad_outputs is None else listed(grad_outputs), retain,
+                           create_graph, listed(inputs))
     for i, r in enumerate(results):
         if r is None and not allow_unused:
             raise RuntimeError(f"input {i} of grad() was not used to compute the outputs; pass allow_unused=True "
                                "to get None for it")
     return tuple(results)
-
-
-def _as_list(x: Any) -> list:
-    return [x] if hasattr(x, "grad_fn") else list(x)
-
 
 class HookHandle:
     """Returned by ``register_hook``; ``remove()`` unregisters the hook."""

@@ -1,8 +1,5 @@
-"""The modes every other module reads: grad mode, anomaly mode, the default dtype.
-
-This is the ground of the package: it imports nothing of ours. Grad and anomaly mode are per
-thread (as in PyTorch); the default dtype is global.
-"""
+"""The ground of the package, importing nothing of ours: grad mode and anomaly mode (per thread,
+as in PyTorch), the default dtype and the random generator (global)."""
 
 from __future__ import annotations
 
@@ -18,55 +15,41 @@ class _ThreadState(threading.local):
     grad_enabled = True  # class attributes are each new thread's defaults
     anomaly = False
 
-
-state = _ThreadState()
-
-
 class _Config:
     default_dtype = np.dtype(np.float32)
     generator = np.random.default_rng()  # behind rand, randn, nn.init, dropout and normal_/uniform_
 
-
-config = _Config()
-
+state, config = _ThreadState(), _Config()
 
 def manual_seed(seed: int) -> None:
     """Seed the generator behind ``rand``, ``randn``, ``nn.init``, dropout and ``normal_``/``uniform_``."""
     config.generator = np.random.default_rng(seed)
 
-
 def generator() -> np.random.Generator:
     """The library's random generator (reseeded by ``manual_seed``)."""
     return config.generator
 
-
 def set_default_dtype(dtype: Any) -> None:
     """Set the dtype that Python floats become (float32 or float64)."""
-    dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        raise TypeError(f"the default dtype must be a floating dtype, got {dtype}")
-    config.default_dtype = dtype
+    if np.dtype(dtype).kind != "f":
+        raise TypeError(f"the default dtype must be a floating dtype, got {np.dtype(dtype)}")
+    config.default_dtype = np.dtype(dtype)
 
+def get_default_dtype() -> np.dtype: return config.default_dtype
+def is_grad_enabled() -> bool: return state.grad_enabled
 
-def get_default_dtype() -> np.dtype:
-    return config.default_dtype
+class _Mode:
+    """Context manager and decorator that sets a mode of the current thread for its duration."""
 
+    name, value = "grad_enabled", True
 
-def is_grad_enabled() -> bool:
-    return state.grad_enabled
-
-
-class _GradMode:
-    """Context manager and decorator that sets grad mode for the current thread."""
-
-    enabled: bool
-
-    def __enter__(self) -> None:
-        self._prev = state.grad_enabled
-        state.grad_enabled = self.enabled
+    def __enter__(self) -> Any:
+        self._prev = getattr(state, self.name)
+        setattr(state, self.name, self.value)
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        state.grad_enabled = self._prev
+        setattr(state, self.name, self._prev)
 
     def __call__(self, fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -76,42 +59,29 @@ class _GradMode:
 
         return wrapper
 
-
-class no_grad(_GradMode):  # noqa: N801 (PyTorch's name)
+class no_grad(_Mode):  # noqa: N801 (PyTorch's names)
     """Run without recording the graph: outputs do not require grad."""
 
-    enabled = False
+    value = False
 
-
-class enable_grad(_GradMode):  # noqa: N801
+class enable_grad(_Mode):  # noqa: N801
     """Record the graph again inside a ``no_grad`` region."""
 
-    enabled = True
+class set_grad_enabled(_Mode):  # noqa: N801
+    """Set grad mode: as a context manager, or as a plain call (as in PyTorch)."""
 
-
-class set_grad_enabled(_GradMode):  # noqa: N801
     def __init__(self, mode: bool) -> None:
-        self.enabled = bool(mode)
-        self._prev = state.grad_enabled
-        state.grad_enabled = self.enabled  # also works as a plain call, as in PyTorch
+        self.value, self._prev = bool(mode), state.grad_enabled
+        state.grad_enabled = self.value
 
-    def __enter__(self) -> None:
-        pass
-
-
-class detect_anomaly:  # noqa: N801
-    """Raise ``FloatingPointError`` at the first NaN or Inf produced in forward or backward.
-
-    The error names the op and the line of user code that created it. Slow: use for debugging.
-    """
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-
-    def __enter__(self) -> detect_anomaly:
-        self._prev = state.anomaly
-        state.anomaly = self.enabled
+    def __enter__(self) -> Any:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        state.anomaly = self._prev
+class detect_anomaly(_Mode):  # noqa: N801
+    """Raise ``FloatingPointError`` at the first NaN or Inf produced in forward or backward, naming
+    the op and the line of user code that created it. Slow: use for debugging."""
+
+    name = "anomaly"
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.value = enabled

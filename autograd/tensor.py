@@ -21,7 +21,6 @@ from .mode import config, generator, no_grad, state
 
 _versions: dict[int, int] = {}  # id of a base array -> how many in-place changes it has had
 
-
 def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     """Turn user data into an ndarray following the contract's dtype rules.
 
@@ -45,13 +44,11 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
         raise TypeError(f"tensor: data of dtype {array.dtype} is not numeric")
     return array
 
-
 def _base(a: np.ndarray) -> np.ndarray:
     """The array that owns the memory of ``a`` (views share their base's version counter)."""
     while isinstance(a.base, np.ndarray):
         a = a.base
     return a
-
 
 class Size(int):
     """``t.size``: NumPy's element count, and callable as PyTorch's ``size()`` (the shape) or ``size(d)``."""
@@ -64,9 +61,7 @@ class Size(int):
     def __call__(self, dim: int | None = None) -> Any:
         return self.shape if dim is None else self.shape[dim]
 
-
 MaxResult = namedtuple("MaxResult", ["values", "indices"])  # what max/min(dim=) return, as torch.return_types
-
 
 def _axis(axis: Any, keepdims: Any, dim: Any, keepdim: Any, op: str) -> tuple[Any, bool]:
     """NumPy's ``axis=``/``keepdims=`` or PyTorch's ``dim=``/``keepdim=``, not both."""
@@ -79,7 +74,6 @@ def _axis(axis: Any, keepdims: Any, dim: Any, keepdim: Any, op: str) -> tuple[An
             raise TypeError(f"{op}: give keepdims= or keepdim=, not both")
         keepdims = keepdim
     return axis, bool(keepdims)
-
 
 class Tensor:
     """An n-dimensional array that records the operations applied to it.
@@ -176,8 +170,8 @@ class Tensor:
     def numpy(self) -> np.ndarray: return self.data
     def tolist(self) -> Any: return self.data.tolist()
     def detach(self) -> Tensor: return Tensor._make(self.data)  # a new leaf sharing this data
-    def clone(self) -> Tensor: return Copy.apply(self, "K")
-    def astype(self, dtype: Any) -> Tensor: return Cast.apply(self, np.dtype(dtype))
+    def clone(self) -> Tensor: return mv.Copy.apply(self, "K")
+    def astype(self, dtype: Any) -> Tensor: return ew.Cast.apply(self, np.dtype(dtype))
     def float(self) -> Tensor: return self.astype(np.float32)
     def double(self) -> Tensor: return self.astype(np.float64)
     def long(self) -> Tensor: return self.astype(np.int64)
@@ -202,12 +196,14 @@ class Tensor:
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        op = _UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
-        return op(*inputs) if op is not None else _numpy_call(ufunc.__name__, getattr(ufunc, method), inputs, kwargs)
+        op = interop.UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
+        if op is None:
+            return interop.numpy_call(ufunc.__name__, getattr(ufunc, method), inputs, kwargs)
+        return op(*inputs)
 
     def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
-        op = _FUNCTIONS.get(func)
-        return op(*args, **kwargs) if op is not None else _numpy_call(func.__name__, func, args, kwargs)
+        op = interop.FUNCTIONS.get(func)
+        return op(*args, **kwargs) if op is not None else interop.numpy_call(func.__name__, func, args, kwargs)
 
     # --- gradients ----------------------------------------------------------------------------
     def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
@@ -235,22 +231,22 @@ class Tensor:
         return engine.HookHandle(owner._hooks, hook)
 
     # --- operators ----------------------------------------------------------------------------
-    def __add__(self, other: Any) -> Tensor: return Add.apply(self, other)
-    def __radd__(self, other: Any) -> Tensor: return Add.apply(other, self)
-    def __sub__(self, other: Any) -> Tensor: return Sub.apply(self, other)
-    def __rsub__(self, other: Any) -> Tensor: return Sub.apply(other, self)
-    def __mul__(self, other: Any) -> Tensor: return Mul.apply(self, other)
-    def __rmul__(self, other: Any) -> Tensor: return Mul.apply(other, self)
-    def __truediv__(self, other: Any) -> Tensor: return Div.apply(self, other)
-    def __rtruediv__(self, other: Any) -> Tensor: return Div.apply(other, self)
-    def __pow__(self, other: Any) -> Tensor: return Pow.apply(self, other)
-    def __rpow__(self, other: Any) -> Tensor: return Pow.apply(other, self)
-    def __matmul__(self, other: Any) -> Tensor: return matmul(self, other)
-    def __rmatmul__(self, other: Any) -> Tensor: return matmul(other, self)
-    def __neg__(self) -> Tensor: return Neg.apply(self)
+    def __add__(self, other: Any) -> Tensor: return ew.Add.apply(self, other)
+    def __radd__(self, other: Any) -> Tensor: return ew.Add.apply(other, self)
+    def __sub__(self, other: Any) -> Tensor: return ew.Sub.apply(self, other)
+    def __rsub__(self, other: Any) -> Tensor: return ew.Sub.apply(other, self)
+    def __mul__(self, other: Any) -> Tensor: return ew.Mul.apply(self, other)
+    def __rmul__(self, other: Any) -> Tensor: return ew.Mul.apply(other, self)
+    def __truediv__(self, other: Any) -> Tensor: return ew.Div.apply(self, other)
+    def __rtruediv__(self, other: Any) -> Tensor: return ew.Div.apply(other, self)
+    def __pow__(self, other: Any) -> Tensor: return ew.Pow.apply(self, other)
+    def __rpow__(self, other: Any) -> Tensor: return ew.Pow.apply(other, self)
+    def __matmul__(self, other: Any) -> Tensor: return la.matmul(self, other)
+    def __rmatmul__(self, other: Any) -> Tensor: return la.matmul(other, self)
+    def __neg__(self) -> Tensor: return ew.Neg.apply(self)
     def __pos__(self) -> Tensor: return self
-    def __abs__(self) -> Tensor: return Abs.apply(self)
-    def __getitem__(self, index: Any) -> Tensor: return GetItem.apply(self, index)
+    def __abs__(self) -> Tensor: return ew.Abs.apply(self)
+    def __getitem__(self, index: Any) -> Tensor: return mv.GetItem.apply(self, index)
 
     # comparisons give bool tensors outside the graph
     def __lt__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data < _raw(other)))
@@ -296,16 +292,16 @@ class Tensor:
         return self
 
     def add_(self, other: Any, alpha: float = 1) -> Tensor:
-        return self._in_place("add_", Add.apply, other if alpha == 1 else other * alpha)
+        return self._in_place("add_", ew.Add.apply, other if alpha == 1 else other * alpha)
 
     def sub_(self, other: Any, alpha: float = 1) -> Tensor:
-        return self._in_place("sub_", Sub.apply, other if alpha == 1 else other * alpha)
+        return self._in_place("sub_", ew.Sub.apply, other if alpha == 1 else other * alpha)
 
-    def mul_(self, other: Any) -> Tensor: return self._in_place("mul_", Mul.apply, other)
-    def div_(self, other: Any) -> Tensor: return self._in_place("div_", Div.apply, other)
-    def pow_(self, other: Any) -> Tensor: return self._in_place("pow_", Pow.apply, other)
+    def mul_(self, other: Any) -> Tensor: return self._in_place("mul_", ew.Mul.apply, other)
+    def div_(self, other: Any) -> Tensor: return self._in_place("div_", ew.Div.apply, other)
+    def pow_(self, other: Any) -> Tensor: return self._in_place("pow_", ew.Pow.apply, other)
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002 (PyTorch's names)
-        return self._in_place("clamp_", Clip.apply, min, max)
+        return self._in_place("clamp_", ew.Clip.apply, min, max)
 
     def copy_(self, src: Any) -> Tensor: return self._in_place("copy_", _broadcast_like, src)
     def fill_(self, value: Any) -> Tensor: return self._in_place("fill_", _broadcast_like, value)
@@ -320,62 +316,60 @@ class Tensor:
     __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
 
     # --- elementwise --------------------------------------------------------------------------
-    def exp(self) -> Tensor: return Exp.apply(self)
-    def log(self) -> Tensor: return Log.apply(self)
-    def sqrt(self) -> Tensor: return Sqrt.apply(self)
-    def sin(self) -> Tensor: return Sin.apply(self)
-    def cos(self) -> Tensor: return Cos.apply(self)
-    def tanh(self) -> Tensor: return Tanh.apply(self)
-    def sigmoid(self) -> Tensor: return Sigmoid.apply(self)
-    def relu(self) -> Tensor: return Relu.apply(self)
-    def abs(self) -> Tensor: return Abs.apply(self)
-    def clip(self, min: Any = None, max: Any = None) -> Tensor: return Clip.apply(self, min, max)  # noqa: A002
-    def masked_fill(self, mask: Any, value: Any) -> Tensor: return where(mask, value, self)
+    def exp(self) -> Tensor: return ew.Exp.apply(self)
+    def log(self) -> Tensor: return ew.Log.apply(self)
+    def sqrt(self) -> Tensor: return ew.Sqrt.apply(self)
+    def sin(self) -> Tensor: return ew.Sin.apply(self)
+    def cos(self) -> Tensor: return ew.Cos.apply(self)
+    def tanh(self) -> Tensor: return ew.Tanh.apply(self)
+    def sigmoid(self) -> Tensor: return ew.Sigmoid.apply(self)
+    def relu(self) -> Tensor: return ew.Relu.apply(self)
+    def abs(self) -> Tensor: return ew.Abs.apply(self)
+    def clip(self, min: Any = None, max: Any = None) -> Tensor: return ew.Clip.apply(self, min, max)  # noqa: A002
+    def masked_fill(self, mask: Any, value: Any) -> Tensor: return ew.where(mask, value, self)
     clamp = clip
 
     # --- reductions: NumPy's axis=/keepdims= or PyTorch's dim=/keepdim= -------------------------------
-    def sum(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Tensor:
-        return Sum.apply(self, *_axis(axis, keepdims, dim, keepdim, "sum"))
+    def _reduction(name: str, reduce: Any) -> Any:  # noqa: N805 (runs in the class body, makes methods)
+        def method(self: Tensor, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None,
+                   **options: Any) -> Tensor:
+            return reduce(self, *_axis(axis, keepdims, dim, keepdim, name), **options)
+        method.__name__ = method.__qualname__ = name
+        return method
 
-    def mean(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Tensor:
-        return mean(self, *_axis(axis, keepdims, dim, keepdim, "mean"))
+    sum = _reduction("sum", lambda x, axis, keep: rd.Sum.apply(x, axis, keep))
+    mean = _reduction("mean", lambda x, axis, keep: rd.mean(x, axis, keep))
+    logsumexp = _reduction("logsumexp", lambda x, axis, keep: rd.logsumexp(x, axis, keep))
+    argmax = _reduction("argmax", lambda x, axis, keep: Tensor(np.argmax(x.data, axis, keepdims=keep)))
+    argmin = _reduction("argmin", lambda x, axis, keep: Tensor(np.argmin(x.data, axis, keepdims=keep)))
 
     def var(self, axis: Any = None, keepdims: Any = None, ddof: int = 0, *, dim: Any = None, keepdim: Any = None,
             unbiased: bool | None = None, correction: int | None = None) -> Tensor:
         """Variance with NumPy's ``ddof`` (default 0), or PyTorch's ``unbiased=``/``correction=``."""
         ddof = correction if correction is not None else int(unbiased) if unbiased is not None else ddof
-        return var(self, *_axis(axis, keepdims, dim, keepdim, "var"), ddof)
+        return rd.var(self, *_axis(axis, keepdims, dim, keepdim, "var"), ddof)
 
     def std(self, axis: Any = None, keepdims: Any = None, ddof: int = 0, **torch_names: Any) -> Tensor:
         return self.var(axis, keepdims, ddof, **torch_names).sqrt()
 
-    def logsumexp(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Tensor:
-        return logsumexp(self, *_axis(axis, keepdims, dim, keepdim, "logsumexp"))
+    del _reduction
 
     def max(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Any:
         """Values (NumPy), or with ``dim=`` PyTorch's ``(values, indices)``; ``max(tensor)`` is maximum."""
-        return self._extremum(Max, axis, keepdims, dim, keepdim)
+        return self._extremum(rd.Max, axis, keepdims, dim, keepdim)
 
     def min(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Any:
-        return self._extremum(Min, axis, keepdims, dim, keepdim)
+        return self._extremum(rd.Min, axis, keepdims, dim, keepdim)
 
     def _extremum(self, op: Any, axis: Any, keepdims: Any, dim: Any, keepdim: Any) -> Any:
         if isinstance(axis, Tensor):
-            return (maximum if op is Max else minimum)(self, axis)
+            return (ew.maximum if op is rd.Max else ew.minimum)(self, axis)
         axis, keep = _axis(axis, keepdims, dim, keepdim, op.__name__.lower())
         values = op.apply(self, axis, keep)
         if dim is None:
             return values
-        pick = np.argmax if op is Max else np.argmin
+        pick = np.argmax if op is rd.Max else np.argmin
         return MaxResult(values, Tensor._make(np.asarray(pick(self.data, axis=axis, keepdims=keep))))
-
-    def argmax(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Tensor:
-        axis, keep = _axis(axis, keepdims, dim, keepdim, "argmax")
-        return Tensor._make(np.asarray(np.argmax(self.data, axis=axis, keepdims=keep)))
-
-    def argmin(self, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None) -> Tensor:
-        axis, keep = _axis(axis, keepdims, dim, keepdim, "argmin")
-        return Tensor._make(np.asarray(np.argmin(self.data, axis=axis, keepdims=keep)))
 
     def norm(self, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
         """The p-norm over ``dim`` (all axes by default): (sum |x|^p)^(1/p); p = inf gives max |x|."""
@@ -385,21 +379,21 @@ class Tensor:
             return (self * self).sum(dim, keepdim).sqrt()
         return (self.abs() ** p).sum(dim, keepdim) ** (1 / p)
 
-    def softmax(self, dim: int = -1) -> Tensor: return softmax(self, dim)
-    def log_softmax(self, dim: int = -1) -> Tensor: return log_softmax(self, dim)
+    def softmax(self, dim: int = -1) -> Tensor: return rd.softmax(self, dim)
+    def log_softmax(self, dim: int = -1) -> Tensor: return rd.log_softmax(self, dim)
 
     # --- shape --------------------------------------------------------------------------------
-    def reshape(self, *shape: Any) -> Tensor: return Reshape.apply(self, _shape_arg(shape))
-    def transpose(self, *axes: Any) -> Tensor: return Transpose.apply(self, _shape_arg(axes) if axes else None)
-    def permute(self, *axes: Any) -> Tensor: return Transpose.apply(self, _shape_arg(axes))
-    def swapaxes(self, axis1: int, axis2: int) -> Tensor: return swapaxes(self, axis1, axis2)
-    def flatten(self, start: int = 0, end: int = -1) -> Tensor: return flatten(self, start, end)
+    def reshape(self, *shape: Any) -> Tensor: return mv.Reshape.apply(self, _shape_arg(shape))
+    def transpose(self, *axes: Any) -> Tensor: return mv.Transpose.apply(self, _shape_arg(axes) if axes else None)
+    def permute(self, *axes: Any) -> Tensor: return mv.Transpose.apply(self, _shape_arg(axes))
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor: return mv.swapaxes(self, axis1, axis2)
+    def flatten(self, start: int = 0, end: int = -1) -> Tensor: return mv.flatten(self, start, end)
     def squeeze(self, axis: Any = None, *, dim: Any = None) -> Tensor:
-        return squeeze(self, _axis(axis, None, dim, None, "squeeze")[0])
-    def unsqueeze(self, axis: int) -> Tensor: return unsqueeze(self, axis)
-    def broadcast_to(self, *shape: Any) -> Tensor: return BroadcastTo.apply(self, _shape_arg(shape))
-    def expand(self, *shape: Any) -> Tensor: return expand(self, _shape_arg(shape))
-    def sum_to(self, shape: tuple[int, ...]) -> Tensor: return sum_to(self, shape)
+        return mv.squeeze(self, _axis(axis, None, dim, None, "squeeze")[0])
+    def unsqueeze(self, axis: int) -> Tensor: return mv.unsqueeze(self, axis)
+    def broadcast_to(self, *shape: Any) -> Tensor: return mv.BroadcastTo.apply(self, _shape_arg(shape))
+    def expand(self, *shape: Any) -> Tensor: return mv.expand(self, _shape_arg(shape))
+    def sum_to(self, shape: tuple[int, ...]) -> Tensor: return mv.sum_to(self, shape)
     view = reshape
 
     def t(self) -> Tensor:
@@ -415,30 +409,24 @@ class Tensor:
         if memory_format == "channels_last":
             if self.ndim != 4:
                 raise ValueError(f"contiguous: channels_last needs a 4-d (N, C, H, W) tensor, got shape {self.shape}")
-            return Copy.apply(self, (0, 2, 3, 1))
-        return self if self.data.flags.c_contiguous else Copy.apply(self, None)
-
+            return mv.Copy.apply(self, (0, 2, 3, 1))
+        return self if self.data.flags.c_contiguous else mv.Copy.apply(self, None)
 
 class _Nothing:
     def __enter__(self) -> None: pass
     def __exit__(self, *exc: object) -> None: pass
 
-
 _nothing = _Nothing()
-
 
 def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
-
 def _as_tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
-
 
 def _broadcast_like(t: Tensor, value: Any) -> Tensor:
     """``value`` (a number, an array or a Tensor) in t's dtype, broadcast to t's shape."""
     return _as_tensor(value).astype(t.dtype).broadcast_to(t.shape)
-
 
 def _shape_arg(args: tuple) -> tuple:
     """Accept both f(2, 3) and f((2, 3))."""
@@ -446,100 +434,14 @@ def _shape_arg(args: tuple) -> tuple:
         return tuple(args[0])
     return tuple(args)
 
-
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Tensor:
     """Same as ``Tensor(...)``."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
 
 
-def _numpy_call(name: str, fn: Any, args: Any, kwargs: dict) -> Any:
-    """A NumPy function with no autograd op: computed on the arrays, unless it would drop a graph."""
-    flat = [*args, *kwargs.values()]
-    flat += [t for a in flat if isinstance(a, (list, tuple)) for t in a]
-    if any(isinstance(a, Tensor) and a._requires_grad for a in flat):
-        raise TypeError(f"np.{name} has no chainrule op, so it would drop the graph of a tensor that requires "
-                        f"grad; use an autograd op, or call it on t.detach().numpy()")
-
-    def unwrap(a: Any) -> Any:
-        return a.data if isinstance(a, Tensor) else type(a)(map(unwrap, a)) if isinstance(a, (list, tuple)) else a
-
-    return fn(*map(unwrap, args), **{k: unwrap(v) for k, v in kwargs.items()})
-
-
 # The ops import Tensor, so they come after it.
-from .ops.elementwise import (  # noqa: E402
-    Abs,
-    Add,
-    Cast,
-    Clip,
-    Cos,
-    Div,
-    Exp,
-    Log,
-    Mul,
-    Neg,
-    Pow,
-    Relu,
-    Sigmoid,
-    Sin,
-    Sqrt,
-    Sub,
-    Tanh,
-    maximum,
-    minimum,
-    where,
-)
-from .ops.linalg import einsum, matmul, tensordot  # noqa: E402
-from .ops.movement import (  # noqa: E402
-    BroadcastTo,
-    Copy,
-    GetItem,
-    Reshape,
-    Transpose,
-    concatenate,
-    expand,
-    flatten,
-    split,
-    squeeze,
-    stack,
-    sum_to,
-    swapaxes,
-    unsqueeze,
-)
-from .ops.reduce import Max, Min, Sum, log_softmax, logsumexp, mean, softmax, var  # noqa: E402
-
-
-def _comparison(ufunc: np.ufunc) -> Any:
-    return lambda a, b: Tensor._make(np.asarray(ufunc(_raw(a), _raw(b))))
-
-
-_UFUNCS = {
-    np.add: Add.apply, np.subtract: Sub.apply, np.multiply: Mul.apply, np.true_divide: Div.apply,
-    np.power: Pow.apply, np.negative: Neg.apply, np.exp: Exp.apply, np.log: Log.apply, np.sqrt: Sqrt.apply,
-    np.sin: Sin.apply, np.cos: Cos.apply, np.tanh: Tanh.apply, np.absolute: Abs.apply, np.maximum: maximum,
-    np.minimum: minimum, np.matmul: matmul,
-    **{f: _comparison(f) for f in (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal)},
-}
-
-
-def _reduction(method: str) -> Any:
-    def call(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False, **kw: Any) -> Any:
-        if dtype is not None or out is not None:
-            raise TypeError(f"np.{method} on a Tensor: dtype= and out= are not supported")
-        return getattr(_as_tensor(a), method)(axis, keepdims, **kw)
-    return call
-
-
-_FUNCTIONS = {
-    **{getattr(np, m): _reduction(m) for m in ("sum", "mean", "max", "min", "var", "std")},
-    np.argmax: lambda a, axis=None, **kw: _as_tensor(a).argmax(axis, **kw),
-    np.argmin: lambda a, axis=None, **kw: _as_tensor(a).argmin(axis, **kw),
-    np.concatenate: lambda ts, axis=0: concatenate(ts, axis), np.stack: lambda ts, axis=0: stack(ts, axis),
-    np.split: lambda a, sections, axis=0: split(a, sections, axis), np.where: where,
-    np.reshape: lambda a, shape, **kw: _as_tensor(a).reshape(shape),
-    np.transpose: lambda a, axes=None: _as_tensor(a).transpose(*(axes or ())),
-    np.swapaxes: lambda a, i, j: _as_tensor(a).swapaxes(i, j), np.squeeze: lambda a, axis=None: squeeze(a, axis),
-    np.expand_dims: lambda a, axis: unsqueeze(a, axis), np.clip: lambda a, lo=None, hi=None: Clip.apply(a, lo, hi),
-    np.dot: matmul, np.tensordot: tensordot, np.einsum: einsum, np.shape: lambda a: a.shape,
-    np.ndim: lambda a: a.ndim, np.size: lambda a, axis=None: a.numel() if axis is None else a.shape[axis],
-}
+from .ops import elementwise as ew  # noqa: E402
+from .ops import interop  # noqa: E402
+from .ops import linalg as la  # noqa: E402
+from .ops import movement as mv  # noqa: E402
+from .ops import reduce as rd  # noqa: E402

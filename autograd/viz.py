@@ -1,545 +1,499 @@
-"""Computation graphs as Graphviz pictures.
+"""Computation graphs as Graphviz pictures: `draw`, `save`, `draw_model_step`, `storyboard`.
 
-``draw(loss)`` walks the graph behind one or more root tensors and returns a `Graph` (a
-``graphviz.Digraph`` that shows inline in Jupyter as SVG); ``save(loss, "graph.svg")`` writes it.
-
-What is drawn, and where its numbers come from:
-
-* one node per tensor the user holds: leaves (inputs), parameters (``nn.Parameter`` or tensors
-  named through ``params=``) and outputs (the roots), each in its own style, showing the live
-  tensor's ``.data`` and ``.grad``;
-* one node per op, which also stands for the op's output: an intermediate tensor is not kept by
-  the graph, only its node is, so the node shows the op name with the output's shape and dtype,
-  and its value and gradient when they are small (at most ``KEEP_SMALL`` = 64 elements).
-  Larger ones read "not kept"; call ``t.retain_grad()`` on the intermediate ``t`` to keep it,
-  and then its value, gradient and name are shown at any size;
-* constant inputs (arguments that do not require grad) as small grey nodes, where the op still
-  holds them in its saved tensors (before backward, or after ``backward(retain_graph=True)``).
-
-Edges run from inputs to the op that consumes them. With ``show_edges=True`` each edge carries
-the forward value (green, above) and the gradient of the loss with respect to that value (red,
-below), as on the lecture's circuit diagrams (the gradient is an ``xlabel``, which Graphviz
-places after the layout, next to the edge). A tensor used by several ops carries its total
-gradient, summed over all uses, marked "(total)".
-
-Grouping by module (``nn`` knows nothing about graphs): run the forward pass inside
-``with trace_modules(model):``. For that block every submodule's ``forward`` is wrapped; when it
-returns, the ops between the module's inputs and its outputs that no inner module claimed yet are
-recorded as the module's. ``draw(..., group_modules=True)`` then puts each module's ops, and the
-parameters only those ops use, in one box per module (nested as the modules are).
-``draw_model_step(model, x, y, loss_fn)`` does all of this for one training step (the CLI's
-``chainrule graph`` uses it).
-"""
+One node per op (it stands for its output too), leaf, root and constant input (a number shows its
+value, an array its shape); op parameters (an axis, a shape) are not inputs. The graph keeps no
+values, so pictures with values or gradients *replay* it: each op runs again, parents first, on
+its parents' replayed outputs, the original leaves and its constants, and ``grad`` of the replayed
+roots gives every gradient, before or after ``backward()``, changing no ``.grad``. A leaf changed
+in place since the forward pass shows, and replays with, its new value."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import html
-import sys
-import weakref
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+import io
+import math
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import graphviz
 import numpy as np
 
+from .creation import generator
+from .engine import grad
+from .mode import enable_grad
 from .ops.function import Function
 from .tensor import Tensor
 
-KEEP_SMALL = 64  # interim: nodes no longer cache values (the viz rewrite replays the graph instead)
 INSTALL_HINT = (
     "rendering graph pictures needs the Graphviz `dot` program, which was not found on PATH; "
     "install it with `sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` "
     "(macOS) or `conda install -c conda-forge graphviz`. Without it, save the graph as .dot."
 )
-
 FORMATS = (".png", ".svg", ".pdf", ".dot")
-
-VALUE_COLOR = "#15803d"  # forward values on edges: green
-GRAD_COLOR = "#b91c1c"  # gradients on edges: red
-
+VALUE_COLOR, GRAD_COLOR = "#15803d", "#b91c1c"  # forward values green above edges, gradients red below
+FLOW_COLORS = ("#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725")
 _STYLES = {
     "leaf": {"shape": "box", "style": "rounded,filled", "fillcolor": "#dbeafe", "color": "#1d4ed8"},
     "param": {"shape": "box", "style": "rounded,filled", "fillcolor": "#fef3c7", "color": "#b45309"},
     "op": {"shape": "ellipse", "style": "filled", "fillcolor": "#f3f4f6", "color": "#4b5563"},
+    "module": {"shape": "box", "style": "filled", "fillcolor": "#ede9fe", "color": "#6d28d9"},
     "output": {"shape": "box", "style": "filled,bold", "fillcolor": "#dcfce7", "color": "#15803d"},
-    "const": {"shape": "box", "style": "filled", "fillcolor": "#f3f4f6", "color": "#9ca3af",
-              "fontcolor": "#4b5563", "fontsize": "9"},
+    "const": {"shape": "box", "style": "filled", "fillcolor": "#f3f4f6", "color": "#9ca3af", "fontcolor": "#4b5563",
+              "fontsize": "9"},
     "cut": {"shape": "note", "style": "filled", "fillcolor": "#fee2e2", "color": GRAD_COLOR},
 }
-_TITLES = {"leaf": "leaf", "param": "parameter", "output": "output", "const": "const"}
-_LEGEND = {"leaf": "input (leaf)", "param": "parameter", "op": "op and its output",
-           "output": "output (root)", "const": "constant"}
+DEFAULTS = {"show_shapes": True, "show_values": False, "show_grads": False, "show_edges": False, "rankdir": "LR",
+            "max_nodes": 500, "params": None, "legend": False, "grad_flow": False}
 
 
 class Graph(graphviz.Digraph):
-    """A ``graphviz.Digraph`` whose rendering says how to install Graphviz when ``dot`` is missing.
-
-    Everything of ``graphviz.Digraph`` works (``source``, ``render``, ``pipe``); in Jupyter it
-    shows as SVG, or, without ``dot``, as its DOT source with the install hint.
-    """
-
+    """A ``graphviz.Digraph`` whose rendering says how to install Graphviz when ``dot`` is missing."""
     def pipe(self, *args: Any, **kwargs: Any) -> Any:
-        return _with_install_hint(super().pipe, *args, **kwargs)
-
-    def render(self, *args: Any, **kwargs: Any) -> Any:
-        return _with_install_hint(super().render, *args, **kwargs)
+        try:
+            return super().pipe(*args, **kwargs)
+        except graphviz.ExecutableNotFound:
+            raise RuntimeError(INSTALL_HINT) from None
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict:
         try:
             return super()._repr_mimebundle_(include, exclude, **kwargs)
-        except _DotMissing:
+        except RuntimeError:  # no `dot`: the source and how to install it
             return {"text/plain": f"{INSTALL_HINT}\n\n{self.source}"}
 
 
-class _DotMissing(RuntimeError):
-    """Graphviz's ``dot`` program is not installed."""
+def _tuple(shape: Iterable[int]) -> str:
+    return str(tuple(map(int, shape)))
 
 
-def _with_install_hint(fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except graphviz.ExecutableNotFound:
-        raise _DotMissing(INSTALL_HINT) from None
+def _fmt(a: Any, short: bool = False) -> str:
+    """A scalar in full (``-12``, ``0.731``); an array as min, mean, max and norm (``short``: its norm)."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.size <= 1:
+        return f"{a.item():.4g}" if a.size else "empty"
+    n = np.linalg.norm(a)
+    return f"‖{n:.3g}‖" if short else f"min {a.min():.4g}, mean {a.mean():.4g}, max {a.max():.4g}, norm {n:.4g}"
 
 
-# --- what the picture says about a tensor ------------------------------------------------------
-def _fmt(a: Any) -> str:
-    """A scalar in full (``-12``, ``0.731``); an array as min, mean, max and norm."""
-    a = np.asarray(a)
-    if a.size == 1:
-        return f"{a.item():.4g}"
-    if a.size == 0:
-        return "empty"
-    f = a.astype(np.float64)
-    return f"min {f.min():.4g}, mean {f.mean():.4g}, max {f.max():.4g}, norm {np.linalg.norm(f):.4g}"
-
-
-def _retained(node: Function) -> Tensor | None:
-    """The node's output tensor, if the user kept it with ``retain_grad()`` and it is alive."""
-    return node._retained() if node._retained is not None else None
-
-
-def _value(obj: Any) -> Any:
-    """The forward value carried by a tensor, an op's output or a constant (None: not kept)."""
-    if isinstance(obj, Tensor):
-        return obj.data
-    if isinstance(obj, Function):
-        kept = _retained(obj)
-        return kept.data if kept is not None else getattr(obj, "value_small", None)
-    return obj
-
-
-def _grad(obj: Any) -> Any:
-    """d(loss)/d(value) from the last backward, or None before any backward (or not kept)."""
-    if isinstance(obj, Tensor):
-        if obj.grad is not None:
-            return obj.grad.data
-        return _grad(obj.grad_fn) if obj.grad_fn is not None else None
-    kept = _retained(obj)
-    if kept is not None and kept.grad is not None:
-        return kept.grad.data
-    return getattr(obj, "grad_small", None)
-
-
-def _grad_text(obj: Any) -> str:
-    g = _grad(obj)
-    if g is not None:
-        return _fmt(g)
-    # small outputs always keep their gradient, so None means no backward has reached them yet
-    big = isinstance(obj, Function) and _retained(obj) is None and int(np.prod(obj.shape)) > KEEP_SMALL
-    return "not kept" if big else "\u2014"
-
-
-def _value_text(obj: Any) -> str:
-    v = _value(obj)
-    return "not kept" if v is None else _fmt(v)
-
-
-def _is_parameter(t: Tensor) -> bool:
-    # nn is optional: a tensor can only be an nn.Parameter if nn has been imported
-    parameter = getattr(sys.modules.get("nn"), "Parameter", None)
-    return isinstance(parameter, type) and isinstance(t, parameter)
-
-
-def _param_names(params: Any) -> dict[int, str]:
-    """id(tensor) -> name, from a name -> tensor mapping (``named_parameters()``) or the reverse."""
-    if params is None:
-        return {}
-    names = {}
-    for k, v in dict(params).items():
-        if isinstance(k, str) and isinstance(v, Tensor):
-            names[id(v)] = k
-        elif isinstance(k, Tensor) and isinstance(v, str):
-            names[id(k)] = v
-        else:
-            raise TypeError(
-                "draw: params must map names to tensors, e.g. dict(model.named_parameters()), or tensors "
-                f"to names; got a {type(k).__name__} -> {type(v).__name__} entry"
-            )
-    return names
-
-
-def _constants(node: Function) -> dict[int, Any]:
-    """Constant arguments of ``node`` it still holds, by argument position.
-
-    Ops such as Mul, Div, Pow and MatMul save exactly their arguments; that is trusted only when
-    every argument that requires grad sits at its own position in the saved tuple.
-    """
-    saved = node._saved
-    if len(saved) != len(node.next):
-        return {}
-    for edge, s in zip(node.next, saved):
-        if edge is not None and not (isinstance(s, Tensor) and (s is edge or s.grad_fn is edge)):
-            return {}
-    return {
-        i: s for i, (edge, s) in enumerate(zip(node.next, saved))
-        if edge is None and isinstance(s, (Tensor, np.ndarray, np.generic, int, float))
-    }
-
-
-# --- the walk --------------------------------------------------------------------------------
+# --- the walk and the replay -----------------------------------------------------------------
 class _Item:
-    """One drawn node: a root or leaf Tensor, an op (Function), or a constant."""
-
-    __slots__ = ("kind", "obj", "id", "name", "uses")
-
+    """One drawn node: a root or leaf Tensor, an op (Function), a constant, or a module call."""
     def __init__(self, kind: str, obj: Any, ident: str, name: str | None) -> None:
-        self.kind, self.obj, self.id, self.name, self.uses = kind, obj, ident, name, 0
+        self.kind, self.obj, self.id, self.name, self.uses, self.box, self.members, self.exit = (
+            kind, obj, ident, name, 0, (), [], None)  # box: the open module calls around it; a module's ops, output
 
 
-def _walk(roots: tuple[Tensor, ...], names: dict[int, str]) -> tuple[list[_Item], list[tuple[_Item, _Item]]]:
-    """All nodes behind ``roots`` in breadth-first order (nearest the roots first) and the edges.
+def _math(node: Any) -> Any:
+    """``node``, or past any layout-only ops (copies into another memory order: no math) its data input."""
+    while isinstance(node, Function) and getattr(type(node), "layout_only", False):
+        node = node.next[0]
+    return node
 
-    An explicit queue, so any depth works, and each node and edge is handled once: O(nodes).
-    """
-    items: list[_Item] = []
-    by_id: dict[int, _Item] = {}  # the graph keeps every object alive while we walk
-    edges: list[tuple[_Item, _Item]] = []
-    queue: deque[Function] = deque()
+
+def _walk(roots: Iterable[Tensor], names: dict[int, str]) -> tuple[list[_Item], list[tuple]]:
+    """Every node behind ``roots``, each before its inputs (the roots first), and the edges (src, dst,
+    argument): an iterative depth-first search, so any depth works, in O(nodes + edges)."""
+    items, by_key, edges, seen = [], {}, [], set()  # items in post-order: inputs before their consumers
 
     def item(obj: Any, kind: str, key: Any) -> _Item:
-        found = by_id.get(key)
-        if found is None:
-            name = None
-            if isinstance(obj, Tensor):
-                name = names.get(id(obj)) or obj.name
-            if kind == "leaf" and (id(obj) in names or _is_parameter(obj)):
-                kind = "param"
-            found = by_id[key] = _Item(kind, obj, f"n{len(items)}", name)
-            items.append(found)
-            if kind == "op":
-                queue.append(obj)
-        return found
+        if key not in by_key:
+            param = kind == "leaf" and (id(obj) in names or type(obj).__name__ == "Parameter")
+            name = (names.get(id(obj)) or obj.name) if isinstance(obj, Tensor) else None
+            by_key[key] = _Item("param" if param else kind, obj, f"n{len(by_key)}", name)
+            items.extend([by_key[key]] if kind in ("leaf", "const") else [])
+        return by_key[key]
 
     for root in roots:
-        out = item(root, "output", id(root))
-        if root.grad_fn is not None:
-            edges.append((item(root.grad_fn, "op", id(root.grad_fn)), out))
-    while queue:
-        node = queue.popleft()
-        consumer = by_id[id(node)]
-        constants = _constants(node)
-        for i, edge in enumerate(node.next):
-            if isinstance(edge, Function):
-                src = item(edge, "op", id(edge))
-            elif isinstance(edge, Tensor):
-                src = item(edge, "leaf", id(edge))
-            elif i in constants:
-                c = constants[i]
-                # a constant tensor is one node however often it is used; a number is one per use
-                src = item(c, "const", id(c) if isinstance(c, (Tensor, np.ndarray)) else (id(node), i))
-            else:
-                continue
-            src.uses += 1
-            edges.append((src, consumer))
-    return items, edges
+        top = _math(root.grad_fn)  # the op that made the root (None for a leaf)
+        stack = [(top, False)] if isinstance(top, Function) else []
+        while stack:
+            node, done = stack.pop()
+            if done:
+                items.append(by_key[id(node)])
+            elif id(node) not in seen:
+                seen.add(id(node))
+                stack.append((node, True))
+                dst, data = item(node, "op", id(node)), range(len(node.next))[type(node).inputs]  # the rest: op params
+                for i, (parent, c) in reversed(list(enumerate(zip(map(_math, node.next), node.consts)))):  # 1st on top
+                    if isinstance(parent, Function):
+                        src = item(parent, "op", id(parent))
+                        stack.append((parent, False))
+                    elif parent is not None:
+                        src = item(parent, "leaf", id(parent))
+                    elif i in data and isinstance(c, (Tensor, np.ndarray, np.generic, float, int)):
+                        # a constant array is one node however often it is used; a number is one per use
+                        src = item(c, "const", id(c) if isinstance(c, (Tensor, np.ndarray)) else (id(node), i))
+                    else:
+                        continue
+                    src.uses += 1
+                    edges.append((src, dst, i))
+        items.append(item(root, "output", id(root)))
+        edges.extend([(by_key[id(top)], items[-1], 0)] if isinstance(top, Function) else [])
+    return items[::-1], edges
+
+
+def _replay(roots: Iterable[Tensor], items: list[_Item]) -> tuple[dict, dict]:
+    """id -> value of every op output, and id -> d(sum of roots)/d(it) for every op and leaf."""
+    order, outs = [it.obj for it in reversed(items) if it.kind == "op"], {}  # parents first
+    with enable_grad():
+        for node in order:
+            outs[id(node)] = type(node).apply(*[outs[id(p)] if isinstance(p, Function) else (c if p is None else p)
+                                                for p, c in zip(map(_math, node.next), node.consts)])
+    leaves = [it.obj for it in items if it.kind in ("leaf", "param")]
+    finals = [outs[id(top)] for r in roots if isinstance(top := _math(r.grad_fn), Function)]
+    grads = {id(r): np.ones_like(r.data) for r in roots}
+    if finals:
+        found = grad(finals, [outs[id(n)] for n in order] + leaves, allow_unused=True,
+                     grad_outputs=[Tensor(np.ones_like(t.data)) for t in finals])
+        grads.update({id(o): g.data for o, g in zip(order + leaves, found) if g is not None})
+    return {k: t.data for k, t in outs.items()}, grads
+
+
+# --- module calls, recorded by forward hooks -------------------------------------------------
+def _tensors(values: Iterable[Any]) -> list[Tensor]:  # the Tensors among values, one level into containers
+    flat = [v.values() if isinstance(v, dict) else v if isinstance(v, (tuple, list)) else [v] for v in values]
+    return [t for v in flat for t in v if isinstance(t, Tensor)]
+
+
+class _Call:
+    """One call of a module: its path, nesting level (the model is 0), input and output shapes."""
+    def __init__(self, path: str, module: Any, level: int, args: tuple) -> None:
+        self.path, self.module, self.level, self.ins = path, module, level, [t.shape for t in _tensors(args)]
+        self.stop = {id(t.grad_fn) for t in _tensors(args) if t.grad_fn is not None}
+        self.label = f"{path or 'model'}: {module.__name__ if path == 'loss' else type(module).__name__}"
+
+    def claim(self, outputs: list[Tensor], chain: tuple, owner: dict) -> None:
+        """Give ``chain`` (outermost first) the ops between the inputs and ``outputs`` that no call has:
+        inner calls return first, so an op belongs to the innermost module running when it was made."""
+        self.outs = [t.shape for t in outputs]
+        stack = [t.grad_fn for t in outputs if t.grad_fn is not None and id(t.grad_fn) not in self.stop]
+        while stack:
+            node = stack.pop()
+            owner.setdefault(id(node), (node, chain))
+            self.stop.add(id(node))  # visited
+            stack.extend(p for p in node.next if isinstance(p, Function) and id(p) not in self.stop)
+
+
+def _trace(model: Any, owner: dict) -> list:
+    """Forward hooks on every module of ``model`` that fill ``owner`` (id(op) -> (op, chain of calls))."""
+    running: list[_Call] = []
+
+    def post(module: Any, args: tuple, out: Any) -> None:
+        (call := running.pop()).claim(_tensors([out]), (*running, call), owner)  # outermost call first
+
+    return [h for path, m in model.named_modules() for h in (m.register_forward_hook(post), m.register_forward_pre_hook(
+        lambda module, args, path=path: running.append(_Call(path, module, len(running), args))))]
+
+
+def _group(items: list[_Item], edges: list[tuple], owner: dict, depth: int | None, expand: tuple,
+           own: set) -> tuple[list[_Item], list[tuple]]:
+    """Fold the ops of each closed module call into one node; open calls (level below ``depth``, or
+    inside or around a name in ``expand``) become boxes. A parameter or constant that only one folded
+    call uses goes with it, unless it is a named tensor not the model's own (a target, say)."""
+    def is_open(c: _Call) -> bool:
+        return depth is None or c.level < depth or any(
+            c.path in ("", e) or c.path.startswith(e + ".") or e.startswith(c.path + ".") for e in expand)
+
+    rep, folded = {}, {}
+    for it in (it for it in items if it.kind == "op"):
+        chain = owner.get(id(it.obj), (None, ()))[1]
+        k = next((k for k, c in enumerate(chain) if not is_open(c)), len(chain))
+        it.box = tuple(c for c in chain[:k] if c.level > 0)
+        if k < len(chain):
+            if id(chain[k]) not in folded:
+                folded[id(chain[k])] = _Item("module", chain[k], f"m{len(folded)}", chain[k].label)
+                folded[id(chain[k])].box = it.box
+            rep[it.id] = folded[id(chain[k])]
+            rep[it.id].members.append(it)
+    users: dict[str, dict] = {}
+    for src, dst, _ in edges:
+        users.setdefault(src.id, {})[rep.get(dst.id, dst).id] = rep.get(dst.id, dst)
+    for it in items:
+        if it.kind in ("param", "const", "leaf") and len(users.get(it.id, ())) == 1:
+            (user,) = users[it.id].values()
+            named = isinstance(it.obj, Tensor) and it.obj.name is not None and id(it.obj) not in own
+            if user.kind == "module" and it.kind != "leaf" and not named:
+                rep[it.id] = user  # folded away with the one module call that uses it
+            it.box = user.box
+    out_items = [rep.get(it.id, it) for it in items if it.id not in rep or rep[it.id].members[0] is it]
+    out_edges, seen = [], set()
+    for src, dst, i in edges:
+        a, b = rep.get(src.id, src), rep.get(dst.id, dst)
+        if a is not b and (a.id, b.id) not in seen:
+            seen.add((a.id, b.id))
+            a.exit = a.exit or (src.obj if a.kind == "module" else None)
+            out_edges.append((a, b, i, src))
+    return out_items, out_edges
 
 
 # --- labels ----------------------------------------------------------------------------------
-def _node_label(it: _Item, show_shapes: bool, show_values: bool, show_grads: bool) -> str:
-    obj = it.obj
-    if it.kind == "op":
-        kept = _retained(obj)
-        title, name = type(obj).__name__, kept.name if kept is not None else None
-        shape, dtype = obj.shape, obj.dtype
+def _value(obj: Any, values: dict) -> Any:
+    return values.get(id(obj)) if isinstance(obj, Function) else (obj.data if isinstance(obj, Tensor) else obj)
+
+
+def _grad(it: _Item, grads: dict) -> Any:
+    return grads.get(id(it.exit if it.kind == "module" else it.obj))
+
+
+def _activity(it: _Item, values: dict) -> str | None:
+    """Dead fraction of ReLU units (0 for every example), saturated fraction of sigmoid/tanh outputs."""
+    stats: dict[str, list] = {}
+    for op in it.members or [it]:
+        name, out = type(op.obj).__name__, values.get(id(op.obj))
+        if out is None or out.size == 0 or name not in ("Relu", "Sigmoid", "Tanh"):
+            continue
+        if name == "Relu":  # a unit is dead when it is 0 for every example of the batch
+            stats.setdefault("dead", []).append((np.all(out == 0, axis=0) if out.ndim > 1 else out == 0).ravel())
+        else:  # within 0.01 of the asymptotes: sigmoid's 0 and 1, tanh's -1 and 1
+            gap = np.minimum(out, 1 - out) if name == "Sigmoid" else 1 - np.abs(out)
+            stats.setdefault("saturated", []).append((gap <= 0.01).ravel())
+    return ", ".join(f"{k} {np.concatenate(v).mean():.0%}" for k, v in stats.items()) or None
+
+
+def _flow_color(norm: float, lo: int, hi: int) -> tuple[str, str]:
+    """Fill and font colour of a gradient norm, viridis on a log scale from 10**lo to 10**hi; grey for 0."""
+    if not norm > 0:
+        return "#d1d5db", "#111827"
+    k = round(min(max((math.log10(norm) - lo) / max(hi - lo, 1), 0.0), 1.0) * (len(FLOW_COLORS) - 1))
+    return FLOW_COLORS[k], "white" if k < 5 else "#111827"
+
+
+def _label(it: _Item, opts: dict, values: dict, grads: dict) -> str:
+    obj, g = it.obj, _grad(it, grads)
+    if it.kind == "module":
+        params = sum(int(np.prod(p.shape)) for _, p in getattr(obj.module, "named_parameters", list)())
+        lines = [f"<b>{html.escape(it.name)}</b>", f"{', '.join(map(_tuple, obj.ins))} \u2192 "
+                 f"{', '.join(map(_tuple, obj.outs))}"] + ([f"{params:,} params"] if params else [])
+        lines = ["   ".join(lines)] if opts["rankdir"] in ("TB", "BT") else lines  # wide nodes in a tall picture
+    elif it.kind == "op":
+        lines = [f"<b>{type(obj).__name__}</b>"] + ([f"{_tuple(obj.shape)} {obj.dtype}"] if opts["show_shapes"] else [])
     else:
-        value = np.asarray(_value(obj))
+        value = np.asarray(_value(obj, values))
         if it.kind == "const" and value.size == 1:
             return f"<{_fmt(value)}>"
-        title, name = (it.name or _TITLES[it.kind]), None
-        shape, dtype = value.shape, value.dtype
-    lines = [f"<b>{html.escape(title)}</b>"]
-    if name:
-        lines.append(html.escape(name))
-    if show_shapes:
-        lines.append(f"{tuple(shape)} {dtype}")
-    if show_values:
-        lines.append(f"value: {_value_text(obj)}")
-    if show_grads and it.kind != "const":
-        lines.append(f"grad: {_grad_text(obj)}")
-    return "<" + "<br/>".join(lines) + ">"
+        title = it.name or ("parameter" if it.kind == "param" else it.kind)
+        lines = [f"<b>{html.escape(title)}</b>"]
+        lines += [f"{_tuple(value.shape)} {value.dtype}"] if opts["show_shapes"] or it.kind == "const" else []
+    if opts["show_values"] and it.kind != "module":
+        lines.append(f"value: {_fmt(_value(obj, values))}")
+    if opts["show_grads"] and it.kind != "const":
+        lines.append("grad: " + ("\u2014" if g is None else _fmt(g)))
+    if opts["grad_flow"] and it.kind != "const":
+        lines += ["no gradient" if g is None else f"grad norm {np.linalg.norm(g):.2g}", _activity(it, values)]
+    return "<" + "<br/>".join(line for line in lines if line) + ">"
 
 
-def _edge_labels(src: _Item, dst: _Item) -> dict[str, str]:
-    """Forward value above the edge (``label``), gradient below it (``xlabel``, placed after layout).
-
-    The edge into an output carries the output itself.
-    """
-    carried = dst.obj if dst.kind == "output" else src.obj
-    labels = {"label": f'<<font color="{VALUE_COLOR}">{html.escape(_value_text(carried))}</font>>'}
-    if src.kind != "const":
-        grad = _grad_text(carried) + (" (total)" if src.uses > 1 and dst.kind != "output" else "")
-        labels["xlabel"] = f'<<font color="{GRAD_COLOR}">{html.escape(grad)}</font>>'
+def _edge_label(src: _Item, dst: _Item, carried: _Item, values: dict, grads: dict) -> dict[str, str]:
+    """Forward value above the edge (``label``), gradient below it (``xlabel``, placed after layout)."""
+    obj = dst.obj if dst.kind == "output" else (carried.exit or carried.obj)
+    labels = {"label": f'<<font color="{VALUE_COLOR}">{html.escape(_fmt(_value(obj, values)))}</font>>'}
+    if carried.kind != "const":
+        g = grads.get(id(obj))
+        text = "\u2014" if g is None else _fmt(g) + (" (total)" if src.uses > 1 and dst.kind != "output" else "")
+        labels["xlabel"] = f'<<font color="{GRAD_COLOR}">{html.escape(text)}</font>>'
     return labels
 
 
-# --- module clusters -------------------------------------------------------------------------
-# op node -> ((module id, label), ...) from the outermost traced module to the innermost
-_MODULE_OF: weakref.WeakKeyDictionary[Function, tuple] = weakref.WeakKeyDictionary()
-
-
-def _tensors(values: Iterable[Any]) -> list[Tensor]:
-    """The Tensors among ``values``, looking one level into tuples, lists and dicts."""
-    found = []
-    for v in values:
-        if isinstance(v, dict):
-            v = list(v.values())
-        found.extend(t for t in (v if isinstance(v, (tuple, list)) else [v]) if isinstance(t, Tensor))
-    return found
-
-
-def _claim(outputs: list[Tensor], inputs: list[Tensor], chain: tuple) -> None:
-    """Record as ``chain``'s module every op between ``inputs`` and ``outputs`` not claimed yet.
-
-    Inner modules return first, so they claim their own ops before their container does.
-    """
-    stop = {id(t.grad_fn) for t in inputs if t.grad_fn is not None}
-    stack = [t.grad_fn for t in outputs if t.grad_fn is not None and id(t.grad_fn) not in stop]
-    seen = {id(n) for n in stack}
-    while stack:
-        node = stack.pop()
-        _MODULE_OF.setdefault(node, chain)
-        for p in node.next:
-            if isinstance(p, Function) and id(p) not in stop and id(p) not in seen:
-                seen.add(id(p))
-                stack.append(p)
-
-
-def _traced(forward: Callable, chain: tuple) -> Callable:
-    @functools.wraps(forward)
-    def traced(*args: Any, **kwargs: Any) -> Any:
-        out = forward(*args, **kwargs)
-        _claim(_tensors([out]), _tensors([*args, *kwargs.values()]), chain)
-        return out
-
-    return traced
-
-
-def _module_label(path: str, module: Any) -> str:
-    text = repr(module)
-    if type(module).__repr__ is object.__repr__ or "\n" in text or len(text) > 60:
-        text = type(module).__name__
-    return f"{path}: {text}"
-
-
-@contextlib.contextmanager
-def trace_modules(model: Any) -> Iterator[None]:
-    """Inside this block, record which submodule of ``model`` creates each op of the forward pass.
-
-    ``model`` needs ``named_modules()`` (as ``nn.Module`` has); ``draw(..., group_modules=True)``
-    then draws one box per submodule. Every submodule's ``forward`` is wrapped for the block and
-    restored after it. Ops made by ``model``'s own ``forward`` outside any submodule stay outside
-    the boxes. Example::
-
-        with viz.trace_modules(model):
-            loss = F.cross_entropy(model(x), y)
-        viz.draw(loss, params=dict(model.named_parameters()), group_modules=True)
-    """
-    if not hasattr(model, "named_modules"):
-        raise TypeError(f"trace_modules needs a module with named_modules(), got {type(model).__name__}")
-    modules = dict(model.named_modules())
-    patched = []
-    try:
-        for path, module in modules.items():
-            if not path:  # the model itself: its own ops stay unboxed
-                continue
-            parts = path.split(".")
-            prefixes = [".".join(parts[: k + 1]) for k in range(len(parts))]
-            chain = tuple((id(modules[p]), _module_label(p, modules[p])) for p in prefixes if p in modules)
-            before = vars(module).get("forward")
-            vars(module)["forward"] = _traced(module.forward, chain)
-            patched.append((module, before))
-        yield
-    finally:
-        for module, before in reversed(patched):
-            if before is None:
-                del vars(module)["forward"]
-            else:
-                vars(module)["forward"] = before
-
-
-def _clusters(items: list[_Item], edges: list[tuple[_Item, _Item]]) -> dict:
-    """item id -> the module chain whose box the item goes in (ops; parameters used by one module)."""
-    chains = {it.id: _MODULE_OF[it.obj] for it in items if it.kind == "op" and it.obj in _MODULE_OF}
-    if not chains:
-        raise ValueError(
-            "draw: group_modules=True, but no op of this graph was recorded by a module; run the forward "
-            "pass inside `with autograd.viz.trace_modules(model):`"
-        )
-    users: dict[str, set] = {}
-    for src, dst in edges:
-        if src.kind == "param":
-            users.setdefault(src.id, set()).add(chains.get(dst.id))
-    for ident, used_by in users.items():
-        if len(used_by) == 1 and None not in used_by:
-            chains[ident] = next(iter(used_by))
-    return chains
-
-
-def _emit_clusters(dot: graphviz.Digraph, members: dict[tuple, list[tuple[str, dict]]]) -> None:
-    """Add one nested ``cluster_*`` subgraph per module chain, innermost first."""
-    boxes = {}
-    for chain in members:
-        for k in range(1, len(chain) + 1):
-            boxes.setdefault(chain[:k], None)
-    for n, chain in enumerate(boxes):
-        box = graphviz.Digraph(name=f"cluster_{n}")
-        box.attr(label=chain[-1][1], labeljust="l", style="rounded,dashed", color="#6b7280",
-                 fontcolor="#374151", fontsize="11", margin="10")
-        for ident, attrs in members.get(chain, ()):
-            box.node(ident, **attrs)
-        boxes[chain] = box
-    for chain in sorted(boxes, key=len, reverse=True):
-        (boxes[chain[:-1]] if len(chain) > 1 else dot).subgraph(boxes[chain])
-
-
-# --- the public API --------------------------------------------------------------------------
-def draw(
-    *roots: Tensor,
-    show_shapes: bool = True,
-    show_values: bool = False,
-    show_grads: bool = False,
-    show_edges: bool = False,
-    rankdir: str = "LR",
-    max_nodes: int | None = 500,
-    params: Any = None,
-    group_modules: bool = False,
-    legend: bool = False,
-    model: Any = None,
-) -> Graph:
-    """Draw the computation graph behind ``roots`` (Tensors) and return it as a `Graph`.
-
-    ``show_shapes``: shape as a Python tuple and dtype on every node. ``show_values`` /
-    ``show_grads``: the data and the gradient on every node (scalars in full, arrays as min, mean,
-    max, norm; a gradient reads "—" until a backward pass reaches it). ``show_edges``: forward
-    value (green) above and gradient (red) below each edge. ``rankdir``: "LR" (inputs left) or
-    "TB", "RL", "BT". ``max_nodes``: draw at most this many nodes, nearest the roots first, and
-    say how many more were left out (None: no limit). ``params``: names for parameters,
-    ``dict(model.named_parameters())`` or tensor -> name. ``group_modules``: one box per module
-    recorded by `trace_modules`. ``legend``: add a key to the node styles and edge colours.
-    ``model``: a module whose ``named_parameters()`` name the parameters when ``params`` is None.
-    """
-    if not roots:
-        raise TypeError("draw() needs at least one root tensor")
-    for r in roots:
-        if not isinstance(r, Tensor):
-            raise TypeError(f"draw() takes Tensors, got {type(r).__name__}")
-    if rankdir not in ("LR", "TB", "RL", "BT"):
-        raise ValueError(f"draw: rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
-    if max_nodes is not None and max_nodes < 1:
-        raise ValueError(f"draw: max_nodes must be a positive int or None, got {max_nodes}")
-
-    if params is None and model is not None:
-        params = model.named_parameters()
-    items, edges = _walk(roots, _param_names(params))
-    shown = items if max_nodes is None else items[:max_nodes]
-    drawn = {it.id for it in shown}
-
-    spacing = {"nodesep": "0.5", "ranksep": "0.8"} if show_edges else {"nodesep": "0.25", "ranksep": "0.35"}
-    dot = Graph(name="graph", graph_attr={"rankdir": rankdir, "fontname": "Helvetica", "bgcolor": "white", **spacing},
+# --- emitting DOT ----------------------------------------------------------------------------
+def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, edge_label: Callable | None = None
+          ) -> Graph:
+    """The DOT graph of ``items`` (cut at ``max_nodes``, with a marker); ``replay()``: (values, gradients)."""
+    shows = ("show_values", "show_grads", "show_edges", "grad_flow")
+    values, grads = replay() if any(map(opts.get, shows)) else ({}, {})
+    shown = items if opts["max_nodes"] is None else items[: opts["max_nodes"]]
+    drawn, wide = {it.id for it in shown}, opts["show_edges"]
+    dot = Graph(name="graph", graph_attr={"rankdir": opts["rankdir"], "fontname": "Helvetica", "bgcolor": "white",
+                                          "nodesep": "0.5" if wide else "0.25", "ranksep": "0.8" if wide else "0.35"},
                 node_attr={"fontname": "Helvetica", "fontsize": "11", "height": "0.3", "margin": "0.1,0.04"},
                 edge_attr={"fontname": "Helvetica", "fontsize": "10", "color": "#4b5563", "arrowsize": "0.7"})
-    chains = _clusters(shown, edges) if group_modules else {}
-    members: dict[tuple, list] = {}
+    logs = [math.log10(n) for it in shown if (g := _grad(it, grads)) is not None and (n := np.linalg.norm(g)) > 0]
+    lo, hi = math.floor(min([-8, *logs])), math.ceil(max([0, *logs]))  # 1e-8..1 at least: pictures compare
+    graphs: dict[tuple, graphviz.Digraph] = {(): dot}
+    for path in sorted({it.box[:k] for it in shown for k in range(1, len(it.box) + 1)}, key=len):
+        graphs[path] = graphviz.Digraph(name=f"cluster_{len(graphs)}", graph_attr={  # a box per open module call
+            "label": path[-1].label, "labeljust": "l", "style": "rounded,dashed", "color": "#6b7280", "margin": "10"})
     for it in shown:
-        attrs = {"label": _node_label(it, show_shapes, show_values, show_grads), **_STYLES[it.kind]}
-        if it.id in chains:
-            members.setdefault(chains[it.id], []).append((it.id, attrs))
-        else:
-            dot.node(it.id, **attrs)
-    _emit_clusters(dot, members)
-
-    cut = len(items) - len(shown)
-    if cut:
-        dot.node("cut", f"\u2026 {cut} more nodes not drawn (max_nodes={max_nodes})", **_STYLES["cut"])
+        attrs = {"label": _label(it, opts, values, grads), **_STYLES[it.kind]}
+        if opts["grad_flow"] and it.kind != "const":
+            g = _grad(it, grads)
+            attrs["fillcolor"], attrs["fontcolor"] = _flow_color(0.0 if g is None else np.linalg.norm(g), lo, hi)
+        graphs[it.box].node(it.id, **attrs)
+    for path in sorted(graphs, key=len, reverse=True)[:-1]:
+        graphs[path[:-1]].subgraph(graphs[path])
+    if cut := len(items) - len(shown):
+        dot.node("cut", f"\u2026 {cut} more nodes not drawn (max_nodes={opts['max_nodes']})", **_STYLES["cut"])
     cut_into = set()
-    for src, dst in edges:
-        if dst.id not in drawn:
-            continue
-        if src.id in drawn:
-            dot.edge(src.id, dst.id, **(_edge_labels(src, dst) if show_edges else {}))
-        elif dst.id not in cut_into:  # one dashed edge from the marker to each node it feeds
+    for src, dst, i, *carried in edges:
+        if src.id in drawn and dst.id in drawn:
+            label = edge_label or (lambda s, d, i, c=carried: _edge_label(s, d, (c or [s])[0], values, grads))
+            dot.edge(src.id, dst.id, **(label(src, dst, i) if wide else {}))
+        elif dst.id in drawn and dst.id not in cut_into:  # one dashed edge from the marker to each node it feeds
             cut_into.add(dst.id)
             dot.edge("cut", dst.id, style="dashed", color=GRAD_COLOR)
-    if legend:
-        _add_legend(dot, [k for k in _LEGEND if any(it.kind == k for it in shown)], show_edges)
+    key = f'<td>edge: <font color="{VALUE_COLOR}">value</font> / <font color="{GRAD_COLOR}">gradient</font></td>'
+    cells = [key] if wide and opts["legend"] else []
+    cells += ["<td>gradient norm</td>"] + [f'<td bgcolor="{c}"><font color="{f}">1e{e}</font></td>' for e in range(
+        lo, hi + 1) for c, f in [_flow_color(10.0 ** e, lo, hi)]] if opts["grad_flow"] else []
+    if cells:  # a key: the edge colours, the gradient-norm scale
+        dot.node("legend", f'<<table border="0" cellspacing="2"><tr>{"".join(cells)}</tr></table>>', shape="plaintext",
+                 fontsize="9")
     return dot
 
 
-def _add_legend(dot: graphviz.Digraph, kinds: list[str], show_edges: bool) -> None:
-    """A key: one node holding a table with a swatch of each node style in the picture."""
-    cells = [f'<td bgcolor="{_STYLES[k]["fillcolor"]}" color="{_STYLES[k]["color"]}" border="1">{_LEGEND[k]}</td>'
-             for k in kinds]
-    if show_edges:
-        cells.append(f'<td>edge: <font color="{VALUE_COLOR}">value</font> / '
-                     f'<font color="{GRAD_COLOR}">gradient</font></td>')
-    rows = "".join(f"<tr>{c}</tr>" for c in cells)
-    dot.node("legend", f'<<table border="0" cellspacing="3" cellpadding="3">{rows}</table>>',
-             shape="plaintext", fontsize="9")
+# --- the public API --------------------------------------------------------------------------
+def _options(roots: tuple, **given: Any) -> tuple[dict, dict[int, str]]:
+    """The drawing options with their defaults, checked, and id -> name from ``params``."""
+    opts = {**DEFAULTS, **given}
+    if set(given) - set(DEFAULTS):
+        raise TypeError(f"draw: unknown option(s) {sorted(set(given) - set(DEFAULTS))}; options: {list(DEFAULTS)}")
+    if not roots or not all(isinstance(r, Tensor) for r in roots):
+        raise TypeError(f"draw() takes one or more Tensors, got {[type(r).__name__ for r in roots]}")
+    if opts["rankdir"] not in ("LR", "TB", "RL", "BT"):
+        raise ValueError(f"draw: rankdir must be 'LR', 'TB', 'RL' or 'BT', got {opts['rankdir']!r}")
+    if opts["max_nodes"] is not None and opts["max_nodes"] < 1:
+        raise ValueError(f"draw: max_nodes must be a positive int or None, got {opts['max_nodes']}")
+    pairs = [(k, v) if isinstance(k, str) else (v, k) for k, v in dict(opts["params"] or {}).items()]
+    if not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in pairs):
+        raise TypeError("draw: params must map names to tensors, e.g. dict(model.named_parameters()), or tensors "
+                        f"to names; got {[(type(k).__name__, type(v).__name__) for k, v in pairs]}")
+    return opts, {id(v): k for k, v in pairs}
+
+
+def draw(*roots: Tensor, show_shapes: bool = True, show_values: bool = False, show_grads: bool = False,
+         show_edges: bool = False, rankdir: str = "LR", max_nodes: int | None = 500, params: Any = None,
+         legend: bool = False, grad_flow: bool = False) -> Graph:
+    """Draw the computation graph behind ``roots`` (Tensors) as a `Graph`.
+
+    ``show_shapes``: shape (a tuple) and dtype on nodes. ``show_values``/``show_grads``: value and
+    d(sum of roots)/d(value) on nodes (scalars in full, arrays as min, mean, max, norm).
+    ``show_edges``: forward value (green) above and gradient (red) below each edge, as on the
+    lecture slides. ``rankdir``: "LR", "TB", "RL" or "BT". ``max_nodes``: draw this many nodes,
+    nearest the roots first, with a marker saying how many more there are (None: all).
+    ``params``: names, ``dict(model.named_parameters())`` or tensor -> name. ``legend``: a key.
+    ``grad_flow``: colour nodes by their gradient's norm (log scale); label ReLUs with their dead
+    fraction (units 0 for every example), sigmoid/tanh with their saturated one.
+    """
+    opts, names = _options(roots, **{k: v for k, v in locals().items() if k != "roots"})
+    items, edges = _walk(roots, names)
+    return _emit(items, edges, opts, lambda: _replay(roots, items))
 
 
 def save(root: Tensor | graphviz.Digraph, path: str | Path, **kwargs: Any) -> Path:
-    """Draw ``root`` (a Tensor, with `draw`'s keyword options, or an already drawn graph) to ``path``.
+    """Draw ``root`` (a Tensor, with `draw`'s keyword options, or a drawn graph) to ``path``; return it.
 
-    The suffix picks the format: .png, .svg, .pdf (these need Graphviz's ``dot``) or .dot (the
-    DOT source, always works). Returns the path written.
+    The suffix picks the format: .png, .svg, .pdf (these need Graphviz's ``dot``) or .dot (always).
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
+    path, suffix = Path(path), Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(f"save: unsupported file type {path.suffix!r} for {path}; use one of {', '.join(FORMATS)}")
     if isinstance(root, graphviz.Digraph) and kwargs:
         raise TypeError(f"save: drawing options {sorted(kwargs)} need a Tensor, not an already drawn graph")
     graph = root if isinstance(root, graphviz.Digraph) else draw(root, **kwargs)
-    if suffix == ".dot":
-        path.write_text(graph.source, encoding="utf-8")
-    else:
-        data = _with_install_hint(graphviz.Digraph.pipe, graph, format=suffix[1:])
-        path.write_bytes(data)
+    path.write_bytes(graph.source.encode() if suffix == ".dot" else graph.pipe(format=suffix[1:]))
     return path
 
 
-def draw_model_step(model: Any, x: Any, y: Any, loss_fn: Callable, **kwargs: Any) -> Graph:
-    """Draw one training step of ``model``: forward, ``loss_fn(model(x), y)``, backward, by module.
+def draw_model_step(model: Any, x: Any, target: Any, loss_fn: Callable, depth: int | None = 1,
+                    expand: Iterable[str] = (), grad_flow: bool = False, **draw_options: Any) -> Graph:
+    """Draw one training step of ``model``, ``loss_fn(model(x), target)``, module by module.
 
-    Each submodule of ``model`` and the loss get a box (see `trace_modules`).
-    ``x`` is drawn as the input leaf: a float ``x`` is copied into a tensor that requires grad,
-    so the picture shows the gradient reaching the input too. The backward pass accumulates into
-    the parameters' ``.grad`` as a real step would (call ``zero_grad()`` before training on).
-    ``kwargs`` go to `draw` (default: shapes on, grouped by module, parameters named).
-    """
+    ``depth``: at 1 each top-level module is one node (name, type, input -> output shapes, parameter
+    count), at 2 their children, at 0 the model; None: every primitive. ``expand``: names from
+    ``named_modules()`` to open fully. Open modules are boxes; the loss is one node but at None. A
+    float ``x`` becomes a leaf that requires grad. ``grad_flow`` and ``draw_options``: see `draw`. The
+    model runs in its train/eval mode; afterwards its parameters, buffers (running statistics),
+    ``.grad``s and modes, and the random generator, are as they were: nothing calls ``backward``."""
+    modules, expand = [n for n, _ in model.named_modules() if n], tuple(expand)
+    if any(e not in modules for e in expand):
+        raise ValueError(f"draw_model_step: expand names unknown modules {[e for e in expand if e not in modules]}; "
+                         f"the modules are {modules}")
+    if depth is not None and depth < 0:
+        raise ValueError(f"draw_model_step: depth must be a non-negative int or None, got {depth}")
     data = x.data if isinstance(x, Tensor) else np.asarray(x)
     x = Tensor(data, requires_grad=data.dtype.kind == "f", name="x")
-    with trace_modules(model):
-        out = model(x)
-    loss = loss_fn(out, y)
-    name = getattr(loss_fn, "__name__", type(loss_fn).__name__)
-    _claim([loss], [out], ((id(loss_fn), f"loss: {name}"),))  # the loss's ops get a box of their own
-    loss.name = "loss"
-    # retain_graph keeps the ops' saved constants, so they can be drawn too
-    loss.backward(retain_graph=True)
-    return draw(loss, **{"model": model, "group_modules": True, **kwargs})
+    target = Tensor(target.data, name="target") if isinstance(target, Tensor) and target.name is None else target
+    own = {**dict(model.named_parameters()),
+           **{f"{k} (buffer)": t for k, t in getattr(model, "named_buffers", list)() if t is not None}}
+    opts, names = _options((x,), **{"params": own, **draw_options, "grad_flow": grad_flow})
+    owner: dict = {}  # the model's state, modes and the generator go back as they were, whatever happens
+    state, rng, modes = model.state_dict(), generator().bit_generator.state, [(m, m.training) for m in model.modules()]
+    hooks = _trace(model, owner)
+    try:
+        with enable_grad():
+            out = model(x)
+            loss = loss_fn(out, target)
+        (call := _Call("loss", loss_fn, math.inf, (out, target))).claim([loss], (call,), owner)
+        loss.name = "loss"
+        walked, edges = _walk((loss,), names)
+        items, edges = _group(walked, edges, owner, depth, expand, {id(t) for t in own.values()})
+        return _emit(items, edges, opts, lambda: _replay((loss,), walked))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.load_state_dict(state)
+        for m, mode in modes:
+            m.training = mode
+        generator().bit_generator.state = rng
+
+
+def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str = "svg") -> list[Graph]:
+    """The backward pass as a film: one frame per op, in an order backward can visit them.
+
+    Each frame draws the forward values on the edges (as ``show_edges=True``), highlights the op
+    and writes ``upstream x local = downstream`` on its input edges: d(root)/d(output), d(output)/
+    d(input) (for arrays the vector-Jacobian product with ones; arrays show as norms) and what the
+    op sends back; visited edges keep their gradient. No ``.grad`` changes. ``path``: a ``.gif``
+    (Pillow, frames centred on one canvas), or a folder for ``frame_NN.svg`` (``frame_format``)."""
+    if not isinstance(root, Tensor) or root.grad_fn is None:
+        raise ValueError(f"storyboard: the root must be a Tensor made by ops on tensors that require grad, got "
+                         f"{type(root).__name__}{' without a graph' if isinstance(root, Tensor) else ''}")
+    opts, _ = _options((root,), show_shapes=False, show_edges=True, max_nodes=None)
+    items, edges = _walk((root,), {})
+    values, grads = _replay((root,), items)
+    order, steps = [it.obj for it in items if it.kind == "op"], {}  # id(op) -> {argument: (now, later) labels}
+    for node in order:
+        up = grads[id(node)]
+        args = [c if p is None else Tensor(np.array(_value(p, values)), requires_grad=True)
+                for p, c in zip(map(_math, node.next), node.consts)]
+        wrt = [a for a, p in zip(args, node.next) if p is not None]
+        with enable_grad():
+            out = type(node).apply(*args)
+            local = grad(out, wrt, grad_outputs=Tensor(np.ones_like(out.data)), retain_graph=True, allow_unused=True)
+            down = grad(out, wrt, grad_outputs=Tensor(up.astype(out.dtype)), allow_unused=True)
+        where, short = [i for i, p in enumerate(node.next) if p is not None], up.size > 1
+        steps[id(node)] = {i: f"{_fmt(up, short)} \u00d7 {_fmt(lo.data, short)} = {_fmt(d.data, short)}"
+                           for i, lo, d in zip(where, local, down) if d is not None}
+    rank, ids, frames = {id(n): k for k, n in enumerate(order)}, {id(it.obj): it.id for it in items}, []
+    for k, node in enumerate(order):
+
+        def edge(src: _Item, dst: _Item, i: int, k: int = k) -> dict:
+            j, value = rank.get(id(dst.obj), k + 1), _edge_label(src, dst, src, values, {})["label"][1:-1]
+            text = "1" if dst.kind == "output" else steps[id(dst.obj)].get(i)  # constants get no gradient
+            colour = GRAD_COLOR if j <= k or dst.kind == "output" else "#ffffff"  # white till reached: a still layout
+            below = f'<br/><font color="{colour}">{text}</font>' if text else ""
+            return {"label": f"<{value}{below}>",
+                    **({"penwidth": "2.5", "color": GRAD_COLOR} if j == k and text else {})}
+
+        frames.append(_emit(items, edges, opts, lambda: (values, grads), edge_label=edge))
+        for j, n in enumerate(order[: k + 1]):  # a later node statement adds attributes: done ops pink, current yellow
+            frames[-1].node(ids[id(n)], fillcolor="#fde68a" if j == k else "#fee2e2", color=GRAD_COLOR)
+        frames[-1].attr(label=f"backward step {k + 1} of {len(order)}: {type(node).__name__}, upstream \u00d7 local = "
+                              "downstream", labelloc="t", fontsize="12")
+    if path is not None:
+        _write_film(frames, Path(path), frame_format)
+    return frames
+
+
+def _write_film(frames: list[Graph], path: Path, frame_format: str) -> None:
+    if path.suffix.lower() != ".gif":
+        path.mkdir(parents=True, exist_ok=True)
+        for k, f in enumerate(frames):
+            (path / f"frame_{k:02d}.{frame_format}").write_bytes(f.pipe(format=frame_format))
+        return
+    from PIL import Image  # Pillow comes with matplotlib
+    images = [Image.open(io.BytesIO(f.pipe(format="png"))).convert("RGB") for f in frames]
+    size = (max(i.width for i in images), max(i.height for i in images))
+    canvases = [Image.new("RGB", size, "white") for _ in images]
+    for canvas, image in zip(canvases, images):
+        canvas.paste(image, ((size[0] - image.width) // 2, (size[1] - image.height) // 2))
+    canvases[0].save(path, save_all=True, append_images=canvases[1:], duration=1500, loop=0)

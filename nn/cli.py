@@ -27,6 +27,7 @@ from .models import cnn, mlp
 from .module import Module
 from .optim import SGD, Adam
 from .serialization import save
+from .summary import summary
 from .train import CheckpointError, fit, plot_history
 
 PROG = "chainrule"
@@ -92,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="picture to write; the format comes from the suffix: " + ", ".join(GRAPH_FORMATS))
     graph.add_argument("--show-values", action="store_true", help="label nodes with their values")
     graph.add_argument("--show-grads", action="store_true", help="label nodes with their gradients")
+    graph.add_argument("--depth", type=_depth, default=1, metavar="N", help=(
+        "how deep modules are opened: 1 draws each layer as one node (default), 2 their children, "
+        "'all' every primitive op"))
+    graph.add_argument("--rankdir", choices=("LR", "TB"), default="TB", help="left-right or top-bottom (default TB)")
+    graph.add_argument("--grad-flow", action="store_true", help=(
+        "colour nodes by the norm of their gradient; label dead ReLUs and saturated sigmoid/tanh units"))
     graph.add_argument("--seed", type=int, default=0, metavar="N", help="default 0")
     graph.set_defaults(run=_graph)
 
@@ -103,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--op", nargs="+", metavar="NAME", help="only these ops (default: all)")
     check.set_defaults(run=_gradcheck)
     return parser
+
+
+def _depth(text: str) -> int | None:
+    if text == "all":
+        return None
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a non-negative int or 'all', got {text!r}")
+    return int(text)
 
 
 def _add_model_options(parser: argparse.ArgumentParser, data_choices: tuple[str, ...]) -> None:
@@ -129,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _train(args: argparse.Namespace) -> int:
     model = _build_model(args.model, args.data, args.seed)
     X_train, y_train, X_test, y_test = _load_data(args.data, args.data_dir)
+    if not args.resume:  # a resumed run goes on with the model the first run printed
+        print(summary(model, X_train[:1]))
     lr = args.lr or OPTIMIZERS[args.optimizer]
     if args.optimizer == "sgd":
         optimizer = SGD(model.parameters(), lr=lr, momentum=0.9)
@@ -209,22 +226,19 @@ def _build_model(model: str, data: str, seed: int) -> Module:
     return cnn(channels, classes, size)
 
 
-def _draw_training_step(model: Module, x: Tensor, y: Tensor, path: Path, show_values: bool = False,
-                        show_grads: bool = False) -> None:
-    """Draw forward, loss and backward of one batch to ``path``, leaving the model as it was.
-
-    Parameters are labelled with their names and ops grouped by module. The step runs in train
-    mode, so BatchNorm updates its running statistics: restoring the state dict undoes that.
-    """
+def _draw_training_step(model: Module, x: Tensor, y: Tensor, path: Path, **options: object) -> None:
+    """Draw forward, loss and backward of one batch to ``path``, one node per layer unless ``options``
+    say otherwise (`autograd.viz.draw_model_step`'s). The step runs in train mode; the drawing
+    leaves parameters, buffers and gradients as they were, and the modes are put back here."""
     from autograd import viz  # graphviz is only needed here
 
-    state, was_training = model.state_dict(), model.training
-    model.train()
-    graph = viz.draw_model_step(model, x, y, cross_entropy, show_values=show_values, show_grads=show_grads)
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        graph = viz.draw_model_step(model.train(), x, y, cross_entropy, **{"rankdir": "TB", **options})
+    finally:
+        for m, mode in modes:
+            m.training = mode
     viz.save(graph, path)
-    model.zero_grad()
-    model.load_state_dict(state)
-    model.train(was_training)
 
 
 # --- graph ------------------------------------------------------------------------------------
@@ -238,7 +252,8 @@ def _graph(args: argparse.Namespace) -> int:
     x = autograd.rand(GRAPH_BATCH, *sample_shape)
     y = Tensor(np.arange(GRAPH_BATCH) % classes)
     try:
-        _draw_training_step(model, x, y, args.output, args.show_values, args.show_grads)
+        _draw_training_step(model, x, y, args.output, show_values=args.show_values, show_grads=args.show_grads,
+                            depth=args.depth, rankdir=args.rankdir, grad_flow=args.grad_flow)
     except RuntimeError as err:  # no Graphviz for an image format: viz says how to install it
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 1
@@ -250,7 +265,7 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _gradcheck(args: argparse.Namespace) -> int:
-    from autograd.testing.opdb import OPS, run_gradchecks
+    from autograd.testing.opdb import OPS, format_results, run_gradchecks
 
     ops = OPS
     if args.op:
@@ -260,14 +275,9 @@ def _gradcheck(args: argparse.Namespace) -> int:
             raise UsageError(f"--op: unknown op {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         ops = [op for op in OPS if op.name in args.op]
     orders = {"1": {1}, "2": {2}, "both": {1, 2}}[args.order]
-    results = [row for row in run_gradchecks(ops=ops, seed=0) if row[1] in orders]
-    width = max([len("op"), *(len(name) for name, *_ in results)])
-    print(f"{'op':<{width}}  order  result  worst error")
-    for name, order, passed, worst in results:
-        print(f"{name:<{width}}  {order:>5}  {'ok' if passed else 'FAIL':<6}  {worst:.2e}")
-    failed = sum(not passed for _, _, passed, _ in results)
-    print(f"{len(results) - failed} of {len(results)} checks passed")
-    return 1 if failed else 0
+    results = [r for r in run_gradchecks(ops=ops, seed=0) if r.order in orders]
+    print(format_results(results))
+    return 0 if all(r.passed for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -111,8 +111,8 @@ def conv2d(
     widths = _conv_padding(padding, (kh, kw), dilation, stride)
     for size, (lo, hi), k, d in zip((h, w), widths, (kh, kw), dilation):
         if size + lo + hi < d * (k - 1) + 1:
-            raise ValueError(f"conv2d: kernel ({kh}, {kw}) with dilation {dilation} is larger than the "
-                             f"padded input of shape {x.shape}")
+            raise ValueError(f"conv2d: kernel ({kh}, {kw}) is larger than the padded input of shape {x.shape} "
+                             f"(dilation {dilation})")
     if groups == 1:  # channels last: rows of cols are runs of whole pixels
         windows = unfold(_pad(_channels_last(x), widths, 0.0), (kh, kw), stride, dilation)  # (N, C, oh, ow, kh, kw)
         n, _, oh, ow = windows.shape[:4]

@@ -244,8 +244,9 @@ def _one_line(error: Exception, shown: int = 3) -> str:
 def plot_history(history: History, path: str | Path) -> Path:
     """Write learning curves to ``path`` (format from the suffix, e.g. ``curves.png``).
 
-    Two panels against the epoch: loss, and accuracy, each with the training and (when
-    recorded) the test curve. Uses matplotlib's object API, so no global backend is touched.
+    Two panels against the epoch: loss (on a log axis, where its late, small improvements stay
+    visible) and accuracy, each with the training and (when recorded) the test curve. Uses
+    matplotlib's object API, so no global backend is touched.
     """
     # imported lazily: plotting is optional to training
     from matplotlib.figure import Figure
@@ -260,6 +261,8 @@ def plot_history(history: History, path: str | Path) -> Path:
         axes.set_xlabel("epoch")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_ylabel(label)
+        if metric == "loss":
+            axes.set_yscale("log")
         axes.set_title(label)
         axes.grid(alpha=0.3)
         axes.legend()

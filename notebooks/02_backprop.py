@@ -24,6 +24,7 @@
 
 # %%
 import numpy as np
+from IPython.display import display
 
 import autograd
 from autograd import viz
@@ -118,6 +119,19 @@ f.backward()
 print(f"f = {f.item():.4f}")
 print("gradients:", {t.name: round(t.grad.item(), 4) for t in (w0, x0, w1, x1, w2)})
 viz.draw(f, show_edges=True)
+
+# %% [markdown]
+# The same backward pass as a film, one gate per frame in the order backward visits them. On
+# each input wire of the current gate: the upstream gradient (d f / d its output) times the local
+# gradient (d output / d input) gives the downstream gradient that flows on. `viz.storyboard`
+# computes what it shows itself and changes no `.grad`; `viz.storyboard(f, "neuron.gif")` writes
+# the film as an animated GIF. Here are the first frame (the division) and the one for the
+# multiplication w1 * x1:
+
+# %%
+frames = viz.storyboard(f)
+print(len(frames), "frames")
+display(frames[0], frames[-2])
 
 # %% [markdown]
 # Any piece of the graph whose local gradient we can write down may become a single gate. The

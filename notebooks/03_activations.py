@@ -27,9 +27,11 @@
 # %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
 
 import autograd
 import nn
+from autograd import viz
 from nn.data import load_digits
 
 autograd.manual_seed(0)  # parameter initialisation and dropout draw from autograd.generator()
@@ -152,6 +154,19 @@ for ax, scale in zip(axes, (1, 10)):
     ax.set_title(f"weights x{scale}: {np.mean(local < 0.01):.0%} of units have sigma'(z) < 0.01")
     ax.set_xlabel("local gradient sigma'(z)")
 plt.show()
+
+# %% [markdown]
+# The same comparison as pictures of one training step. `viz.draw_model_step(..., grad_flow=True)`
+# draws each layer as one node, coloured by the norm of the gradient that reaches it (one log
+# scale for every picture, so the two compare at a glance), and labels each sigmoid with the
+# fraction of its outputs within 0.01 of 0 or 1 (saturated) and each ReLU with the fraction of
+# its units that are 0 for every example of the batch (dead). Drawing changes nothing in the
+# network: no `.grad`, no weight.
+
+# %%
+for activation in (nn.Sigmoid, nn.ReLU):
+    display(viz.draw_model_step(deep_net(activation), x_batch, y_batch, nn.functional.cross_entropy,
+                                grad_flow=True, rankdir="TB"))
 
 # %% [markdown]
 # ## Dead ReLUs

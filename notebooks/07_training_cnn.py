@@ -174,22 +174,25 @@ plt.show()
 # %% [markdown]
 # ## The graph of one training step
 #
-# `autograd.viz` draws the computational graph behind a loss. Running the forward pass inside
-# `viz.trace_modules(model)` records which module made each op, and `group_modules=True` boxes
-# them by module, parameters included (named as in `model.named_parameters()`). A batch of two
-# images keeps the picture readable; each op node shows the shape of its output. The model is in
-# `eval()` mode (set above), so the BatchNorm boxes use the running statistics, and the input
-# images, which need no gradient, do not appear as nodes.
+# `nn.summary` lists the layers in the order they run, with their output shapes and parameter
+# counts (`chainrule train` prints it before training):
 
 # %%
-x = autograd.tensor(X_test[:2])
-with viz.trace_modules(model):
-    scores = model(x)
-loss = F.cross_entropy(scores, y_test[:2])
-loss.name = "loss"
-loss.backward()
-model.zero_grad()  # this backward was only for the picture
-viz.draw(loss, model=model, group_modules=True, rankdir="TB")
+print(nn.summary(model, X_test[:1]))
+
+# %% [markdown]
+# `viz.draw_model_step` draws one training step (forward, loss, backward) of the same network,
+# one node per layer, with its input and output shapes and parameter count. `depth=2` would open
+# each layer's children, `depth=None` shows every primitive op, and `expand` opens the layers it
+# names: here the first BatchNorm, whose arithmetic appears in a box. The model is in `eval()`
+# mode (set above), so BatchNorm normalises with its running statistics, drawn as inputs by their
+# buffer names, and its `eps`; drawing changes no weight, running statistic or `.grad`.
+
+# %%
+viz.draw_model_step(model, X_test[:8], y_test[:8], F.cross_entropy, rankdir="TB")
+
+# %%
+viz.draw_model_step(model, X_test[:2], y_test[:2], F.cross_entropy, expand=("1",), rankdir="TB")
 
 # %% [markdown]
 # ## CIFAR-10 (optional)

@@ -225,3 +225,105 @@ print("Softmax: first and second derivatives agree on 100 generated tensors")
 # chainrule tests its own ops the same way: every primitive goes through `gradcheck` and
 # `gradgradcheck` under hypothesis (see `tests/`), and `chainrule gradcheck` runs that op database
 # on your machine and prints a table.
+
+# %% [markdown]
+# ## Checking a whole layer, with its parameters
+#
+# A layer's gradients are only right if the gradients of its weights are right too.
+# `gradcheck(layer, x)` checks the input *and* every parameter of anything that has a
+# `parameters()` method, in float64, and hands the layer back as it found it (its dtype, values
+# and `.grad`). `first_order_report` returns the same comparison as an object: how many Jacobian
+# entries were compared, the largest absolute and relative difference, and the tolerance.
+
+# %%
+import time
+
+import nn
+from autograd.testing.gradcheck import first_order_report
+
+layer = nn.Conv2d(2, 3, 3)
+x = autograd.tensor(rng.standard_normal((1, 2, 5, 5)))
+print("gradcheck(layer, x):", gradcheck(layer, x))
+print(first_order_report(layer, [x]).summary())
+print("the weight is still", layer.weight.dtype)
+
+# %% [markdown]
+# The 2,889 entries are the Jacobians of the 27 outputs with respect to the 50 inputs, the 54
+# weights and the 3 biases. The dense check costs two forward passes per input and parameter
+# element and one backward pass per output element, so a `Conv2d(16, 32, 3)` (4,640 parameters)
+# would take about 20 seconds.
+#
+# ## Fast mode on a big layer
+#
+# `fast_mode=True` compares one random projection v . J . u per tensor (v over the outputs, u a
+# random direction of the input, the weight or the bias) with the numerical derivative of
+# v . f along u: one backward pass and two forward passes per tensor. A planted error in a
+# weight's gradient is still caught, and the message names the parameter.
+
+# %%
+big = nn.Conv2d(16, 32, 3)
+xb = autograd.tensor(rng.standard_normal((2, 16, 8, 8)))
+start = time.perf_counter()
+print("fast gradcheck:", gradcheck(big, xb, fast_mode=True), f"in {time.perf_counter() - start:.3f} s")
+print(first_order_report(big, [xb], fast_mode=True).summary())
+
+
+class MatmulWrongWeightGrad(Function):
+    @staticmethod
+    def forward(ctx, x, w):
+        ctx.save_for_backward(x, w)
+        return x.data @ w.data
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        return g @ w.T, 1.5 * (x.T @ g)  # the weight's gradient is 1.5 times too large
+
+
+class PlantedLinear(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(rng.standard_normal((3, 2)))
+
+    def forward(self, x):
+        return MatmulWrongWeightGrad.apply(x, self.weight)
+
+
+try:
+    gradcheck(PlantedLinear(), autograd.tensor(rng.standard_normal((4, 3))), fast_mode=True)
+except GradcheckError as err:
+    print(err)
+
+# %% [markdown]
+# The input's gradient is right (its projection passed); the weight's is 1.5 times the numerical
+# one, and that is the projection that fails.
+#
+# ## Kinks
+#
+# At x = 0, relu has two one-sided slopes, 0 and 1, and the central difference averages them to
+# 0.5: no correct backward can match it. Any value between the one-sided slopes is a valid
+# subgradient, so there gradcheck accepts relu'(0) = 0 and counts the entry as a kink. A backward
+# that says 2 at 0 is not a subgradient, and fails with both one-sided slopes in the message.
+
+# %%
+at_kink = autograd.tensor([-1.0, 0.0, 2.0])
+print("relu at 0:", gradcheck(lambda t: t.relu(), at_kink))
+print(first_order_report(lambda t: t.relu(), [at_kink]).summary())
+
+
+class ReluSlopeTwoAtZero(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.maximum(x.data, 0.0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * autograd.tensor(np.select([x.data > 0, x.data == 0], [1.0, 2.0], 0.0))
+
+
+try:
+    gradcheck(ReluSlopeTwoAtZero.apply, at_kink)
+except GradcheckError as err:
+    print(err)

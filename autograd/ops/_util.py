@@ -16,7 +16,6 @@ def data(x: Any) -> Any:
     """The ndarray behind a Tensor; constants pass through."""
     return x.data if isinstance(x, Tensor) else x
 
-
 def axes_of(axis: Any, ndim: int, op: str = "reduction") -> tuple[int, ...]:
     """Normalise ``axis`` (None, int or tuple) to a sorted tuple of non-negative axes; NumPy's
     AxisError (a ValueError and an IndexError) naming ``op`` for one out of range."""
@@ -25,21 +24,18 @@ def axes_of(axis: Any, ndim: int, op: str = "reduction") -> tuple[int, ...]:
     try:
         return tuple(sorted(normalize_axis_tuple(axis, ndim)))
     except AxisError:
-        raise AxisError(f"{op}: axis {axis} is out of bounds for a tensor with {ndim} axes") from None
-
+        bad = next(a for a in np.atleast_1d(axis).tolist() if not -ndim <= a < ndim)
+        raise AxisError(f"{op}: axis {bad} is out of bounds for a tensor with {ndim} axes") from None
 
 def axis_index(axis: int, ndim: int, op: str) -> int:
     """One axis, normalised to 0 <= axis < ndim, as `axes_of`."""
     return axes_of(axis, ndim, op)[0]
 
-
 def keepdims_shape(in_shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(1 if i in axes else n for i, n in enumerate(in_shape))
 
-
 def count(in_shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
     return math.prod(in_shape[i] for i in axes)
-
 
 def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
     """The shape the operands broadcast to; a ValueError that names ``op`` and the shapes if none."""

@@ -1,9 +1,9 @@
-"""Elementwise ops. Binary ones broadcast like NumPy; their backward returns gradients of the
-output's shape and the engine sums each down to its input's shape (`sum_to`, in one place).
+"""Elementwise ops, each with its derivative. Binary ones broadcast like NumPy; their backward returns
+gradients of the output's shape and the engine sums each down to its input's shape (`sum_to`).
 
-Subgradients at kinks, chosen on purpose and pinned by tests: relu'(0) = 0, abs'(0) = 0,
-clip passes the gradient on the closed interval [min, max], maximum/minimum split it equally
-between tied inputs.
+Subgradients at kinks, chosen on purpose and pinned by tests: relu'(0) = 0, abs'(0) = 0, clip passes
+the gradient on the closed interval [min, max], maximum/minimum split it equally between tied inputs.
+At NaN inputs and at the edges of domains the gradients are PyTorch's.
 """
 
 from __future__ import annotations
@@ -20,12 +20,9 @@ from .function import Function
 
 
 def _floating(x: Tensor) -> np.ndarray:
-    """x's array, with integers and bools promoted to the default float dtype (as PyTorch does).
-
-    NumPy would give float16 for small integer types, and sigmoid's arithmetic would wrap in them.
-    """
+    """x's array, integers and bools promoted to the default float dtype (NumPy would give float16
+    for small integer types, as PyTorch does not)."""
     return x.data if x.data.dtype.kind in "fc" else x.data.astype(config.default_dtype)
-
 
 def _binary(op: str, ufunc: np.ufunc, a: Any, b: Any) -> np.ndarray:
     """``ufunc`` on the arrays behind two operands, with PyTorch's promotion: a float array with an
@@ -42,26 +39,17 @@ def _binary(op: str, ufunc: np.ufunc, a: Any, b: Any) -> np.ndarray:
         broadcast_shapes(op, np.shape(a), np.shape(b))
         raise
 
+def _needed(ctx: Function, *grads: Any) -> tuple:
+    """The gradients (callables, evaluated lazily) of the inputs that need one; None for the rest."""
+    return tuple(grad() if need else None for grad, need in zip(grads, ctx.needs_input_grad))
 
 class Add(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        return _binary("add", np.add, a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g, g  # the add gate hands the same gradient to both inputs
-
+    forward = staticmethod(lambda ctx, a, b: _binary("add", np.add, a, b))
+    backward = staticmethod(lambda ctx, g: (g, g))  # the add gate hands the same gradient to both inputs
 
 class Sub(Function):
-    @staticmethod
-    def forward(ctx, a, b):
-        return _binary("sub", np.subtract, a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        return g, (-g if ctx.needs_input_grad[1] else None)
-
+    forward = staticmethod(lambda ctx, a, b: _binary("sub", np.subtract, a, b))
+    backward = staticmethod(lambda ctx, g: (g, -g if ctx.needs_input_grad[1] else None))
 
 class Mul(Function):
     @staticmethod
@@ -72,11 +60,9 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        if a is b:  # x * x: both edges lead to x, so one gradient of 2 x g saves adding two of x g
-            return g * (a * 2), None  # g may be a broadcast (from a sum): the product then follows x's layout
-        need_a, need_b = ctx.needs_input_grad
-        return (g * b if need_a else None, g * a if need_b else None)  # the mul gate swaps its inputs
-
+        if a is b:  # x * x: one gradient 2 x g (g times 2x, so the product follows x's memory layout)
+            return g * (a * 2), None
+        return _needed(ctx, lambda: g * b, lambda: g * a)  # the mul gate swaps its inputs
 
 class Div(Function):
     @staticmethod
@@ -87,11 +73,7 @@ class Div(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        need_a, need_b = ctx.needs_input_grad
-        ga = g / b if need_a else None
-        gb = -g * a / (b * b) if need_b else None  # d(a/b)/db = -a / b^2
-        return ga, gb
-
+        return _needed(ctx, lambda: g / b, lambda: -g * a / (b * b))  # d(a/b)/db = -a / b^2
 
 class Pow(Function):
     saves_output = True
@@ -104,14 +86,9 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        need_a, need_b = ctx.needs_input_grad
-        ga = gb = None
-        if need_a:  # d(a^b)/da = b a^(b-1), and 0 at a = b = 0 (as PyTorch: a^0 is constant, even at a = 0)
-            ga = _zero_where((data(a) == 0) & (data(b) == 0), lambda: g * b * a ** (b - 1))
-        if need_b:  # d(a^b)/db = a^b ln a, and 0 where a = 0 and b >= 0 (as PyTorch: 0^b is 0 or 1 there)
-            gb = _zero_where((data(a) == 0) & (data(b) >= 0), lambda: g * ctx.output * log(a))
-        return ga, gb
-
+        a0 = data(a) == 0  # PyTorch's values where a formula breaks down: a^0 is constant, 0^b is 0 or 1
+        return _needed(ctx, lambda: _zero_where(a0 & (data(b) == 0), lambda: g * b * a ** (b - 1)),  # b a^(b-1)
+                       lambda: _zero_where(a0 & (data(b) >= 0), lambda: g * ctx.output * log(a)))  # a^b ln a
 
 def _zero_where(mask: Any, derivative: Any) -> Tensor:
     """``derivative()`` with 0 where ``mask`` holds: the value it takes at the edge of its domain."""
@@ -121,16 +98,9 @@ def _zero_where(mask: Any, derivative: Any) -> Tensor:
         x = derivative()
     return Where.apply(mask, np.zeros((), x.dtype), x)
 
-
 class Neg(Function):
-    @staticmethod
-    def forward(ctx, x):
-        return -x.data
-
-    @staticmethod
-    def backward(ctx, g):
-        return -g
-
+    forward = staticmethod(lambda ctx, x: -x.data)
+    backward = staticmethod(lambda ctx, g: -g)
 
 class Cast(Function):
     inputs = slice(0, 1)
@@ -140,22 +110,12 @@ class Cast(Function):
         ctx.source = x.data.dtype
         return x.data.astype(dtype)
 
-    @staticmethod
-    def backward(ctx, g):
-        return Cast.apply(g, ctx.source)
-
+    backward = staticmethod(lambda ctx, g: Cast.apply(g, ctx.source))
 
 class Exp(Function):
     saves_output = True
-
-    @staticmethod
-    def forward(ctx, x):
-        return np.exp(_floating(x))
-
-    @staticmethod
-    def backward(ctx, g):
-        return g * ctx.output  # d exp(x) = exp(x)
-
+    forward = staticmethod(lambda ctx, x: np.exp(_floating(x)))
+    backward = staticmethod(lambda ctx, g: g * ctx.output)  # d exp(x) = exp(x)
 
 class Log(Function):
     @staticmethod
@@ -163,28 +123,16 @@ class Log(Function):
         ctx.save_for_backward(x)
         return np.log(_floating(x))
 
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g / x
-
+    backward = staticmethod(lambda ctx, g: g / ctx.saved_tensors[0])  # d log(x) = 1 / x
 
 def log(x: Any) -> Any:
     """Natural log of a Tensor, or of a constant (for the exponent rule of Pow)."""
     return Log.apply(x) if isinstance(x, Tensor) else np.log(x)
 
-
 class Sqrt(Function):
     saves_output = True
-
-    @staticmethod
-    def forward(ctx, x):
-        return np.sqrt(_floating(x))
-
-    @staticmethod
-    def backward(ctx, g):
-        return g / (2 * ctx.output)  # d sqrt(x) = 1 / (2 sqrt(x))
-
+    forward = staticmethod(lambda ctx, x: np.sqrt(_floating(x)))
+    backward = staticmethod(lambda ctx, g: g / (2 * ctx.output))  # d sqrt(x) = 1 / (2 sqrt(x))
 
 class Sin(Function):
     @staticmethod
@@ -192,11 +140,7 @@ class Sin(Function):
         ctx.save_for_backward(x)
         return np.sin(_floating(x))
 
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * x.cos()
-
+    backward = staticmethod(lambda ctx, g: g * ctx.saved_tensors[0].cos())
 
 class Cos(Function):
     @staticmethod
@@ -204,23 +148,12 @@ class Cos(Function):
         ctx.save_for_backward(x)
         return np.cos(_floating(x))
 
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return -g * x.sin()
-
+    backward = staticmethod(lambda ctx, g: -g * ctx.saved_tensors[0].sin())
 
 class Tanh(Function):
     saves_output = True
-
-    @staticmethod
-    def forward(ctx, x):
-        return np.tanh(_floating(x))
-
-    @staticmethod
-    def backward(ctx, g):
-        return TanhGrad.apply(g, ctx.output)  # d tanh = 1 - tanh^2
-
+    forward = staticmethod(lambda ctx, x: np.tanh(_floating(x)))
+    backward = staticmethod(lambda ctx, g: TanhGrad.apply(g, ctx.output))  # d tanh = 1 - tanh^2
 
 class TanhGrad(Function):
     """g (1 - y^2) for y = tanh(x), fused: one pass and one temporary instead of three."""
@@ -235,9 +168,7 @@ class TanhGrad(Function):
     @staticmethod
     def backward(ctx, gg):
         g, y = ctx.saved_tensors
-        need_g, need_y = ctx.needs_input_grad
-        return (TanhGrad.apply(gg, y) if need_g else None, gg * g * y * -2 if need_y else None)
-
+        return _needed(ctx, lambda: TanhGrad.apply(gg, y), lambda: gg * g * y * -2)
 
 class Sigmoid(Function):
     saves_output = True
@@ -248,10 +179,7 @@ class Sigmoid(Function):
         z = np.exp(-np.abs(x))  # never overflows: sigma(x) = 1 / (1 + z) for x >= 0, z / (1 + z) below
         return np.asarray(np.where(x >= 0, 1, z) / (1 + z), dtype=x.dtype)
 
-    @staticmethod
-    def backward(ctx, g):
-        return SigmoidGrad.apply(g, ctx.output)  # d sigma = sigma (1 - sigma)
-
+    backward = staticmethod(lambda ctx, g: SigmoidGrad.apply(g, ctx.output))  # d sigma = sigma (1 - sigma)
 
 class SigmoidGrad(Function):
     """g y (1 - y) for y = sigmoid(x), fused."""
@@ -266,23 +194,16 @@ class SigmoidGrad(Function):
     @staticmethod
     def backward(ctx, gg):
         g, y = ctx.saved_tensors
-        need_g, need_y = ctx.needs_input_grad
-        return (SigmoidGrad.apply(gg, y) if need_g else None, gg * g * (1 - 2 * y) if need_y else None)
-
+        return _needed(ctx, lambda: SigmoidGrad.apply(gg, y), lambda: gg * g * (1 - 2 * y))
 
 class Relu(Function):
     @staticmethod
     def forward(ctx, x):
-        if any(ctx.needs_input_grad):
-            # relu'(0) = 0, and a NaN passes its gradient (as PyTorch); a mask is a quarter of x's memory
+        if ctx.next:  # relu'(0) = 0 and a NaN passes its gradient (as PyTorch); a mask is 1/4 of x's memory
             ctx.save_for_backward(~(x.data <= 0))
         return np.maximum(x.data, 0)
 
-    @staticmethod
-    def backward(ctx, g):
-        (positive,) = ctx.saved_tensors
-        return g * positive
-
+    backward = staticmethod(lambda ctx, g: g * ctx.saved_tensors[0])
 
 class Abs(Function):
     @staticmethod
@@ -292,14 +213,8 @@ class Abs(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return g * _sign(x.data)  # abs'(0) = 0
-
-
-def _sign(x: np.ndarray) -> np.ndarray:
-    """-1, 0 or 1 in x's dtype; 0 at NaN, as PyTorch's sign."""
-    return (x > 0).astype(x.dtype) - (x < 0)
-
+        x = ctx.saved_tensors[0].data
+        return g * ((x > 0).astype(x.dtype) - (x < 0))  # sign(x): abs'(0) = 0, and 0 at NaN (as PyTorch)
 
 class Clip(Function):
     """x limited to [lo, hi]. The gradient reaches x on the closed interval, and a bound (a number
@@ -316,12 +231,8 @@ class Clip(Function):
         ctx.below = (x_ < lo_) & ~ctx.above if lo is not None else False
         return np.clip(x_, lo_, hi_)
 
-    @staticmethod
-    def backward(ctx, g):
-        need_x, need_lo, need_hi = ctx.needs_input_grad
-        return (g * ctx.inside if need_x else None, g * ctx.below if need_lo else None,
-                g * ctx.above if need_hi else None)
-
+    backward = staticmethod(lambda ctx, g: _needed(ctx, lambda: g * ctx.inside, lambda: g * ctx.below,
+                                                    lambda: g * ctx.above))
 
 class _Extremum2(Function):
     """maximum(a, b) and minimum(a, b). The winner takes the gradient, tied inputs share it equally,
@@ -334,28 +245,20 @@ class _Extremum2(Function):
     def forward(cls, ctx, a, b):
         a_, b_ = data(a), data(b)
         out = _binary(cls.__name__.lower(), cls.pick, a_, b_)
-        tie = 0.5 * (a_ == b_)
-        # the weights of a and b in the gradient: 1 where it wins, 1/2 at ties, 0 where it loses
+        tie = 0.5 * (a_ == b_)  # the weight of each input: 1 where it wins, 1/2 at ties, 0 where it loses
         ctx.save_for_backward(1 - cls.loses(a_, b_) - tie, 1 - cls.loses(b_, a_) - tie)
         return out
 
     @staticmethod
     def backward(ctx, g):
         wa, wb = ctx.saved_tensors
-        need_a, need_b = ctx.needs_input_grad
-        return (g * wa.astype(g.dtype, copy=False) if need_a else None,
-                g * wb.astype(g.dtype, copy=False) if need_b else None)
-
+        return _needed(ctx, lambda: g * wa.astype(g.dtype, copy=False), lambda: g * wb.astype(g.dtype, copy=False))
 
 class Maximum(_Extremum2):
-    pick = staticmethod(np.maximum)
-    loses = staticmethod(np.less)
-
+    pick, loses = staticmethod(np.maximum), staticmethod(np.less)
 
 class Minimum(_Extremum2):
-    pick = staticmethod(np.minimum)
-    loses = staticmethod(np.greater)
-
+    pick, loses = staticmethod(np.minimum), staticmethod(np.greater)
 
 class Where(Function):
     @staticmethod
@@ -369,22 +272,17 @@ class Where(Function):
 
     @staticmethod
     def backward(ctx, g):
-        _, need_a, need_b = ctx.needs_input_grad
         zero = np.zeros((), g.dtype)
-        ga = Where.apply(ctx.cond, g, zero) if need_a else None
-        gb = Where.apply(ctx.cond, zero, g) if need_b else None
-        return None, ga, gb
-
+        return (None, *_needed(ctx, lambda: None, lambda: Where.apply(ctx.cond, g, zero),
+                               lambda: Where.apply(ctx.cond, zero, g))[1:])
 
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise max of two tensors (or a tensor and a constant), broadcasting."""
     return Maximum.apply(a, b)
 
-
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise min of two tensors (or a tensor and a constant), broadcasting."""
     return Minimum.apply(a, b)
-
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``cond`` is true, else ``b``; the gradient flows to the chosen side only."""

@@ -25,7 +25,6 @@ from ..tensor import Tensor, _versions
 _new = object.__new__
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
-
 class Function:
     """Base class of every op. Subclass it, write the two static methods, call ``apply``.
 
@@ -40,8 +39,7 @@ class Function:
     inputs = slice(None)
     layout_only = False  # True for ops that only move data in memory: the identity in math
     is_leaf = False  # graph vertices are nodes or leaf Tensors; the engine asks which
-
-    # per-node state, set by apply; class-level defaults keep apply short
+    # per-node state, set by apply and forward; class-level defaults keep apply short
     next: Any = ()
     consts: Any = ()
     shape: tuple = ()
@@ -83,31 +81,21 @@ class Function:
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         if state.anomaly:
-            cls._check_forward(ctx, out)
+            ctx._stack = traceback.extract_stack()[:-1]
+            if out.dtype.kind in "fc" and not np.all(np.isfinite(out)):
+                raise FloatingPointError(f"{cls.__name__} produced NaN or Inf in forward; the op was created "
+                                         f"at\n{ctx._where()}")
         t = _new(Tensor)
         t.data = out
-        if not ctx.next:
-            return t
-        t.grad_fn = ctx
-        t._requires_grad = True
-        ctx.shape = out.shape
-        ctx.dtype = out.dtype
-        if cls.saves_output:
-            ctx._out = out
+        if ctx.next:
+            t.grad_fn, t._requires_grad, ctx.shape, ctx.dtype = ctx, True, out.shape, out.dtype
+            if cls.saves_output:
+                ctx._out = out
         return t
 
-    @classmethod
-    def _check_forward(cls, ctx: Function, out: np.ndarray) -> None:
-        ctx._stack = traceback.extract_stack()[:-3]
-        if out.dtype.kind in "fc" and not np.all(np.isfinite(out)):
-            raise FloatingPointError(
-                f"{cls.__name__} produced NaN or Inf in forward; the op was created at\n" + ctx._where()
-            )
-
-    # --- what forward and backward use ------------------------------------------------------------
     def save_for_backward(self, *tensors: Any) -> None:
         self._saved = tensors
-        if self.next and _versions:  # recorded: remember each tensor's version, to catch in-place changes
+        if self.next and _versions:  # remember each tensor's version, to catch in-place changes
             self._saved_versions = [t._version if isinstance(t, Tensor) else None for t in tensors]
 
     @property
@@ -121,11 +109,9 @@ class Function:
             self._raise_released()
         for t, version in zip(self._saved, (self._saved_versions or [0] * len(self._saved)) if _versions else ()):
             if isinstance(t, Tensor) and t._version != version:  # every version is 0 before the first change
-                raise RuntimeError(
-                    f"one of the tensors saved by {type(self).__name__} for backward was modified in place "
-                    f"(its version is {t._version}, it was saved at version {version}); compute on a copy "
-                    f"(t.clone()) or change it after backward"
-                )
+                raise RuntimeError(f"one of the tensors saved by {type(self).__name__} for backward was modified "
+                                   f"in place (its version is {t._version}, it was saved at version {version}); "
+                                   "compute on a copy (t.clone()) or change it after backward")
         return self._saved
 
     @property
@@ -136,17 +122,13 @@ class Function:
         return Tensor._make(self._out, self, True)
 
     def _raise_released(self) -> None:
-        raise RuntimeError(
-            f"trying to backward through {type(self).__name__} a second time, but its saved tensors "
-            "were freed by the first backward; pass retain_graph=True to the first backward() "
-            "(or grad()) to keep them"
-        )
+        raise RuntimeError(f"trying to backward through {type(self).__name__} a second time, but its saved "
+                           "tensors were freed by the first backward; pass retain_graph=True to the first "
+                           "backward() (or grad()) to keep them")
 
     def _release(self) -> None:
         if self._saved or self._out is not None:
-            self._saved = ()
-            self._out = None
-            self._released = True
+            self._saved, self._out, self._released = (), None, True
 
     def _where(self) -> str:
         """Where the user created this op (with ``detect_anomaly`` on)."""

@@ -42,7 +42,6 @@ class Reshape(Function):
         g = Reshape.apply(g, ctx.in_shape)
         return g if ctx.in_order is None else Copy.apply(g, ctx.in_order)
 
-
 class Copy(Function):
     """The identity, as a copy laid out in memory in axis ``order`` ("K": as x is; None: C order), or
     x itself when it is laid out so already. Some ops are faster on some layouts (`kernels.in_order`);
@@ -59,10 +58,7 @@ class Copy(Function):
             return x.data
         return kernels.in_order(x.data, order)
 
-    @staticmethod
-    def backward(ctx, g):
-        return g
-
+    backward = staticmethod(lambda ctx, g: g)
 
 class Transpose(Function):
     inputs = slice(0, 1)
@@ -76,10 +72,7 @@ class Transpose(Function):
         ctx.axes = axes
         return kernels.transpose(x.data, axes)
 
-    @staticmethod
-    def backward(ctx, g):
-        return Transpose.apply(g, tuple(np.argsort([a % g.ndim for a in ctx.axes])))
-
+    backward = staticmethod(lambda ctx, g: Transpose.apply(g, tuple(np.argsort([a % g.ndim for a in ctx.axes]))))
 
 class BroadcastTo(Function):
     inputs = slice(0, 1)
@@ -92,10 +85,7 @@ class BroadcastTo(Function):
         except ValueError:
             raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {tuple(shape)}") from None
 
-    @staticmethod
-    def backward(ctx, g):
-        return sum_to(g, ctx.in_shape)
-
+    backward = staticmethod(lambda ctx, g: sum_to(g, ctx.in_shape))
 
 class SumTo(Function):
     """Sum a broadcast result back down to ``shape``: the adjoint of broadcasting."""
@@ -111,15 +101,11 @@ class SumTo(Function):
         axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
         return kernels.sum_kept(x.data, axes).reshape(shape)
 
-    @staticmethod
-    def backward(ctx, g):
-        return BroadcastTo.apply(g, ctx.in_shape)
-
+    backward = staticmethod(lambda ctx, g: BroadcastTo.apply(g, ctx.in_shape))
 
 def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     """Reduce ``x`` by summation to ``shape``, which it must be a broadcast of."""
     return x if x.shape == shape else SumTo.apply(x, tuple(shape))
-
 
 def expand(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     """``broadcast_to`` where -1 keeps the size of that axis (PyTorch's expand)."""
@@ -127,13 +113,11 @@ def expand(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     shape = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
     return BroadcastTo.apply(x, shape)
 
-
 def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
     axes = list(range(x.ndim))
     a, b = axis_index(axis1, x.ndim, "swapaxes"), axis_index(axis2, x.ndim, "swapaxes")
     axes[a], axes[b] = axes[b], axes[a]
     return Transpose.apply(x, tuple(axes))
-
 
 def flatten(x: Tensor, start: int = 0, end: int = -1) -> Tensor:
     """Merge axes ``start`` to ``end`` (inclusive) into one."""
@@ -142,7 +126,6 @@ def flatten(x: Tensor, start: int = 0, end: int = -1) -> Tensor:
     start, end = axis_index(start, x.ndim, "flatten"), axis_index(end, x.ndim, "flatten")
     shape = x.shape[:start] + (int(np.prod(x.shape[start : end + 1])),) + x.shape[end + 1 :]
     return Reshape.apply(x, shape)
-
 
 def squeeze(x: Tensor, axis: Any = None) -> Tensor:
     """Drop axes of size 1 (all of them, or those in ``axis``)."""
@@ -153,12 +136,10 @@ def squeeze(x: Tensor, axis: Any = None) -> Tensor:
         raise ValueError(f"squeeze: axis {axis} of shape {x.shape} does not have size 1")
     return Reshape.apply(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
-
 def unsqueeze(x: Tensor, axis: int) -> Tensor:
     """Insert an axis of size 1 at ``axis`` (counted in the result, as NumPy's expand_dims)."""
     axis = axis_index(axis, x.ndim + 1, "unsqueeze")
     return Reshape.apply(x, x.shape[:axis] + (1,) + x.shape[axis:])
-
 
 # --- indexing -----------------------------------------------------------------------------------
 def _index(index: Any) -> Any:
@@ -171,11 +152,9 @@ def _index(index: Any) -> Any:
         return np.asarray(index)
     return index
 
-
 def _is_advanced(index: Any) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
     return any(isinstance(p, np.ndarray) and p.dtype != bool for p in parts)
-
 
 class GetItem(Function):
     inputs = slice(0, 1)
@@ -186,10 +165,7 @@ class GetItem(Function):
         ctx.index, ctx.in_shape = index, x.shape
         return x.data[index]
 
-    @staticmethod
-    def backward(ctx, g):
-        return ScatterAdd.apply(g, ctx.index, ctx.in_shape)
-
+    backward = staticmethod(lambda ctx, g: ScatterAdd.apply(g, ctx.index, ctx.in_shape))
 
 class ScatterAdd(Function):
     """A zero tensor of ``shape`` with ``x`` added at ``index``; repeated indices accumulate."""
@@ -206,10 +182,7 @@ class ScatterAdd(Function):
             out[index] = x.data
         return out
 
-    @staticmethod
-    def backward(ctx, g):
-        return GetItem.apply(g, ctx.index)
-
+    backward = staticmethod(lambda ctx, g: GetItem.apply(g, ctx.index))
 
 # --- joining and splitting ------------------------------------------------------------------------
 class Concatenate(Function):
@@ -236,14 +209,12 @@ class Concatenate(Function):
             for lo, hi, need in zip(ctx.bounds[:-1], ctx.bounds[1:], ctx.needs_input_grad[1:])
         )
 
-
 def concatenate(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join tensors along an existing axis (``dim=`` is PyTorch's name for it)."""
     axis = axis if dim is None else dim
     if len(tensors) == 0:
         raise ValueError("concatenate: need at least one tensor")
     return Concatenate.apply(axis, *[t if isinstance(t, Tensor) else Tensor(t) for t in tensors])
-
 
 def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join tensors of one shape along a new axis (``dim=`` is PyTorch's name for it)."""
@@ -256,7 +227,6 @@ def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -
         raise ValueError(f"stack: all tensors need one shape, got {sorted(shapes)}")
     axis = axis_index(axis, tensors[0].ndim + 1, "stack")
     return Concatenate.apply(axis, *[unsqueeze(t, axis) for t in tensors])
-
 
 def split(x: Tensor, indices_or_sections: Any, axis: int = 0, *, dim: int | None = None) -> list[Tensor]:
     """Split into pieces along ``axis`` (or ``dim=``), as ``np.split``: a number of equal sections or cut points."""
@@ -273,7 +243,6 @@ def split(x: Tensor, indices_or_sections: Any, axis: int = 0, *, dim: int | None
     lead = (slice(None),) * axis
     return [x[lead + (slice(lo, hi),)] for lo, hi in zip([0, *cuts], [*cuts, n])]
 
-
 # --- padding and windows --------------------------------------------------------------------------
 class Pad(Function):
     """Pad with a constant (laid out in memory like x); the adjoint cuts the padding off again."""
@@ -285,10 +254,7 @@ class Pad(Function):
         ctx.window = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths.tolist(), x.shape))
         return kernels.pad(x.data, widths, value)
 
-    @staticmethod
-    def backward(ctx, g):
-        return g[ctx.window]
-
+    backward = staticmethod(lambda ctx, g: g[ctx.window])
 
 def pad(x: Tensor, pad_width: Any, value: float = 0) -> Tensor:
     """Pad with a constant. ``pad_width`` as NumPy: an int, ``(before, after)``, or one pair per axis;
@@ -304,17 +270,14 @@ def pad(x: Tensor, pad_width: Any, value: float = 0) -> Tensor:
         widths = np.maximum(widths, 0)
     return x if not widths.any() else Pad.apply(x, widths, value)
 
-
 def _window_args(x_ndim: int, kernel_size: Any, stride: Any, dilation: Any = 1) -> tuple[tuple[int, ...], ...]:
     kernel = (kernel_size,) * min(2, x_ndim) if isinstance(kernel_size, int) else tuple(kernel_size)
     stride = kernel if stride is None else stride
     stride, dilation = ((v,) * len(kernel) if isinstance(v, int) else tuple(v) for v in (stride, dilation))
     lengths = {len(kernel), len(stride), len(dilation)}
     if len(lengths) > 1 or len(kernel) > x_ndim or min(kernel + stride + dilation) < 1:
-        raise ValueError(
-            f"unfold: kernel {kernel}, stride {stride} and dilation {dilation} do not fit a tensor with {x_ndim} axes")
+        raise ValueError(f"unfold: kernel {kernel}, stride {stride}, dilation {dilation} do not fit {x_ndim} axes")
     return kernel, stride, dilation
-
 
 class Unfold(Function):
     inputs = slice(0, 1)
@@ -324,17 +287,13 @@ class Unfold(Function):
         k = len(kernel)
         spatial, extent = x.shape[x.ndim - k :], [d * (w - 1) + 1 for w, d in zip(kernel, dilation)]
         if any(n < e for n, e in zip(spatial, extent)):
-            raise ValueError(f"unfold: kernel {kernel} (dilation {dilation}) is larger than the spatial shape "
-                             f"{spatial} of {x.shape}")
+            raise ValueError(f"unfold: kernel {kernel} (dilation {dilation}) is larger than {spatial} of {x.shape}")
         ctx.in_shape, ctx.args = x.shape, (kernel, stride, dilation)
         # windows of the dilated extent, then every d-th element of each: still a view
         windows = sliding_window_view(x.data, extent, axis=tuple(range(x.ndim - k, x.ndim)))
         return windows[(Ellipsis,) + tuple(slice(None, None, s) for s in stride + dilation)]
 
-    @staticmethod
-    def backward(ctx, g):
-        return Fold.apply(g, ctx.in_shape, *ctx.args)
-
+    backward = staticmethod(lambda ctx, g: Fold.apply(g, ctx.in_shape, *ctx.args))
 
 class Fold(Function):
     """Sum windows back into an array of ``shape``: the adjoint of `Unfold`.
@@ -358,10 +317,7 @@ class Fold(Function):
             kernels.add_window_slice(out[(Ellipsis,) + target], g.data[(Ellipsis,) + offset])
         return out
 
-    @staticmethod
-    def backward(ctx, g):
-        return Unfold.apply(g, *ctx.args)
-
+    backward = staticmethod(lambda ctx, g: Unfold.apply(g, *ctx.args))
 
 def unfold(x: Tensor, kernel_size: Any, stride: Any = None, dilation: Any = 1) -> Tensor:
     """Sliding windows over the trailing axes, as a zero-copy view.

@@ -31,7 +31,6 @@ class Sum(Function):
         # every input element contributes once: broadcast the gradient back
         return BroadcastTo.apply(Reshape.apply(g, ctx.kept), ctx.in_shape)
 
-
 class _Extremum(Function):
     inputs = slice(0, 1)
     pick: Any = None  # np.maximum or np.minimum
@@ -61,14 +60,11 @@ class _Extremum(Function):
         g = Reshape.apply(g, ctx.kept)
         return (g if ctx.share is None else g * ctx.share) * hits
 
-
 class Max(_Extremum):
     pick = staticmethod(np.maximum)
 
-
 class Min(_Extremum):
     pick = staticmethod(np.minimum)
-
 
 def _float32_for_float16(reduction: Callable) -> Callable:
     """Run the reduction of a float16 tensor in float32 and round once at the end, as PyTorch does:
@@ -82,14 +78,12 @@ def _float32_for_float16(reduction: Callable) -> Callable:
 
     return wrapper
 
-
 @_float32_for_float16
 def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     n = count(x.shape, axes_of(axis, x.ndim, "mean"))
     if n == 0:
         raise ValueError(f"mean: reduction over an empty axis of shape {x.shape}")
     return Sum.apply(x, axis, keepdims) * (1.0 / n)
-
 
 @_float32_for_float16
 def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
@@ -99,7 +93,6 @@ def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> T
         raise ValueError(f"var: {n} elements are too few for ddof={ddof}")
     d = x - mean(x, axis, keepdims=True)
     return Sum.apply(d * d, axis, keepdims) * (1.0 / (n - ddof))
-
 
 def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) computed stably by shifting with the (constant) max."""
@@ -113,7 +106,6 @@ def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
         out = Sum.apply((x - shift).exp(), axes, True).log() + shift
     return out if keepdims else Reshape.apply(out, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
-
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along ``axis``, shifted by the (detached) max first: exact, since softmax is
     shift-invariant, and exp never overflows. An empty axis gives an empty result (as PyTorch)."""
@@ -121,7 +113,6 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
         return x * 1.0
     shifted = x - np.max(x.data, axis=axis, keepdims=True)
     return shifted - Sum.apply(shifted.exp(), axis, True).log()
-
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along ``axis``, shifted by the detached max as in `log_softmax`."""

@@ -1,18 +1,26 @@
 """Numerical differentiation and the gradient checks built on it.
 
 The analytic Jacobian of ``f`` comes from the engine, one row per output element (a backward
-pass seeded with a one-hot ``grad_outputs``); the numerical one from central differences,
+pass seeded with a one-hot ``grad_outputs``); the numerical one from differences,
 
-    J[o, i] ~ (f(x + eps e_i)[o] - f(x - eps e_i)[o]) / (2 eps),
+    forward  J+[o, i] = (f(x + eps e_i)[o] - f(x)[o]) / eps
+    backward J-[o, i] = (f(x)[o] - f(x - eps e_i)[o]) / eps,    central J = (J+ + J-) / 2,
 
 whose error is O(eps^2) from truncation plus O(machine_eps / eps) from rounding: both about
-1e-10 in float64 with eps = 1e-6, which is why every check runs on float64 copies of the inputs.
+1e-10 in float64 with eps = 1e-6, which is why every check runs on float64 copies. Where f is
+smooth, J+ and J- agree to O(eps); where they disagree, x sits within eps of a kink (relu or abs
+at 0, a tie of max, clip at a bound), the central difference averages two slopes, and a correct
+engine may return any subgradient: there the entry passes when the analytic value lies between
+J+ and J-.
+
+Fast mode replaces the Jacobian by one random projection per checked tensor: v . J . u from one
+backward pass, against the directional difference (v . f(x + eps u) - v . f(x - eps u)) / 2 eps.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,13 +29,14 @@ import numpy as np
 from ..engine import grad
 from ..mode import enable_grad, no_grad
 from ..tensor import Tensor
+from .report import Block, Probe, Report, second_look, summarize
 
 
 class GradcheckError(AssertionError):
     """The analytic and numerical gradients of a function disagree."""
 
 
-# --- inputs and outputs ---------------------------------------------------------------------------
+# --- inputs, parameters and outputs --------------------------------------------------------------------
 def _is_float_tensor(x: Any) -> bool:
     return isinstance(x, Tensor) and x.dtype.kind == "f"
 
@@ -49,34 +58,93 @@ def _outputs(out: Any) -> tuple[list[Tensor], bool]:
     return outs, single
 
 
-def _values(f: Callable, args: Sequence[Any]) -> list[np.ndarray]:
+def _values(f: Callable[[], Any]) -> list[np.ndarray]:
     # a copy: an output may be a view of an input that is perturbed next
-    return [np.array(o.data, dtype=np.float64) for o in _outputs(f(*args))[0]]
+    return [np.array(o.data, dtype=np.float64) for o in _outputs(f())[0]]
 
 
-# --- the two Jacobians --------------------------------------------------------------------------------
-def _numerical(f: Callable, args: Sequence[Any], wrt: Sequence[int], eps: float) -> list[list[np.ndarray]]:
-    """``jac[k][j]``: d(output j)/d(input wrt[k]) by central differences, shape out_j.shape + in.shape."""
-    base = _values(f, args)
+def _labelled_params(f: Any, params: Iterable[Tensor] | None) -> list[tuple[str, Tensor]]:
+    """The extra tensors to check: ``params``, or the parameters of a module-like ``f``."""
+    if params is None:
+        if hasattr(f, "named_parameters"):
+            return [(f"parameter {name!r}", p) for name, p in f.named_parameters()]
+        params = f.parameters() if callable(getattr(f, "parameters", None)) else ()
+    labelled, seen = [], set()
+    for k, p in enumerate(params):
+        if not _is_float_tensor(p):
+            raise TypeError(f"gradcheck: params must be floating Tensors, got {type(p).__name__} at position {k}")
+        if id(p) not in seen:  # a shared parameter is checked once
+            seen.add(id(p))
+            labelled.append((f"param {k} ({p.name!r})" if p.name else f"param {k}", p))
+    return labelled
+
+
+@contextmanager
+def _float64_params(f: Any, params: Iterable[Tensor] | None) -> Iterator[list[tuple[str, Tensor]]]:
+    """Swap float64 copies into the parameters (requiring grad) for the check, then restore them.
+
+    Each parameter gets back its own array (so its dtype and values), its ``.grad`` and its
+    ``requires_grad``; a module's buffers (running statistics that a forward pass may update)
+    get back their values.
+    """
+    labelled = _labelled_params(f, params)
+    saved = [(p, p.data, p.grad, p.requires_grad) for _, p in labelled]
+    buffers = [(b, b.data, b.data.copy()) for b in (f.buffers() if callable(getattr(f, "buffers", None)) else ())]
+    try:
+        for p, data, _, _ in saved:
+            p.data = np.array(data, dtype=np.float64)
+            p.requires_grad_(True)
+        yield labelled
+    finally:
+        for p, data, g, requires_grad in saved:
+            p.data, p.grad = data, g
+            p.requires_grad_(requires_grad)
+        for b, data, values in buffers:
+            b.data = data
+            b.data[...] = values
+
+
+# --- differences and the analytic side ----------------------------------------------------------------
+def _shifted(
+    f: Callable[[], Any], t: Tensor, where: Any, eps: float, multiples: Sequence[int]
+) -> list[list[np.ndarray]]:
+    """f's output values with ``t`` moved by s * eps for each s of ``multiples``; ``t`` is restored.
+
+    ``where`` is an index (move one element) or an array (move along that direction).
+    """
+    x, orig, values = t.data, t.data.copy(), []
+    direction = where
+    if isinstance(where, tuple):
+        direction = np.zeros(x.shape)
+        direction[where] = 1.0
+    for s in multiples:
+        x[...] = orig + s * eps * direction
+        values.append(_values(f))
+    x[...] = orig
+    return values
+
+
+def _numerical(f: Callable[[], Any], wrt: Sequence[Tensor], eps: float) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    """``jac[k][j]``: (forward, backward) differences of output j by tensor k, each out.shape + in.shape.
+
+    ``f`` reads the tensors of ``wrt``, which are perturbed in place, one element at a time.
+    """
+    base = _values(f)
     jac = []
-    for i in wrt:
-        x = args[i].data
-        per_output = [np.zeros(o.shape + x.shape) for o in base]
-        for idx in np.ndindex(x.shape):
-            orig = x[idx]
-            x[idx] = orig + eps
-            plus = _values(f, args)
-            x[idx] = orig - eps
-            minus = _values(f, args)
-            x[idx] = orig
-            for J, p, m in zip(per_output, plus, minus):
-                J[(Ellipsis, *idx)] = (p - m) / (2 * eps)
-        jac.append(per_output)
+    for t in wrt:
+        forward = [np.zeros(o.shape + t.shape) for o in base]
+        backward = [np.zeros(o.shape + t.shape) for o in base]
+        for idx in np.ndindex(t.shape):
+            plus, minus = _shifted(f, t, idx, eps, (1, -1))
+            for J_plus, J_minus, p, m, b in zip(forward, backward, plus, minus, base):
+                J_plus[(Ellipsis, *idx)] = (p - b) / eps
+                J_minus[(Ellipsis, *idx)] = (b - m) / eps
+        jac.append(list(zip(forward, backward)))
     return jac
 
 
 def _analytic(outs: Sequence[Tensor], wrt: Sequence[Tensor]) -> list[list[np.ndarray | None]]:
-    """``jac[k][j]`` from backward passes seeded one-hot; None where output j does not reach input k."""
+    """``jac[k][j]`` from backward passes seeded one-hot; None where output j does not reach tensor k."""
     jac: list[list[Any]] = [[None] * len(outs) for _ in wrt]
     for j, out in enumerate(outs):
         if not out.requires_grad:
@@ -93,176 +161,146 @@ def _analytic(outs: Sequence[Tensor], wrt: Sequence[Tensor]) -> list[list[np.nda
     return jac
 
 
-# --- comparison and report ----------------------------------------------------------------------------
-@dataclass
-class Report:
-    """The outcome of one check, and its worst Jacobian entry (the one with the least slack)."""
-
-    ok: bool
-    title: str
-    input_label: str = ""
-    output_label: str = ""
-    out_index: tuple = ()
-    in_index: tuple = ()
-    analytic: float | None = None  # None: the engine gave no gradient at all for this pair
-    numerical: float = 0.0
-    tolerance: float = 0.0
-
-    @property
-    def worst_error(self) -> float:
-        """|analytic - numerical| at the worst entry (0.0 when there was nothing to compare)."""
-        return abs((self.analytic or 0.0) - self.numerical)
-
-    def message(self) -> str:
-        analytic = "None (no gradient reaches this input)" if self.analytic is None else f"{self.analytic:.10g}"
-        return (
-            f"{self.title} failed for {self.input_label}: analytic and numerical gradients differ\n"
-            f"  worst at {self.output_label} index {self.out_index}, {self.input_label} index {self.in_index}\n"
-            f"  analytic:   {analytic}\n"
-            f"  numerical:  {self.numerical:.10g}\n"
-            f"  difference: {self.worst_error:.4g} > atol + rtol * |numerical| = {self.tolerance:.4g}"
-        )
-
-
-def _compare(
-    analytic: list[list[np.ndarray | None]],
-    numerical: list[list[np.ndarray]],
-    in_ndims: Sequence[int],
-    labels: tuple[Sequence[str], Sequence[str]],
-    title: str,
-    atol: float,
-    rtol: float,
-) -> Report:
-    """Elementwise |a - n| <= atol + rtol |n| over every Jacobian block; report the worst entry.
-
-    A None analytic block counts as zeros, so a missing gradient fails wherever the numerical
-    one is not (near) zero.
-    """
-    input_labels, output_labels = labels
-    report, worst_slack = Report(ok=True, title=title), np.inf
-    for k, (a_row, n_row) in enumerate(zip(analytic, numerical)):
-        for j, (a, n) in enumerate(zip(a_row, n_row)):
-            if n.size == 0:
-                continue
-            tol = atol + rtol * np.abs(n)
-            slack = np.nan_to_num(tol - np.abs((0.0 if a is None else a) - n), nan=-np.inf)  # NaN fails
-            flat = int(np.argmin(slack))
-            if slack.flat[flat] < worst_slack:
-                worst_slack = slack.flat[flat]
-                idx = tuple(int(i) for i in np.unravel_index(flat, n.shape))
-                split = n.ndim - in_ndims[k]  # J has shape out.shape + in.shape
-                report = Report(
-                    ok=bool(worst_slack >= 0),
-                    title=title,
-                    input_label=input_labels[k],
-                    output_label=output_labels[j],
-                    out_index=idx[:split],
-                    in_index=idx[split:],
-                    analytic=None if a is None else float(a[idx]),
-                    numerical=float(n[idx]),
-                    tolerance=float(tol[idx]),
-                )
-    return report
+def _vjp(outs: Sequence[Tensor], wrt: Sequence[Tensor], vs: Sequence[Any], create_graph: bool = False) -> list:
+    """v^T J for every tensor of ``wrt``, in one backward pass (None where no output reaches it)."""
+    pairs = [(o, v if isinstance(v, Tensor) else Tensor(v)) for o, v in zip(outs, vs) if o.requires_grad]
+    if not pairs:
+        return [None] * len(wrt)
+    roots, seeds = zip(*pairs)
+    return list(grad(list(roots), list(wrt), grad_outputs=list(seeds), create_graph=create_graph, allow_unused=True))
 
 
 # --- the checks -----------------------------------------------------------------------------------
-def _label(i: int, x: Tensor) -> str:
-    return f"input {i} ({x.name!r})" if x.name else f"input {i}"
+@dataclass
+class _Problem:
+    """A function of no arguments that reads the tensors ``wrt`` (perturbed in place), and their labels."""
+
+    f: Callable[[], Any]
+    f_values: Callable[[], Any]  # the same values, computed without recording what is not needed
+    wrt: list[Tensor]
+    labels: list[str]
+    output_labels: Callable[[int, bool], list[str]]
+    title: str
 
 
-def _prepare(inputs: Sequence[Any]) -> tuple[list[Any], list[int]]:
-    """float64 copies of the inputs, and the indices of those to check.
+def _dense(p: _Problem, outs: list[Tensor], out_labels: list[str], eps: float) -> tuple[list[Block], Probe, list]:
+    with enable_grad():
+        analytic = _analytic(outs, p.wrt)
+    numerical = _numerical(p.f_values, p.wrt, eps)
+    blocks = [
+        Block(k, j, p.labels[k], out_labels[j], t.ndim, a, fw, bw)
+        for k, (t, a_row, n_row) in enumerate(zip(p.wrt, analytic, numerical))
+        for j, (a, (fw, bw)) in enumerate(zip(a_row, n_row))
+    ]
+    return blocks, lambda k, idx, ms: _shifted(p.f_values, p.wrt[k], idx, eps, ms), _values(p.f_values)
 
-    Those are the floating Tensor inputs that require grad or, when none does, all of them
-    (so ``gradcheck(f, x)`` works on a plain tensor drawn by a strategy).
+
+def _fast(p: _Problem, outs: list[Tensor], eps: float) -> tuple[list[Block], Probe, list]:
+    """One block per tensor k: the scalar v . J_k . u_k, with v random normal and u_k a random unit direction."""
+    rng = np.random.default_rng(0)
+    vs = [rng.standard_normal(o.shape) for o in outs]
+    us = [rng.standard_normal(t.shape) for t in p.wrt]
+    us = [u / max(float(np.linalg.norm(u)), 1e-300) for u in us]
+    with enable_grad():
+        grads = _vjp(outs, p.wrt, vs)
+
+    def probe(k: int, idx: tuple, multiples: Sequence[int]) -> list[list[np.ndarray]]:
+        shifted = _shifted(p.f_values, p.wrt[k], us[k], eps, multiples)
+        return [[np.array(sum(np.vdot(v, y) for v, y in zip(vs, ys)))] for ys in shifted]
+
+    base = [np.array(sum(np.vdot(v, y) for v, y in zip(vs, _values(p.f_values))))]
+    blocks = []
+    for k, g in enumerate(grads):
+        plus, minus = probe(k, (), (1, -1))
+        a = None if g is None else np.array(np.vdot(g.data, us[k]))
+        blocks.append(
+            Block(k, 0, p.labels[k], "v . output", 0, a, (plus[0] - base[0]) / eps, (base[0] - minus[0]) / eps)
+        )
+    return blocks, probe, base
+
+
+def _check(p: _Problem, eps: float, atol: float, rtol: float, fast: bool) -> Report:
+    with enable_grad():
+        outs, single = _outputs(p.f())
+    blocks, probe, base = _fast(p, outs, eps) if fast else _dense(p, outs, p.output_labels(len(outs), single), eps)
+    for b in blocks:
+        b.judge(atol, rtol)
+    second_look(blocks, probe, base, eps, atol, rtol)
+    return summarize(blocks, p.title, atol, rtol, fast)
+
+
+def _prepare(inputs: Sequence[Any], params: list[tuple[str, Tensor]]) -> tuple[list[Any], list[Tensor], list[str]]:
+    """float64 copies of the inputs, the tensors to check and their labels.
+
+    Those are the params and the floating Tensor inputs that require grad or, when none does,
+    all of them (so ``gradcheck(f, x)`` works on a plain tensor drawn by a strategy).
     """
     floats = [i for i, x in enumerate(inputs) if _is_float_tensor(x)]
     wrt = [i for i in floats if inputs[i].requires_grad] or floats
-    if not wrt:
-        raise ValueError("gradcheck: no floating-point Tensor among the inputs, nothing to check")
-    return _float64_copies(inputs, [i in wrt for i in range(len(inputs))]), wrt
+    if not wrt and not params:
+        raise ValueError("gradcheck: no floating-point Tensor among the inputs or params, nothing to check")
+    args = _float64_copies(inputs, [i in wrt for i in range(len(inputs))])
+    labels = [f"input {i} ({args[i].name!r})" if args[i].name else f"input {i}" for i in wrt]
+    return args, [args[i] for i in wrt] + [p for _, p in params], labels + [label for label, _ in params]
 
 
-def _check(
-    f: Callable,
-    f_values: Callable,
-    args: list[Any],
-    wrt: list[int],
-    input_labels: list[str],
-    output_labels: Callable[[int, bool], list[str]],
-    title: str,
-    tolerances: tuple[float, float, float],
-) -> Report:
-    """Compare the analytic and numerical Jacobians of ``f`` at ``args`` for the inputs ``wrt``.
-
-    ``f_values`` computes the same values as ``f`` without recording what is not needed.
-    """
-    eps, atol, rtol = tolerances
-    with enable_grad():
-        outs, single = _outputs(f(*args))
-        analytic = _analytic(outs, [args[i] for i in wrt])
-    numerical = _numerical(f_values, args, wrt, eps)
-    labels = (input_labels, output_labels(len(outs), single))
-    return _compare(analytic, numerical, [args[i].ndim for i in wrt], labels, title, atol, rtol)
+def _numbered(n: int, single: bool) -> list[str]:
+    return ["output"] if single else [f"output {j}" for j in range(n)]
 
 
-def first_order_report(f: Callable, inputs: Sequence[Any], eps: float, atol: float, rtol: float) -> Report:
+def first_order_report(
+    f: Callable, inputs: Sequence[Any], eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+    params: Iterable[Tensor] | None = None, fast_mode: bool = False,
+) -> Report:  # fmt: skip
     """The comparison behind `gradcheck`, as a `Report`."""
-    args, wrt = _prepare(inputs)
-
-    def output_labels(n: int, single: bool) -> list[str]:
-        return ["output"] if single else [f"output {j}" for j in range(n)]
-
-    labels = [_label(i, args[i]) for i in wrt]
-    return _check(f, no_grad()(f), args, wrt, labels, output_labels, "gradcheck", (eps, atol, rtol))
+    with _float64_params(f, params) as labelled:
+        args, wrt, labels = _prepare(inputs, labelled)
+        problem = _Problem(lambda: f(*args), no_grad()(lambda: f(*args)), wrt, labels, _numbered, "gradcheck")
+        return _check(problem, eps, atol, rtol, fast_mode)
 
 
 def second_order_report(
-    f: Callable, inputs: Sequence[Any], eps: float, atol: float, rtol: float, grad_outputs: Any = None
-) -> Report:
+    f: Callable, inputs: Sequence[Any], eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+    grad_outputs: Any = None, params: Iterable[Tensor] | None = None, fast_mode: bool = False,
+) -> Report:  # fmt: skip
     """The comparison behind `gradgradcheck`, as a `Report`.
 
     The checked function is the first-order gradient G(x, v) = v^T df/dx, computed by the engine
-    with ``create_graph=True``; its inputs are f's inputs and the ``grad_outputs`` v (a backward
-    pass must be differentiable in both: it is linear in v, and depends on x through the op).
+    with ``create_graph=True``; its inputs are f's inputs (and params) and the ``grad_outputs`` v
+    (a backward pass must be differentiable in both: it is linear in v, and depends on x through
+    the op).
     """
-    args, wrt = _prepare(inputs)
-    with enable_grad():
-        outs, _ = _outputs(f(*args))
-    if grad_outputs is None:
-        rng = np.random.default_rng(0)
-        grad_outputs = [rng.standard_normal(o.shape) for o in outs]
-    elif isinstance(grad_outputs, (Tensor, np.ndarray)):
-        grad_outputs = [grad_outputs]
-    vs = [Tensor(np.array(getattr(v, "data", v), dtype=np.float64), requires_grad=True) for v in grad_outputs]
-    if [v.shape for v in vs] != [o.shape for o in outs]:
-        raise ValueError(
-            f"gradgradcheck: grad_outputs of shapes {[v.shape for v in vs]} for outputs of shapes "
-            f"{[o.shape for o in outs]}"
+    with _float64_params(f, params) as labelled:
+        args, first, labels = _prepare(inputs, labelled)
+        with enable_grad():
+            outs, _ = _outputs(f(*args))
+        if grad_outputs is None:
+            rng = np.random.default_rng(0)
+            grad_outputs = [rng.standard_normal(o.shape) for o in outs]
+        elif isinstance(grad_outputs, (Tensor, np.ndarray)):
+            grad_outputs = [grad_outputs]
+        vs = [Tensor(np.array(getattr(v, "data", v), dtype=np.float64), requires_grad=True) for v in grad_outputs]
+        if [v.shape for v in vs] != [o.shape for o in outs]:
+            raise ValueError(
+                f"gradgradcheck: grad_outputs of shapes {[v.shape for v in vs]} for outputs of shapes "
+                f"{[o.shape for o in outs]}"
+            )
+
+        @enable_grad()
+        def first_order(create_graph: bool = True) -> list[Tensor]:
+            grads = _vjp(_outputs(f(*args))[0], first, vs, create_graph)
+            # a tensor that no output reaches has the gradient 0, whatever x and v are
+            return [Tensor(np.zeros(t.shape)) if g is None else g for t, g in zip(first, grads)]
+
+        problem = _Problem(
+            first_order,
+            lambda: first_order(create_graph=False),  # the numerical side needs values, not their graph
+            first + vs,
+            labels + [f"grad_outputs[{j}]" for j in range(len(vs))],
+            lambda n, single: [f"the gradient of {label}" for label in labels],
+            "gradgradcheck (second order)",
         )
-    n = len(args)
-
-    @enable_grad()
-    def first_order(*xs_and_vs: Any, create_graph: bool = True) -> list[Tensor]:
-        xs, v = xs_and_vs[:n], xs_and_vs[n:]
-        pairs = [(o, g) for o, g in zip(_outputs(f(*xs))[0], v) if o.requires_grad]
-        grads = [None] * len(wrt)
-        if pairs:
-            roots, seeds = zip(*pairs)
-            grads = grad(roots, [xs[i] for i in wrt], grad_outputs=seeds, create_graph=create_graph, allow_unused=True)
-        # an input that no output reaches has the gradient 0, whatever x and v are
-        return [Tensor(np.zeros(xs[i].shape)) if g is None else g for i, g in zip(wrt, grads)]
-
-    labels = [_label(i, args[i]) for i in wrt] + [f"grad_outputs[{j}]" for j in range(len(vs))]
-
-    def output_labels(n_out: int, single: bool) -> list[str]:
-        return [f"the gradient of {_label(i, args[i])}" for i in wrt]
-
-    wrt2 = wrt + list(range(n, n + len(vs)))
-    # the numerical side only needs the values of the first-order gradients, not their graph
-    values = functools.partial(first_order, create_graph=False)
-    title = "gradgradcheck (second order)"
-    return _check(first_order, values, args + vs, wrt2, labels, output_labels, title, (eps, atol, rtol))
+        return _check(problem, eps, atol, rtol, fast_mode)
 
 
 def _verdict(report: Report, raise_exception: bool) -> bool:
@@ -278,24 +316,34 @@ def gradcheck(
     atol: float = 1e-5,
     rtol: float = 1e-3,
     raise_exception: bool = True,
+    params: Iterable[Tensor] | None = None,
+    fast_mode: bool = False,
 ) -> bool:
-    """Check the gradients the engine computes for ``f`` against central differences.
+    """Check the gradients the engine computes for ``f`` against finite differences.
 
     ``f(*inputs)`` returns a Tensor of any shape (or a sequence of Tensors); the whole Jacobian
     d(output)/d(input) is compared, entry by entry, |analytic - numerical| <= atol + rtol |numerical|,
-    for every floating Tensor input that requires grad (all floating Tensor inputs if none does).
-    Other inputs (ints, index arrays, ...) are passed through unchanged. The check runs on float64
-    copies, so the inputs themselves are never modified.
+    for every floating Tensor input that requires grad (all floating Tensor inputs if none does),
+    and for every tensor of ``params``: when ``params`` is None and ``f`` has a ``parameters()``
+    method (an ``nn.Module``), its parameters. Other inputs (ints, index arrays, ...) are passed
+    through. The check runs on float64 copies of the inputs and on float64 parameters, which get
+    back their arrays, ``.grad`` and ``requires_grad`` afterwards (buffers their values).
 
-    Returns True when they agree. Otherwise raises `GradcheckError` naming the input, the worst
-    output and input index, both values and their difference; with ``raise_exception=False``
-    returns False instead. A gradient that the engine does not produce at all (None) counts as 0.
+    Where the one-sided differences of an entry disagree (a kink: relu at 0, tied maxima), the
+    entry passes when the analytic value lies between them. ``fast_mode=True`` compares one random
+    projection v . J . u per checked tensor instead of every entry: one backward pass and two
+    evaluations per tensor, for layers with thousands of parameters.
+
+    Returns True when they agree. Otherwise raises `GradcheckError` naming the input (or
+    parameter), the worst output and input index, both values and their difference; with
+    ``raise_exception=False`` returns False instead. A gradient that the engine does not produce
+    at all (None) counts as 0.
 
     >>> from autograd import tensor
     >>> gradcheck(lambda t: t.sin() * t, tensor([0.5, -1.0], requires_grad=True))
     True
     """
-    return _verdict(first_order_report(f, inputs, eps, atol, rtol), raise_exception)
+    return _verdict(first_order_report(f, inputs, eps, atol, rtol, params, fast_mode), raise_exception)
 
 
 def gradgradcheck(
@@ -305,17 +353,21 @@ def gradgradcheck(
     atol: float = 1e-5,
     rtol: float = 1e-3,
     raise_exception: bool = True,
+    params: Iterable[Tensor] | None = None,
+    fast_mode: bool = False,
     grad_outputs: Any = None,
 ) -> bool:
     """Check second-order gradients: `gradcheck` applied to the backward pass of ``f``.
 
     The first-order gradients v^T df/dx (v: ``grad_outputs``, one array per output of f; random
     normal with a fixed seed when omitted) are computed with ``create_graph=True`` and their
-    Jacobian with respect to the inputs and to v is compared with central differences of the
-    same first-order gradients. Failures raise `GradcheckError` (message says "second order"), or
-    return False with ``raise_exception=False``.
+    Jacobian with respect to the inputs, the parameters (``params``, or a module's, as in
+    `gradcheck`) and v is compared with differences of the same first-order gradients; kinks and
+    ``fast_mode`` as in `gradcheck`. Failures raise `GradcheckError` (message says "second
+    order"), or return False with ``raise_exception=False``.
     """
-    return _verdict(second_order_report(f, inputs, eps, atol, rtol, grad_outputs), raise_exception)
+    report = second_order_report(f, inputs, eps, atol, rtol, grad_outputs, params, fast_mode)
+    return _verdict(report, raise_exception)
 
 
 def numerical_grad(f: Callable, *inputs: Any, eps: float = 1e-6) -> tuple:
@@ -335,5 +387,6 @@ def numerical_grad(f: Callable, *inputs: Any, eps: float = 1e-6) -> tuple:
     args = _float64_copies(inputs, [False] * len(inputs))
     with no_grad():
         single = _outputs(f(*args))[1]
-        jac = dict(zip(wrt, _numerical(f, args, wrt, eps)))
+        diffs = _numerical(lambda: f(*args), [args[i] for i in wrt], eps)
+    jac = {i: [(fw + bw) / 2 for fw, bw in row] for i, row in zip(wrt, diffs)}
     return tuple((jac[i][0] if single else tuple(jac[i])) if i in jac else None for i in range(len(inputs)))

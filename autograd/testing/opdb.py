@@ -1,22 +1,26 @@
-"""The op database: every differentiable op of autograd, and the inputs it is checked on.
+"""The op database: every differentiable op of autograd, the one list of them.
 
 Each `OpInfo` calls one op (``fn``), names its PyTorch twin (``torch_fn``, called with torch
-tensors by the comparison tests) and describes each input: a value domain that avoids poles,
-kinks and ties (log on positives, relu away from 0, max on distinct values), and a shape that is
-drawn freely or from the earlier inputs' shapes (broadcasting, matching inner sizes).
+tensors by the comparison tests) and describes each input: a value domain that avoids poles
+(log on positives, divisors away from 0) and a shape that is drawn freely or from the earlier
+inputs' shapes (broadcasting, matching inner sizes). Kinks need no domain: relu is checked at 0
+and max at ties, where gradcheck accepts any subgradient.
 
-Inputs are drawn from a *source* of choices: hypothesis for the property tests (`inputs`), a
-seeded NumPy generator for `run_gradchecks` (``chainrule gradcheck``), through the same code.
+From this list come the property tests (`inputs`, drawn by hypothesis), ``chainrule gradcheck``
+(`run_gradchecks`, on a seeded NumPy generator) and the random programs of
+`autograd.testing.programs`. Adding an op is a Function, its Tensor method and one entry here.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import operator
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,142 +29,22 @@ import autograd as ag
 from ..ops.elementwise import SigmoidGrad, TanhGrad
 from ..tensor import Tensor
 from .gradcheck import first_order_report, second_order_report
+from .sources import DOMAINS, MAX_SIDE, AnyShape, Dims, Fixed, HypothesisSource, NumpySource, Source, broadcast, same
+from .sources import broadcastable as _broadcastable
 
-MAX_SIDE = 4  # small inputs: a Jacobian has (output size x input size) entries
-
-
-# --- where choices come from --------------------------------------------------------------------------
-class Source(Protocol):
-    def integer(self, lo: int, hi: int) -> int:
-        """An integer in [lo, hi]."""
-
-    def reals(self, shape: tuple[int, ...], intervals: Sequence[tuple[float, float]]) -> np.ndarray:
-        """A float64 array of ``shape`` with values in the union of the closed ``intervals``."""
-
-    def permutation(self, n: int) -> np.ndarray:
-        """A permutation of range(n)."""
+ShapeSpec = Callable[[list[Dims], Source], Dims]  # (shapes of the earlier inputs, source) -> shape
 
 
-class NumpySource:
-    """Choices from a seeded ``np.random.Generator`` (no hypothesis needed)."""
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-
-    def integer(self, lo: int, hi: int) -> int:
-        return int(self.rng.integers(lo, hi + 1))
-
-    def reals(self, shape: tuple[int, ...], intervals: Sequence[tuple[float, float]]) -> np.ndarray:
-        bounds = np.asarray(intervals, dtype=np.float64)
-        widths = bounds[:, 1] - bounds[:, 0]
-        which = self.rng.choice(len(bounds), size=shape, p=widths / widths.sum())
-        return np.asarray(bounds[which, 0] + self.rng.uniform(size=shape) * widths[which], dtype=np.float64)
-
-    def permutation(self, n: int) -> np.ndarray:
-        return self.rng.permutation(n)
-
-
-class HypothesisSource:
-    """Choices drawn by hypothesis inside a ``@composite`` strategy, so failures shrink."""
-
-    def __init__(self, draw: Callable) -> None:
-        self.draw = draw
-
-    def integer(self, lo: int, hi: int) -> int:
-        from hypothesis import strategies as st
-
-        return self.draw(st.integers(lo, hi))
-
-    def reals(self, shape: tuple[int, ...], intervals: Sequence[tuple[float, float]]) -> np.ndarray:
-        from hypothesis.extra import numpy as hnp
-
-        return self.draw(hnp.arrays(np.float64, shape, elements=_elements(tuple(intervals))))
-
-    def permutation(self, n: int) -> np.ndarray:
-        from hypothesis import strategies as st
-
-        return np.asarray(self.draw(st.permutations(range(n))), dtype=np.int64)
-
-
-@functools.cache
-def _elements(intervals: tuple[tuple[float, float], ...]) -> Any:
-    from hypothesis import strategies as st
-
-    return st.one_of(*(st.floats(lo, hi) for lo, hi in intervals))
-
-
-# --- value domains ------------------------------------------------------------------------------------
-Domain = Callable[[Source, tuple], np.ndarray]
-
-
-def _union(*intervals: tuple[float, float]) -> Domain:
-    return lambda src, shape: src.reals(shape, intervals)
-
-
-def _distinct(src: Source, shape: tuple[int, ...]) -> np.ndarray:
-    """Values at least 0.1 apart: a shuffled grid of step 0.2, each value moved by up to 0.1."""
-    n = math.prod(shape)
-    grid = src.permutation(n).reshape(shape) - (n - 1) / 2
-    return 0.2 * (grid + src.reals(shape, [(0.0, 0.5)]))
-
-
-DOMAINS: dict[str, Domain] = {
-    "real": _union((-2.0, 2.0)),
-    "positive": _union((0.2, 2.0)),  # log, sqrt, x ** fraction: away from the pole at 0
-    "away_from_zero": _union((-2.0, -0.2), (0.2, 2.0)),  # divisors; relu and abs away from their kink
-    "away_from_one": _union((-2.0, -1.2), (-0.8, 0.8), (1.2, 2.0)),  # |x| away from clip(-1, 1)'s bounds
-    "distinct": _distinct,  # max, min and std: no ties, no zero variance
-    # maximum/minimum: one argument from each, so the two never tie
-    "even_bands": _union(*((k / 2, k / 2 + 0.2) for k in range(-4, 4))),
-    "odd_bands": _union(*((k / 2 + 0.25, k / 2 + 0.45) for k in range(-4, 4))),
-}
-
-
-# --- shapes -------------------------------------------------------------------------------------------
-Shape = tuple[int, ...]
-ShapeSpec = Callable[[list[Shape], Source], Shape]  # (shapes of the earlier inputs, source) -> shape
-
-
-def shape(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = MAX_SIDE) -> ShapeSpec:
-    """Any shape within the bounds."""
-    return lambda prev, src: tuple(src.integer(min_side, max_side) for _ in range(src.integer(min_dims, max_dims)))
-
-
-def fixed(*dims: int) -> ShapeSpec:
-    return lambda prev, src: dims
-
-
-def same(i: int = 0) -> ShapeSpec:
-    """The shape of input ``i``."""
-    return lambda prev, src: prev[i]
-
-
-def _broadcastable(src: Source, base: Shape) -> Shape:
-    """A shape that broadcasts with ``base`` in both directions.
-
-    Up to one axis longer (three axes at most, unless base has more); right-aligned, each axis is
-    base's size or 1 where base has a size, and any size where base has 1 or no axis.
-    """
-    ndim = src.integer(0, max(len(base), min(len(base) + 1, 3)))
-    sides = []
-    for k in range(1, ndim + 1):
-        b = base[-k] if k <= len(base) else 1
-        sides.append(src.integer(1, MAX_SIDE) if b == 1 else (b, 1)[src.integer(0, 1)])
-    return tuple(reversed(sides))
-
-
-def broadcast(*of: int) -> ShapeSpec:
-    """A shape that broadcasts with the broadcast of inputs ``of`` (input 0 by default)."""
-    return lambda prev, src: _broadcastable(src, np.broadcast_shapes(*(prev[i] for i in of or (0,))))
+shape = AnyShape  # shape(min_dims, max_dims, min_side, max_side): any shape within the bounds
 
 
 # --- the database -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Input:
-    """One argument of an op: its value domain (a key of `DOMAINS`) and its shape."""
+    """One argument of an op: its value domain (a key of `sources.DOMAINS`) and its shape."""
 
     domain: str = "real"
-    shape: ShapeSpec = field(default_factory=shape)
+    shape: ShapeSpec = field(default_factory=AnyShape)
     requires_grad: bool = True
 
 
@@ -175,14 +59,13 @@ class OpInfo:
     notes: str = field(default="", repr=False)
 
 
-def _in_torch(fn: Callable) -> Callable:
-    """The torch twin of an expression that reads the same on torch tensors (operators, methods)."""
-    return lambda torch, *xs: fn(*xs)
-
-
-def _op(name: str, fn: Callable, *inputs: Input, torch_fn: Callable | None = None, notes: str = "") -> OpInfo:
-    """An OpInfo; one real input of any shape unless given, the same expression in torch unless given."""
-    return OpInfo(name, fn, torch_fn or _in_torch(fn), inputs or (Input(),), notes)
+def _op(
+    name: str, fn: Callable, *inputs: Input | ShapeSpec, torch_fn: Callable | None = None, notes: str = ""
+) -> OpInfo:
+    """An OpInfo; one real input of any shape unless given (a bare shape spec: a real input of that
+    shape), the same expression in torch unless given (operators and methods read the same there)."""
+    specs = tuple(i if isinstance(i, Input) else Input("real", i) for i in inputs)
+    return OpInfo(name, fn, torch_fn or (lambda torch, *xs: fn(*xs)), specs or (Input(),), notes)
 
 
 def _binary(name: str, fn: Callable, a: str = "real", b: str = "real", torch_fn: Callable | None = None) -> OpInfo:
@@ -199,8 +82,8 @@ _REDUCTIONS: list[tuple[str, str, Callable, str]] = [
     # name, domain, torch reduction taking (x, dims, keepdim)
     ("sum", "real", lambda x, d, k: x.sum(d, keepdim=k), ""),
     ("mean", "real", lambda x, d, k: x.mean(d, keepdim=k), ""),
-    ("max", "distinct", lambda x, d, k: x.amax(d, keepdim=k), "ties split the gradient (tests/autograd/test_kinks.py)"),
-    ("min", "distinct", lambda x, d, k: x.amin(d, keepdim=k), "ties split the gradient (tests/autograd/test_kinks.py)"),
+    ("max", "real", lambda x, d, k: x.amax(d, keepdim=k), "ties split the gradient (tests/autograd/test_kinks.py)"),
+    ("min", "real", lambda x, d, k: x.amin(d, keepdim=k), "ties split the gradient (tests/autograd/test_kinks.py)"),
     ("var", "real", lambda x, d, k: x.var(d, correction=0, keepdim=k), ""),
     ("std", "distinct", lambda x, d, k: x.std(d, correction=0, keepdim=k), "sqrt kink at zero variance"),
     ("logsumexp", "real", lambda x, d, k: x.logsumexp(d, keepdim=k), ""),
@@ -231,7 +114,10 @@ def _einsum(subscripts: str) -> OpInfo:
     operands = subscripts.split("->")[0].split(",")
 
     def operand_shape(k: int) -> ShapeSpec:
-        def spec(prev: list[Shape], src: Source) -> Shape:
+        if k == 0:
+            return shape(len(operands[0]), len(operands[0]))
+
+        def spec(prev: list[Dims], src: Source) -> Dims:
             sizes: dict[str, int] = {}
             for letters, s in zip(operands, prev):
                 sizes.update(zip(letters, s))
@@ -250,7 +136,7 @@ def _einsum(subscripts: str) -> OpInfo:
 def _operand_of(*from_a: int | slice, free: int = 1) -> ShapeSpec:
     """The second operand of a contraction: sizes taken from input 0's axes, then free axes."""
 
-    def spec(prev: list[Shape], src: Source) -> Shape:
+    def spec(prev: list[Dims], src: Source) -> Dims:
         a = prev[0]
         taken = tuple(x for i in from_a for x in (a[i] if isinstance(i, slice) else (a[i],)))
         return taken + shape(0, free)(prev, src)
@@ -258,18 +144,14 @@ def _operand_of(*from_a: int | slice, free: int = 1) -> ShapeSpec:
     return spec
 
 
-def _batched_operand(prev: list[Shape], src: Source) -> Shape:
+def _batched_operand(prev: list[Dims], src: Source) -> Dims:
     """b for a @ b with stacks of matrices: batch axes broadcast with a's (both ways), rows = a's columns."""
     a = prev[0]
     return _broadcastable(src, a[:-2]) + (a[-1], src.integer(1, MAX_SIDE))
 
 
-def _summed_shape(shape: Shape) -> Shape:
-    return tuple(1 if i % 2 else n for i, n in enumerate(shape[1:]))
-
-
-def _matmul(name: str, a: ShapeSpec, b: ShapeSpec) -> OpInfo:
-    return _op(name, lambda x, y: x @ y, Input("real", a), Input("real", b))
+def _summed_shape(dims: Dims) -> Dims:
+    return tuple(1 if i % 2 else n for i, n in enumerate(dims[1:]))
 
 
 OPS: list[OpInfo] = [
@@ -295,38 +177,26 @@ OPS: list[OpInfo] = [
     _op("tanh", lambda x: x.tanh()),
     _op("sigmoid", lambda x: x.sigmoid()),
     # the fused gradients that tanh and sigmoid use in backward: primitives with backwards of their own
-    _op(
-        "tanh_grad",
-        lambda g, y: TanhGrad.apply(g, y),
-        Input(),
-        Input(shape=same(0)),
-        torch_fn=lambda torch, g, y: g * (1 - y * y),
-    ),
-    _op(
-        "sigmoid_grad",
-        lambda g, y: SigmoidGrad.apply(g, y),
-        Input(),
-        Input(shape=same(0)),
-        torch_fn=lambda torch, g, y: g * y * (1 - y),
-    ),
-    _op("relu", lambda x: x.relu(), Input("away_from_zero"), notes="relu'(0) = 0"),
-    _op("abs", lambda x: x.abs(), Input("away_from_zero"), notes="abs'(0) = 0"),
+    _op("tanh_grad", TanhGrad.apply, Input(), Input(shape=same(0)), torch_fn=lambda torch, g, y: g * (1 - y * y)),
+    _op("sigmoid_grad", SigmoidGrad.apply, Input(), Input(shape=same(0)), torch_fn=lambda torch, g, y: g * y * (1 - y)),
+    _op("relu", lambda x: x.relu(), notes="relu'(0) = 0"),
+    _op("abs", lambda x: x.abs(), notes="abs'(0) = 0"),
     _op(
         "clip",
         lambda x: x.clip(-1.0, 1.0),
-        Input("away_from_one"),
+        Input(),
         torch_fn=lambda torch, x: x.clamp(-1.0, 1.0),
         notes="the gradient passes on the closed interval [min, max]",
     ),
-    _op("clip_min", lambda x: x.clip(0.0, None), Input("away_from_zero"), torch_fn=lambda torch, x: x.clamp(min=0.0)),
-    _binary("maximum", ag.maximum, "even_bands", "odd_bands", lambda torch, a, b: torch.maximum(a, b)),
-    _binary("minimum", ag.minimum, "even_bands", "odd_bands", lambda torch, a, b: torch.minimum(a, b)),
+    _op("clip_min", lambda x: x.clip(0.0, None), torch_fn=lambda torch, x: x.clamp(min=0.0)),
+    _binary("maximum", ag.maximum, torch_fn=lambda torch, a, b: torch.maximum(a, b)),
+    _binary("minimum", ag.minimum, torch_fn=lambda torch, a, b: torch.minimum(a, b)),
     _op(
         "where",
         lambda c, a, b: ag.where(c > 0, a, b),
-        Input("away_from_zero", requires_grad=False),
-        Input("real", broadcast(0)),
-        Input("real", broadcast(0, 1)),
+        Input(requires_grad=False),
+        broadcast(0),
+        broadcast(0, 1),
         torch_fn=lambda torch, c, a, b: torch.where(c > 0, a, b),
         notes="the condition compares the first input with 0; that input gets no gradient",
     ),
@@ -336,12 +206,12 @@ OPS: list[OpInfo] = [
     _op("reshape", lambda x: x.reshape(x.shape[::-1])),
     _op("reshape_flat", lambda x: x.reshape(-1)),
     _op("transpose", lambda x: x.transpose(), torch_fn=lambda torch, x: x.permute(tuple(reversed(range(x.ndim))))),
-    _op("permute", lambda x: x.permute(1, 2, 0), Input("real", shape(3, 3))),
-    _op("swapaxes", lambda x: x.swapaxes(0, -1), Input("real", shape(1))),
+    _op("permute", lambda x: x.permute(1, 2, 0), shape(3, 3)),
+    _op("swapaxes", lambda x: x.swapaxes(0, -1), shape(1)),
     _op("flatten", lambda x: x.flatten()),
-    _op("flatten_1_-1", lambda x: x.flatten(1, -1), Input("real", shape(2))),
+    _op("flatten_1_-1", lambda x: x.flatten(1, -1), shape(2)),
     _op("squeeze", lambda x: x.squeeze()),
-    _op("squeeze_axis", lambda x: x.squeeze(1), Input("real", fixed(3, 1, 2))),
+    _op("squeeze_axis", lambda x: x.squeeze(1), Fixed((3, 1, 2))),
     _op("unsqueeze", lambda x: x.unsqueeze(0)),
     _op("unsqueeze_last", lambda x: x.unsqueeze(-1)),
     # a new leading axis, and every axis of size 1 stretched to 3
@@ -354,22 +224,22 @@ OPS: list[OpInfo] = [
         torch_fn=lambda torch, x: x.sum_to_size(_summed_shape(x.shape)),
     ),
     # indexing
-    _op("getitem_slices", lambda x: x[1:, ::2], Input("real", shape(2))),
-    _op("getitem_reversed", lambda x: x[::-1], Input("real", shape(1)), torch_fn=lambda torch, x: x.flip(0)),
-    _op("getitem_int", lambda x: x[1], Input("real", shape(1, min_side=2))),
-    _op("getitem_ellipsis", lambda x: x[..., -1], Input("real", shape(1))),
-    _op("getitem_none", lambda x: x[None, :, None], Input("real", shape(1))),
+    _op("getitem_slices", lambda x: x[1:, ::2], shape(2)),
+    _op("getitem_reversed", lambda x: x[::-1], shape(1), torch_fn=lambda torch, x: x.flip(0)),
+    _op("getitem_int", lambda x: x[1], shape(1, min_side=2)),
+    _op("getitem_ellipsis", lambda x: x[..., -1], shape(1)),
+    _op("getitem_none", lambda x: x[None, :, None], shape(1)),
     _op(
         "getitem_repeated_indices",
         lambda x: x[np.array([0, 1, 0, 0])],
-        Input("real", shape(1, min_side=2)),
+        shape(1, min_side=2),
         torch_fn=lambda torch, x: x[torch.tensor([0, 1, 0, 0])],
         notes="repeated indices accumulate their gradients",
     ),
     _op(
         "getitem_array_after_slice",
         lambda x: x[:, np.array([[1, 1], [0, 1]])],
-        Input("real", shape(2, min_side=2)),
+        shape(2, min_side=2),
         torch_fn=lambda torch, x: x[:, torch.tensor([[1, 1], [0, 1]])],
     ),
     _op(
@@ -382,102 +252,88 @@ OPS: list[OpInfo] = [
     _op(
         "concatenate",
         lambda a, b: ag.concatenate([a, b], axis=0),
-        Input("real", shape(1)),
-        Input("real", lambda prev, src: (src.integer(1, MAX_SIDE),) + prev[0][1:]),
+        shape(1),
+        lambda prev, src: (src.integer(1, MAX_SIDE),) + prev[0][1:],
         torch_fn=lambda torch, a, b: torch.cat([a, b], dim=0),
     ),
     _op(
         "concatenate_last_axis",
         lambda a, b, c: ag.concatenate([a, b, c], axis=-1),
-        Input("real", shape(1)),
-        Input("real", same(0)),
-        Input("real", same(0)),
+        shape(1),
+        same(0),
+        same(0),
         torch_fn=lambda torch, a, b, c: torch.cat([a, b, c], dim=-1),
     ),
-    _op(
-        "stack",
-        lambda a, b: ag.stack([a, b]),
-        Input(),
-        Input("real", same(0)),
-        torch_fn=lambda torch, a, b: torch.stack([a, b]),
-    ),
+    _op("stack", lambda a, b: ag.stack([a, b]), Input(), same(0), torch_fn=lambda torch, a, b: torch.stack([a, b])),
     _op(
         "stack_last_axis",
         lambda a, b: ag.stack([a, b], axis=-1),
         Input(),
-        Input("real", same(0)),
+        same(0),
         torch_fn=lambda torch, a, b: torch.stack([a, b], dim=-1),
     ),
     _op(
         "split_sections",
         lambda x: ag.split(x, 2, axis=0),
-        Input("real", lambda prev, src: (2 * src.integer(1, 2),) + shape(0, 2)(prev, src)),
+        lambda prev, src: (2 * src.integer(1, 2),) + shape(0, 2)(prev, src),
         torch_fn=lambda torch, x: torch.split(x, x.shape[0] // 2, dim=0),  # torch takes the piece size
     ),
     _op(
         "split_indices",
         lambda x: ag.split(x, [1, 3], axis=-1),
-        Input("real", shape(1)),
+        shape(1),
         torch_fn=lambda torch, x: torch.tensor_split(x, [1, 3], dim=-1),
         notes="cut points past the end give empty pieces, as np.split",
     ),
-    _op(
-        "pad",
-        lambda x: ag.pad(x, 1),
-        Input("real", shape(1)),
-        torch_fn=lambda torch, x: torch.nn.functional.pad(x, (1, 1) * x.ndim),
-    ),
+    _op("pad", lambda x: ag.pad(x, 1), shape(1), torch_fn=lambda torch, x: torch.nn.functional.pad(x, (1, 1) * x.ndim)),
     _op(
         "pad_widths_value",
         lambda x: ag.pad(x, ((1, 0), (0, 2)), value=0.5),
-        Input("real", shape(2, 2)),
+        shape(2, 2),
         torch_fn=lambda torch, x: torch.nn.functional.pad(x, (0, 2, 1, 0), value=0.5),  # last axis first
     ),
     _op(
         "unfold",
         lambda x: ag.unfold(x, 2, 1),
-        Input("real", shape(4, 4, min_side=2, max_side=3)),
+        shape(4, 4, min_side=2, max_side=3),
         torch_fn=lambda torch, x: x.unfold(2, 2, 1).unfold(3, 2, 1),
         notes="overlapping windows: each input element is summed over every window that holds it",
     ),
     _op(
         "unfold_strided",
         lambda x: ag.unfold(x, (3, 2), stride=(2, 1)),
-        Input("real", lambda prev, src: (1, src.integer(1, 2), src.integer(3, 5), src.integer(2, 4))),
+        lambda prev, src: (1, src.integer(1, 2), src.integer(3, 5), src.integer(2, 4)),
         torch_fn=lambda torch, x: x.unfold(2, 3, 2).unfold(3, 2, 1),
         notes="windows that do not fit are dropped",
     ),
     _op(
-        "unfold_1d",
-        lambda x: ag.unfold(x, (2,), 1),
-        Input("real", shape(1, min_side=2)),
-        torch_fn=lambda torch, x: x.unfold(-1, 2, 1),
+        "unfold_1d", lambda x: ag.unfold(x, (2,), 1), shape(1, min_side=2), torch_fn=lambda torch, x: x.unfold(-1, 2, 1)
     ),
     # linear algebra
-    _matmul("matmul", shape(2, 2), _operand_of(-1)),
-    _matmul("matmul_vec_mat", shape(1, 1), _operand_of(-1)),
-    _matmul("matmul_mat_vec", shape(2, 2), _operand_of(-1, free=0)),
-    _matmul("matmul_vec_vec", shape(1, 1), _operand_of(-1, free=0)),
-    _matmul("matmul_batched_broadcast", shape(3, 4, max_side=3), _batched_operand),
+    _op("matmul", operator.matmul, shape(2, 2), _operand_of(-1)),
+    _op("matmul_vec_mat", operator.matmul, shape(1, 1), _operand_of(-1)),
+    _op("matmul_mat_vec", operator.matmul, shape(2, 2), _operand_of(-1, free=0)),
+    _op("matmul_vec_vec", operator.matmul, shape(1, 1), _operand_of(-1, free=0)),
+    _op("matmul_batched_broadcast", operator.matmul, shape(3, 4, max_side=3), _batched_operand),
     _op(
         "tensordot_axes1",
         lambda a, b: ag.tensordot(a, b, axes=1),
-        Input("real", shape(1, 2)),
-        Input("real", _operand_of(-1)),
+        shape(1, 2),
+        _operand_of(-1),
         torch_fn=lambda torch, a, b: torch.tensordot(a, b, dims=1),
     ),
     _op(
         "tensordot_axes2",
         lambda a, b: ag.tensordot(a, b, axes=2),
-        Input("real", shape(2, 3, max_side=3)),
-        Input("real", _operand_of(slice(-2, None))),
+        shape(2, 3, max_side=3),
+        _operand_of(slice(-2, None)),
         torch_fn=lambda torch, a, b: torch.tensordot(a, b, dims=2),
     ),
     _op(
         "tensordot_axis_pairs",
         lambda a, b: ag.tensordot(a, b, axes=([0], [0])),
-        Input("real", shape(1, 2)),
-        Input("real", _operand_of(0)),
+        shape(1, 2),
+        _operand_of(0),
         torch_fn=lambda torch, a, b: torch.tensordot(a, b, dims=([0], [0])),
     ),
     _einsum("ij,jk->ik"),
@@ -491,11 +347,11 @@ OPS: list[OpInfo] = [
 
 # --- drawing inputs -----------------------------------------------------------------------------------
 def _build(op: OpInfo, src: Source) -> list[Tensor]:
-    shapes: list[Shape] = []
+    shapes: list[Dims] = []
     args = []
     for inp in op.inputs:
         shapes.append(inp.shape(shapes, src))
-        values = DOMAINS[inp.domain](src, shapes[-1])
+        values = DOMAINS[inp.domain].draw(src, shapes[-1])
         args.append(Tensor(np.asarray(values, dtype=np.float64), requires_grad=inp.requires_grad))
     return args
 
@@ -519,13 +375,20 @@ def sample(op: OpInfo, rng: np.random.Generator) -> list[Tensor]:
 
 
 class CheckResult(NamedTuple):
+    """One op through one check; the errors are nan where the check itself raised."""
+
     op: str
     order: int  # 1: gradcheck, 2: gradgradcheck
     passed: bool
-    worst_error: float  # |analytic - numerical| at the worst entry; nan if the check raised
+    max_abs_error: float  # max |analytic - numerical| over the smooth entries
+    max_rel_error: float  # max |analytic - numerical| / |numerical| where |numerical| > atol
+    kinks: int  # entries where the one-sided differences disagree
+    seconds: float
 
 
-def run_gradchecks(ops: Sequence[OpInfo] = OPS, seed: int = 0) -> list[CheckResult]:
+def run_gradchecks(
+    ops: Sequence[OpInfo] = OPS, seed: int = 0, atol: float = 1e-5, rtol: float = 1e-3
+) -> list[CheckResult]:
     """Run every op through gradcheck and gradgradcheck on inputs drawn from NumPy with ``seed``.
 
     Each op gets its own generator (seeded with ``seed`` and the op's name), so the samples of
@@ -534,10 +397,30 @@ def run_gradchecks(ops: Sequence[OpInfo] = OPS, seed: int = 0) -> list[CheckResu
     results = []
     for op in ops:
         args = sample(op, np.random.default_rng([seed, zlib.crc32(op.name.encode())]))
-        for order, report in ((1, first_order_report), (2, second_order_report)):
+        for order, check in ((1, first_order_report), (2, second_order_report)):
+            start = time.perf_counter()
             try:
-                r = report(op.fn, args, eps=1e-6, atol=1e-5, rtol=1e-3)
-                results.append(CheckResult(op.name, order, r.ok, r.worst_error))
+                r = check(op.fn, args, eps=1e-6, atol=atol, rtol=rtol)
+                row = (r.ok, r.max_abs_error, r.max_rel_error, r.kinks)
             except Exception:  # the CLI reports a crashing op as failed and goes on
-                results.append(CheckResult(op.name, order, False, math.nan))
+                row = (False, math.nan, math.nan, 0)
+            results.append(CheckResult(op.name, order, *row, time.perf_counter() - start))
     return results
+
+
+def format_results(results: Sequence[CheckResult], atol: float = 1e-5, rtol: float = 1e-3) -> str:
+    """The table that ``chainrule gradcheck`` prints: one line per op and order, and a verdict."""
+    width = max([len("op"), *(len(r.op) for r in results)])
+    lines = [f"{'op':<{width}}  order  result  max|a-n|  max_rel  kinks  time_ms"]
+    for r in results:
+        lines.append(
+            f"{r.op:<{width}}  {r.order:>5}  {'ok' if r.passed else 'FAIL':<6}  {r.max_abs_error:8.1e}  "
+            f"{r.max_rel_error:7.1e}  {r.kinks:>5}  {1000 * r.seconds:7.1f}"
+        )
+    lines.append(
+        f"tolerance |a - n| <= {atol:g} + {rtol:g} |n|; kinks: entries whose one-sided differences disagree, "
+        f"passed when the analytic value lies between them"
+    )
+    failed = sum(not r.passed for r in results)
+    lines.append(f"{len(results) - failed} of {len(results)} checks passed")
+    return "\n".join(lines)

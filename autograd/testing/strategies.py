@@ -1,12 +1,19 @@
-"""Hypothesis strategies for property tests of your own ops, built on ``hypothesis.extra.numpy``.
+"""Hypothesis strategies for property tests of your own ops.
+
+Shapes are drawn by the same code that draws the op database's inputs (`autograd.testing.sources`);
+`programs` is `autograd.testing.programs.cases`: random programs of our ops around yours.
 
 from hypothesis import given
-from autograd.testing import gradcheck
-from autograd.testing.strategies import shapes, tensors
+from autograd.testing import gradcheck, gradgradcheck
+from autograd.testing.strategies import programs, shapes, tensors
 
 @given(tensors(shape=shapes(max_dims=3)))
 def test_my_op(x):
     assert gradcheck(my_op, x)
+
+@given(programs(my_op))
+def test_my_op_in_programs(case):
+    assert gradgradcheck(case.program, *case.leaves())
 """
 
 from __future__ import annotations
@@ -18,8 +25,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from ..tensor import Tensor
+from .opdb import OpInfo, inputs
+from .programs import cases as programs
+from .sources import AnyShape, HypothesisSource, broadcastable
 
-__all__ = ["axes", "broadcastable_shapes", "shapes", "tensors"]
+__all__ = ["OpInfo", "axes", "broadcastable_shapes", "inputs", "programs", "shapes", "tensors"]
 
 
 def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 1, max_side: int = 5) -> st.SearchStrategy:
@@ -27,7 +37,8 @@ def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 1, max_side: in
 
     Example: ``shapes(max_dims=2)`` draws ``()``, ``(3,)``, ``(1, 5)``, ...
     """
-    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+    spec = AnyShape(min_dims, max_dims, min_side, max_side)
+    return st.composite(lambda draw: spec([], HypothesisSource(draw)))()
 
 
 def broadcastable_shapes(
@@ -46,9 +57,12 @@ def broadcastable_shapes(
     Example: for ``shape=(3, 1)``: ``()``, ``(1,)``, ``(3, 4)``, ``(2, 1, 1)``, ...; then
     ``np.broadcast_shapes(shape, drawn)`` always succeeds.
     """
-    return hnp.broadcastable_shapes(
-        tuple(shape), min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
-    )
+    shape = tuple(shape)
+    max_dims = len(shape) + 2 if max_dims is None else max_dims
+    max_side = max((*shape, min_side)) + 2 if max_side is None else max_side
+    return st.composite(
+        lambda draw: broadcastable(HypothesisSource(draw), shape, min_dims, max_dims, min_side, max_side)
+    )()
 
 
 def axes(ndim: int, min_size: int = 0, max_size: int | None = None, allow_none: bool = True) -> st.SearchStrategy:

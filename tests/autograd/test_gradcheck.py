@@ -6,6 +6,7 @@ import pytest
 import autograd as ag
 from autograd import Function, tensor
 from autograd.testing import GradcheckError, gradcheck, gradgradcheck, numerical_grad
+from autograd.testing.gradcheck import first_order_report
 
 
 def f64(values, **kwargs):
@@ -272,3 +273,18 @@ def test_gradgradcheck_takes_given_grad_outputs_of_the_output_shape():
 def test_gradgradcheck_can_return_false():
     x = f64([0.5, 2.0], requires_grad=True)
     assert gradgradcheck(SquareThroughData.apply, x, raise_exception=False) is False
+
+
+# --- the report --------------------------------------------------------------------------------------------
+def test_the_report_gives_the_largest_difference_not_the_entry_with_least_slack():
+    x = f64([0.5, -1.0, 2.0])
+    report = first_order_report(lambda t: t.exp(), [x])
+    (J,) = numerical_grad(lambda t: t.exp(), x)
+    differences = np.abs(np.diag(np.exp(x.data)) - J)
+    # the off-diagonal zeros agree exactly (the least slack), the diagonal does not
+    assert report.ok and report.entries == 9 and report.kinks == 0
+    assert report.max_abs_error == pytest.approx(differences.max(), rel=1e-3) and report.max_abs_error > 0
+    assert report.max_rel_error == pytest.approx((differences / np.abs(J).clip(1e-300)).max(), rel=1e-3)
+    summary = report.summary()
+    assert "entries compared: 9" in summary and "0 at kinks" in summary
+    assert "tolerance 1e-05 + 0.001 |numerical|" in summary

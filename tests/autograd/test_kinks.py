@@ -2,14 +2,18 @@
 
 relu'(0) = 0 and abs'(0) = 0; clip passes the gradient on the closed interval [min, max];
 max/min reductions and maximum/minimum split the gradient equally between tied elements;
-repeated indices accumulate. All as PyTorch, which the last test confirms where installed.
+repeated indices accumulate. All as PyTorch, which the torch tests confirm where installed.
+At these points gradcheck accepts any value between the one-sided slopes, and no other.
 """
 
 import numpy as np
 import pytest
 
 import autograd as ag
-from autograd import tensor
+import nn
+from autograd import Function, tensor
+from autograd.testing import GradcheckError, gradcheck
+from autograd.testing.gradcheck import first_order_report, second_order_report
 
 
 def grad_of(f, *values, upstream=None):
@@ -120,3 +124,68 @@ def test_maximum_ties_agree_with_pytorch(torch):
     torch.maximum(ta, tb).sum().backward()
     np.testing.assert_array_equal(a, ta.grad.numpy())
     np.testing.assert_array_equal(b, tb.grad.numpy())
+
+
+# --- gradcheck at kinks: a subgradient between the one-sided slopes passes, another fails -----------
+class ReluWithSlopeTwoAtZero(Function):
+    """relu whose derivative at 0 is 2: outside [0, 1], so not a subgradient."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.maximum(x.data, 0.0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * tensor(np.select([x.data > 0, x.data == 0], [1.0, 2.0], 0.0))
+
+
+AT_KINKS = [
+    ("relu", lambda x: x.relu(), [-1.0, 0.0, 2.0]),
+    ("abs", lambda x: x.abs(), [-1.5, 0.0, 2.0]),
+    ("clip", lambda x: x.clip(-1.0, 1.0), [-2.0, -1.0, 0.0, 1.0, 2.0]),
+    ("max", lambda x: x.max(), [1.0, 3.0, 3.0]),
+    ("min_axis", lambda x: x.min(axis=0), [[1.0, 2.0], [1.0, 0.0], [4.0, 0.0]]),
+    ("maximum", lambda x: ag.maximum(x, x[::-1]), [1.0, 2.0, 1.0]),
+    ("max_pool", lambda x: nn.functional.max_pool2d(x, 2, 1), [[[[1.0, 1.0, 0.0], [1.0, 0.5, 2.0], [2.0, 2.0, 2.0]]]]),
+    ("square_then_max", lambda x: (x * x).max(), [-1.0, 1.0, 0.0]),
+]
+
+
+@pytest.mark.parametrize(("name", "f", "x"), AT_KINKS, ids=[k[0] for k in AT_KINKS])
+def test_gradcheck_and_gradgradcheck_pass_at_kinks_and_count_them(name, f, x):
+    x = tensor(np.asarray(x, dtype=np.float64))
+    first = first_order_report(f, [x])
+    assert first.ok and first.kinks > 0
+    assert second_order_report(f, [x]).ok  # there the gradient itself jumps
+    # away from the kinks, nothing is counted
+    assert first_order_report(f, [x + 0.1 * np.arange(x.size).reshape(x.shape) + 0.01]).kinks == 0
+
+
+def test_a_wrong_subgradient_fails_and_the_message_shows_the_one_sided_slopes():
+    x = tensor([-1.0, 0.0, 2.0])
+    assert gradcheck(ReluWithSlopeTwoAtZero.apply, tensor([-1.0, 0.5, 2.0]))  # right away from 0
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(ReluWithSlopeTwoAtZero.apply, x)
+    msg = str(info.value)
+    assert "input 0 index (1,)" in msg and "analytic:   2\n" in msg
+    assert "at a kink: one-sided differences 0 and 1" in msg
+
+
+def test_a_wrong_gradient_next_to_a_kink_still_fails():
+    # -1 is a subgradient of abs at 0, but at 2, where abs is smooth, it is simply wrong
+    with pytest.raises(GradcheckError, match="index \\(2,\\)"):
+        gradcheck(lambda t: AbsWrongSign.apply(t), tensor([-1.0, 0.0, 2.0]))
+
+
+class AbsWrongSign(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * tensor(-np.ones_like(x.data))

@@ -6,8 +6,8 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from autograd import Function, Tensor
-from autograd.testing import GradcheckError, gradcheck
-from autograd.testing.strategies import axes, broadcastable_shapes, shapes, tensors
+from autograd.testing import GradcheckError, gradcheck, gradgradcheck
+from autograd.testing.strategies import axes, broadcastable_shapes, programs, shapes, tensors
 
 
 @given(shapes(min_dims=1, max_dims=3, min_side=2, max_side=4))
@@ -126,4 +126,21 @@ def test_users_wrong_op_is_caught_by_the_same_property():
         assert gradcheck(SoftplusWithWrongSign.apply, x)
 
     with pytest.raises(GradcheckError, match="input 0"):
+        property_of_wrong_op()
+
+
+# --- random programs around a user's op ---------------------------------------------------------------
+@given(programs(Softplus.apply, max_ops=5))
+def test_users_op_in_random_programs_passes_first_and_second_order_checks(case):
+    assert any(step.op == "Softplus" for step in case.program.steps)
+    xs = case.leaves()
+    assert gradcheck(case.program, *xs) and gradgradcheck(case.program, *xs)
+
+
+def test_users_wrong_op_is_caught_inside_random_programs():
+    @given(programs(SoftplusWithWrongSign.apply, max_ops=5))
+    def property_of_wrong_op(case):
+        assert gradcheck(case.program, *case.leaves())
+
+    with pytest.raises(GradcheckError):
         property_of_wrong_op()

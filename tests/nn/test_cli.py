@@ -37,6 +37,7 @@ def test_train_writes_every_output_file(tmp_path, capsys, options):
     assert train(tmp_path, *options) == 0
     out = capsys.readouterr().out
     assert "test accuracy" in out and "after 1 epoch\n" in out
+    assert out.index("trainable params:") < out.index("test accuracy")  # the model's summary comes first
     for name in ("model.npz", "history.json", "curves.png", "graph.svg", "checkpoint.npz"):
         assert (tmp_path / name).is_file(), name
         assert str(tmp_path / name) in out
@@ -77,6 +78,7 @@ def test_help_exits_0(capsys, command):
         (["train", "--data", "digits", "--data-dir", "."], "only used with --data cifar10"),
         (["graph", "--model", "mlp"], "-o"),
         (["graph", "--model", "mlp", "-o", "g.gif"], "format"),
+        (["graph", "--model", "mlp", "-o", "g.svg", "--depth", "-1"], "--depth"),
     ],
 )
 def test_bad_arguments_give_one_line_and_status_2(capsys, argv, message):
@@ -169,7 +171,18 @@ def test_graph_writes_dot_source(tmp_path, capsys):
     path = tmp_path / "step.dot"
     assert main(["graph", "--model", "cnn", "--data", "digits", "-o", str(path), "--show-grads"]) == 0
     source = path.read_text()
-    assert source.startswith("digraph") and "0.weight" in source and "loss" in source
+    assert source.startswith("digraph") and "0: Conv2d" in source and "loss" in source
+    assert "0.weight" not in source  # at depth 1 a layer is one node, its parameters inside it
+
+
+def test_graph_depth_rankdir_and_grad_flow(tmp_path):
+    path = tmp_path / "step.dot"
+    argv = ["graph", "--model", "cnn", "-o", str(path)]
+    assert main([*argv, "--depth", "all", "--rankdir", "LR", "--grad-flow"]) == 0
+    source = path.read_text()
+    assert "0.weight" in source and "MatMul" in source and "rankdir=LR" in source and "gradient norm" in source
+    assert main([*argv, "--depth", "0"]) == 0
+    assert "model: Sequential" in path.read_text() and "rankdir=TB" in path.read_text()
 
 
 @needs_dot
@@ -182,9 +195,11 @@ def test_graph_writes_svg_of_an_mlp(tmp_path):
 def test_gradcheck_prints_a_table_for_the_chosen_ops(capsys):
     assert main(["gradcheck", "--op", "add", "mul", "--order", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["op", "order", "result", "worst", "error"]
-    assert sorted(line.split()[0] for line in lines[1:-1]) == ["add", "mul"]
-    assert all(line.split()[1:3] == ["1", "ok"] for line in lines[1:-1])
+    assert lines[0].split() == ["op", "order", "result", "max|a-n|", "max_rel", "kinks", "time_ms"]
+    rows = [line.split() for line in lines[1:-2]]
+    assert sorted(row[0] for row in rows) == ["add", "mul"]
+    assert all(row[1:3] == ["1", "ok"] and 0 < float(row[3]) < 1e-6 and float(row[6]) > 0 for row in rows)
+    assert "tolerance |a - n| <= 1e-05 + 0.001 |n|" in lines[-2] and lines[-1] == "2 of 2 checks passed"
 
 
 def test_gradcheck_rejects_unknown_ops(capsys):

@@ -149,3 +149,14 @@ def test_plot_history_writes_a_png(tmp_path):
     ])
     path = plot_history(history, tmp_path / "curves.png")
     assert path.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_plot_history_puts_the_loss_on_a_log_axis(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    scales = []
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: scales.extend(ax.get_yscale() for ax in self.axes))
+    history = History([{"epoch": 1, "train_loss": 1.0, "train_acc": 0.5, "test_loss": 1.1, "test_acc": 0.4,
+                        "seconds": 1.0}])
+    plot_history(history, tmp_path / "curves.png")
+    assert scales == ["log", "linear"]  # loss, accuracy

@@ -151,7 +151,7 @@ CASES = {
         lambda: F.conv2d(T(1, 2, 5, 5), T(3, 3, 3, 3)),
         Error(ValueError, r"conv2d: input of shape \(1, 2, 5, 5\) does not fit a weight of shape \(3, 3, 3, 3\)"),
     ),
-    "conv2d 3-d input": (lambda: F.conv2d(T(2, 5, 5), T(3, 2, 3, 3)), Error(ValueError, r"conv2d: .*\(2, 5, 5\)")),
+    "conv2d 2-d input": (lambda: F.conv2d(T(5, 5), T(3, 2, 3, 3)), Error(ValueError, r"conv2d: .*\(5, 5\)")),
     "conv2d bias": (lambda: F.conv2d(T(1, 1, 5, 5), T(2, 1, 3, 3), T(3)), Error(ValueError, r"conv2d: bias .*\(3,\)")),
     "conv2d kernel too big": (
         lambda: F.conv2d(T(1, 1, 2, 2), T(1, 1, 3, 3)),
@@ -406,7 +406,7 @@ CASES = {
     "grad of an unused input": (lambda: ag.grad((T(3) * 2).sum(), T(3)), Error(RuntimeError, "allow_unused=True")),
     "item of 3 elements": (lambda: T(3).item(), Error(ValueError, r"one element, got shape \(3,\)")),
     "clip without bounds": (lambda: T(3).clip(), Error(ValueError, "clip: at least one of min and max")),
-    "pad negative": (lambda: ag.pad(T(2, 3), -1), Error(ValueError, "pad: negative pad_width -1")),
+    "pad crops more than an axis holds": (lambda: ag.pad(T(2, 3), -2), Error(ValueError, r"pad: .*crops .*\(2, 3\)")),
     "pad too many axes": (lambda: ag.pad(T(2, 3), ((1, 1),) * 3), Error(ValueError, r"pad: .*\(2, 3\)")),
     "unfold kernel too big": (lambda: ag.unfold(T(1, 1, 3, 3), 4), Error(ValueError, r"unfold: kernel \(4, 4\)")),
     "unfold kernel 0": (lambda: ag.unfold(T(1, 1, 3, 3), 0), Error(ValueError, r"unfold: kernel \(0, 0\)")),

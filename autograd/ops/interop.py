@@ -1,0 +1,71 @@
+"""NumPy's protocols for Tensors: ufuncs and functions that have an op dispatch to it and stay in the
+graph (``np.exp(t)`` is ``t.exp()``); any other refuses a tensor that requires grad, since it would
+drop the graph, and otherwise computes on the arrays."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor
+from . import elementwise as ew
+from . import linalg as la
+from . import movement as mv
+
+
+def raw(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def as_tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def numpy_call(name: str, fn: Any, args: Any, kwargs: dict) -> Any:
+    """A NumPy function with no autograd op: computed on the arrays, unless it would drop a graph."""
+    flat = [*args, *kwargs.values()]
+    flat += [t for a in flat if isinstance(a, (list, tuple)) for t in a]
+    if any(isinstance(a, Tensor) and a._requires_grad for a in flat):
+        raise TypeError(f"np.{name} has no chainrule op, so it would drop the graph of a tensor that requires "
+                        f"grad; use an autograd op, or call it on t.detach().numpy()")
+
+    def unwrap(a: Any) -> Any:
+        return a.data if isinstance(a, Tensor) else type(a)(map(unwrap, a)) if isinstance(a, (list, tuple)) else a
+
+    return fn(*map(unwrap, args), **{k: unwrap(v) for k, v in kwargs.items()})
+
+
+def _comparison(ufunc: np.ufunc) -> Any:
+    return lambda a, b: Tensor._make(np.asarray(ufunc(raw(a), raw(b))))
+
+
+def _reduction(method: str) -> Any:
+    def call(a: Any, axis: Any = None, dtype: Any = None, out: Any = None, keepdims: bool = False, **kw: Any) -> Any:
+        if dtype is not None or out is not None:
+            raise TypeError(f"np.{method} on a Tensor: dtype= and out= are not supported")
+        return getattr(as_tensor(a), method)(axis, keepdims, **kw)
+    return call
+
+
+UFUNCS = {getattr(np, name): op for name, op in dict(
+    add=ew.Add.apply, subtract=ew.Sub.apply, multiply=ew.Mul.apply, true_divide=ew.Div.apply, power=ew.Pow.apply,
+    negative=ew.Neg.apply, exp=ew.Exp.apply, log=ew.Log.apply, sqrt=ew.Sqrt.apply, sin=ew.Sin.apply,
+    cos=ew.Cos.apply, tanh=ew.Tanh.apply, absolute=ew.Abs.apply, maximum=ew.maximum, minimum=ew.minimum,
+    matmul=la.matmul, **{c: _comparison(getattr(np, c)) for c in
+                         ("less", "less_equal", "greater", "greater_equal", "equal", "not_equal")},
+).items()}
+
+FUNCTIONS = {getattr(np, name): op for name, op in dict(
+    **{m: _reduction(m) for m in ("sum", "mean", "max", "min", "var", "std")},
+    argmax=lambda a, axis=None, **kw: as_tensor(a).argmax(axis, **kw),
+    argmin=lambda a, axis=None, **kw: as_tensor(a).argmin(axis, **kw),
+    concatenate=lambda ts, axis=0: mv.concatenate(ts, axis), stack=lambda ts, axis=0: mv.stack(ts, axis),
+    split=lambda a, sections, axis=0: mv.split(a, sections, axis), where=ew.where,
+    reshape=lambda a, shape, **kw: as_tensor(a).reshape(shape),
+    transpose=lambda a, axes=None: as_tensor(a).transpose(*(axes or ())),
+    swapaxes=lambda a, i, j: as_tensor(a).swapaxes(i, j), squeeze=lambda a, axis=None: mv.squeeze(a, axis),
+    expand_dims=lambda a, axis: mv.unsqueeze(a, axis), clip=lambda a, lo=None, hi=None: ew.Clip.apply(a, lo, hi),
+    dot=la.matmul, tensordot=la.tensordot, einsum=la.einsum, shape=lambda a: a.shape, ndim=lambda a: a.ndim,
+    size=lambda a, axis=None: a.numel() if axis is None else a.shape[axis],
+).items()}
