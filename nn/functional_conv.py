@@ -2,8 +2,9 @@
 
 Images are NCHW, (batch, channels, height, width), or one unbatched (C, H, W) image, as PyTorch
 takes them. conv2d and pooling return them channels-last in memory (NHWC strides), the layout
-their matmul and window reductions are fast in, and elementwise ops and batch norm keep it;
-shapes and results do not depend on the layout. Every function is pad -> unfold (a zero-copy view
+their matmul and window reductions are fast in, and elementwise ops and batch norm keep it
+(grouped convolution works and returns them channels first: see conv2d); shapes and results do
+not depend on the layout. Every function is pad -> unfold (a zero-copy view
 of the windows) -> a product or a reduction, so its backward pass is the adjoints of those.
 """
 
@@ -57,14 +58,13 @@ def _conv_padding(padding: Any, kernel: tuple[int, int], dilation: tuple[int, in
                   stride: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
     """(before, after) padding per spatial axis. ``"same"`` pads d (k - 1) in all, half before and
     the odd one after (PyTorch's rule; stride 1 only), ``"valid"`` pads nothing."""
-    if padding == "same":
-        if stride != (1, 1):
-            raise ValueError(f"conv2d: padding='same' needs stride 1, got stride {stride}")
-        return tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in zip(kernel, dilation))
-    if padding == "valid":
-        return (0, 0), (0, 0)
     if isinstance(padding, str):
-        raise ValueError(f"conv2d: padding must be 'same', 'valid', an int or a pair of ints, got {padding!r}")
+        if padding not in ("same", "valid"):
+            raise ValueError(f"conv2d: padding must be 'same', 'valid', an int or a pair of ints, got {padding!r}")
+        if padding == "same" and stride != (1, 1):
+            raise ValueError(f"conv2d: padding='same' needs stride 1, got stride {stride}")
+        total = [d * (k - 1) if padding == "same" else 0 for k, d in zip(kernel, dilation)]
+        return tuple((t // 2, t - t // 2) for t in total)
     ph, pw = _pair(padding, "padding", "conv2d", 0)
     return (ph, ph), (pw, pw)
 
