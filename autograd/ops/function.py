@@ -66,17 +66,11 @@ class Function:
         ctx = _new(cls)
         if state.grad_enabled:
             # per argument: an edge to the parent's node or the leaf itself, or else a constant
-            record, edges, consts = False, [], []
-            for a in args:
-                if isinstance(a, Tensor) and a._requires_grad:
-                    edges.append(a.grad_fn or a)
-                    consts.append(None)
-                    record = True
-                else:
-                    edges.append(None)
-                    consts.append(a)
-            if record:
-                ctx.next, ctx.consts = edges, consts
+            edges = [(a.grad_fn or a) if isinstance(a, Tensor) and a._requires_grad else None for a in args]
+            for e in edges:
+                if e is not None:  # recorded: some input requires grad
+                    ctx.next, ctx.consts = edges, [a if e is None else None for a, e in zip(args, edges)]
+                    break
         out = cls.forward(ctx, *args)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
