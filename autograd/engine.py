@@ -27,20 +27,17 @@ def run_backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_
     results: list = [None] * len(wanted)
     owned = {id(g.data) for g in grads.values()}  # arrays some .grad or the caller already holds
     with set_grad_enabled(create_graph), _paused_anomaly() as anomaly:
-        for vertex in _order(list(grads)):
-            g = grads.pop(vertex, None)
+        for node in _order([v for v in grads if v.next]):  # nodes; leaves have no parents (next)
+            g = grads.pop(node, None)
             if g is None:  # every consumer's backward returned None for it
                 continue
-            if vertex._hooks is not None or vertex._retained is not None:
-                g = _run_hooks(vertex, g, retain=inputs is None)
-            if wanted and vertex in wanted:
-                results[wanted[vertex]] = g
-            if not vertex.next:  # a leaf: its gradient is complete
-                if inputs is None:
-                    _deliver(vertex, g, create_graph, owned)
-                continue
-            for parent, pg in _step(vertex, g, not retain_graph, anomaly):
-                grads[parent] = pg if parent not in grads else grads[parent] + pg
+            if wanted or node._hooks is not None or node._retained is not None:
+                g = _visit(node, g, wanted, results, retain=inputs is None)
+            _step(node, g, grads, not retain_graph, anomaly)
+        for leaf, g in grads.items():  # what is left are the leaves, each gradient complete
+            g = _visit(leaf, g, wanted, results, retain=inputs is None)
+            if inputs is None:
+                _deliver(leaf, g, create_graph, owned)
     return results if inputs is not None else None
 
 
@@ -71,12 +68,12 @@ def _require_grad(tensors: Sequence[Any], who: str) -> Sequence[Any]:
     return tensors
 
 def _order(roots: list) -> list:
-    """Vertices reachable from ``roots``, each after every vertex that consumes its output."""
+    """The nodes reachable from ``roots``, each after every node that consumes its output."""
     consumers = dict.fromkeys(roots, 0)
     stack = list(consumers)
     while stack:
         for parent in stack.pop().next:
-            if parent is not None:
+            if parent is not None and parent.next:  # leaves are not ordered: they come last
                 if parent not in consumers:
                     stack.append(parent)
                 consumers[parent] = consumers.get(parent, 0) + 1
@@ -84,14 +81,23 @@ def _order(roots: list) -> list:
     while ready:
         order.append(vertex := ready.pop())
         for parent in vertex.next:
-            if parent is not None:
+            if parent is not None and parent.next:
                 consumers[parent] -= 1
                 if consumers[parent] == 0:
                     ready.append(parent)
     return order
 
+def _visit(vertex: Any, g: Any, wanted: dict, results: list, retain: bool) -> Any:
+    """A vertex's gradient is complete: run the hooks of the tensor it stands for, fill its ``.grad`` if
+    retained, and keep it if grad() asked for it."""
+    if vertex._hooks is not None or vertex._retained is not None:
+        g = _run_hooks(vertex, g, retain)
+    if vertex in wanted:
+        results[wanted[vertex]] = g
+    return g
+
+
 def _run_hooks(vertex: Any, g: Any, retain: bool) -> Any:
-    """Hooks registered on the tensor this vertex stands for; fill its ``.grad`` if retained."""
     for hook in vertex._hooks or ():
         if (replaced := hook(g)) is not None:
             g = replaced
@@ -100,8 +106,8 @@ def _run_hooks(vertex: Any, g: Any, retain: bool) -> Any:
     return g
 
 
-def _step(node: Any, g: Any, release: bool, anomaly: bool) -> list:
-    """One node's chain rule: (parent, gradient) for each input that needs one, shaped like it."""
+def _step(node: Any, g: Any, grads: dict, release: bool, anomaly: bool) -> None:
+    """One node's chain rule: add the gradient of each input that needs one, shaped like it, to ``grads``."""
     input_grads = node.backward(node, g)
     if type(input_grads) is not tuple:
         input_grads = (input_grads,)
@@ -112,7 +118,6 @@ def _step(node: Any, g: Any, release: bool, anomaly: bool) -> list:
                            f"for {len(edges)} inputs")
     if release and (node._saved or node._out is not None):
         node._release()
-    out = []
     for parent, pg in zip(edges, input_grads):
         if parent is not None and pg is not None:
             # the fast test first: NumPy's dtypes are shared objects, so `is` settles the usual case
@@ -121,8 +126,7 @@ def _step(node: Any, g: Any, release: bool, anomaly: bool) -> list:
             if anomaly and not np.all(np.isfinite(pg.data)):
                 raise FloatingPointError(f"backward of {type(node).__name__} produced NaN or Inf; the op was "
                                          f"created at\n{node._where()}")
-            out.append((parent, pg))
-    return out
+            grads[parent] = pg if parent not in grads else grads[parent] + pg
 
 
 def _fit(g: Any, parent: Any, node: Any, like: Any) -> Any:

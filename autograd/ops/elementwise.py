@@ -205,7 +205,7 @@ class Relu(Function):
     @staticmethod
     def forward(ctx, x):
         if ctx.next:  # relu'(0) = 0 and a NaN passes its gradient (as PyTorch); a mask is 1/4 of x's memory
-            ctx.save_for_backward(~(x.data <= 0))
+            ctx.save_for_backward(np.logical_not(x.data <= 0))
         return np.maximum(x.data, 0)
 
     backward = staticmethod(lambda ctx, g: g * ctx.saved_tensors[0])

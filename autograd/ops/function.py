@@ -66,11 +66,17 @@ class Function:
         ctx = _new(cls)
         if state.grad_enabled:
             # per argument: an edge to the parent's node or the leaf itself, or else a constant
-            edges = [(a.grad_fn or a) if isinstance(a, Tensor) and a._requires_grad else None for a in args]
-            for e in edges:
-                if e is not None:  # recorded: some input requires grad
-                    ctx.next, ctx.consts = edges, [a if e is None else None for a, e in zip(args, edges)]
-                    break
+            record, edges, consts = False, [], []
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
+                    edges.append(a.grad_fn or a)
+                    consts.append(None)
+                    record = True
+                else:
+                    edges.append(None)
+                    consts.append(a)
+            if record:
+                ctx.next, ctx.consts = edges, consts
         out = cls.forward(ctx, *args)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
@@ -101,12 +107,16 @@ class Function:
     def saved_tensors(self) -> tuple:
         if self._released:
             self._raise_released()
-        for t, version in zip(self._saved, (self._saved_versions or [0] * len(self._saved)) if _versions else ()):
-            if isinstance(t, Tensor) and t._version != version:  # every version is 0 before the first change
+        if _versions:  # every version is 0 before the first in-place change
+            self._check_versions()
+        return self._saved
+
+    def _check_versions(self) -> None:
+        for t, version in zip(self._saved, self._saved_versions or [0] * len(self._saved)):
+            if isinstance(t, Tensor) and t._version != version:
                 raise RuntimeError(f"one of the tensors saved by {type(self).__name__} for backward was modified "
                                    f"in place (its version is {t._version}, it was saved at version {version}); "
                                    "compute on a copy (t.clone()) or change it after backward")
-        return self._saved
 
     @property
     def output(self) -> Tensor:
