@@ -27,20 +27,19 @@ def run_backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_
     results: list = [None] * len(wanted)
     owned = {id(g.data) for g in grads.values()}  # arrays some .grad or the caller already holds
     with set_grad_enabled(create_graph), _paused_anomaly() as anomaly:
-        for vertex in _order(list(grads)):
-            g = grads.pop(vertex, None)
+        for node in _order([v for v in grads if v.next]):  # nodes; leaves have no parents (next)
+            g = grads.pop(node, None)
             if g is None:  # every consumer's backward returned None for it
                 continue
-            g = _run_hooks(vertex, g, retain=inputs is None)
-            if vertex in wanted:
-                results[wanted[vertex]] = g
-            if vertex.is_leaf:
-                if inputs is None:
-                    _deliver(vertex, g, create_graph, owned)
-                continue
-            for parent, pg in _step(vertex, g, release=not retain_graph, anomaly=anomaly):
-                grads[parent] = pg if parent not in grads else grads[parent] + pg
+            if wanted or node._hooks is not None or node._retained is not None:
+                g = _visit(node, g, wanted, results, retain=inputs is None)
+            _step(node, g, grads, not retain_graph, anomaly)
+        for leaf, g in grads.items():  # what is left are the leaves, each gradient complete
+            g = _visit(leaf, g, wanted, results, retain=inputs is None)
+            if inputs is None:
+                _deliver(leaf, g, create_graph, owned)
     return results if inputs is not None else None
+
 
 def _seed(roots: Sequence[Any], grad_roots: Sequence[Any] | None) -> dict:
     """d(root)/d(root): ones for a one-element root, else the gradient the caller gave."""
@@ -69,12 +68,12 @@ def _require_grad(tensors: Sequence[Any], who: str) -> Sequence[Any]:
     return tensors
 
 def _order(roots: list) -> list:
-    """Vertices reachable from ``roots``, each after every vertex that consumes its output."""
+    """The nodes reachable from ``roots``, each after every node that consumes its output."""
     consumers = dict.fromkeys(roots, 0)
     stack = list(consumers)
     while stack:
         for parent in stack.pop().next:
-            if parent is not None:
+            if parent is not None and parent.next:  # leaves are not ordered: they come last
                 if parent not in consumers:
                     stack.append(parent)
                 consumers[parent] = consumers.get(parent, 0) + 1
@@ -82,54 +81,66 @@ def _order(roots: list) -> list:
     while ready:
         order.append(vertex := ready.pop())
         for parent in vertex.next:
-            if parent is not None:
+            if parent is not None and parent.next:
                 consumers[parent] -= 1
                 if consumers[parent] == 0:
                     ready.append(parent)
     return order
 
+def _visit(vertex: Any, g: Any, wanted: dict, results: list, retain: bool) -> Any:
+    """A vertex's gradient is complete: run the hooks of the tensor it stands for, fill its ``.grad`` if
+    retained, and keep it if grad() asked for it."""
+    if vertex._hooks is not None or vertex._retained is not None:
+        g = _run_hooks(vertex, g, retain)
+    if vertex in wanted:
+        results[wanted[vertex]] = g
+    return g
+
+
 def _run_hooks(vertex: Any, g: Any, retain: bool) -> Any:
-    """Hooks registered on the tensor this vertex stands for; fill its ``.grad`` if retained."""
     for hook in vertex._hooks or ():
         if (replaced := hook(g)) is not None:
             g = replaced
-    if retain and not vertex.is_leaf and vertex._retained is not None and (owner := vertex._retained()) is not None:
+    if retain and vertex._retained is not None and (owner := vertex._retained()) is not None:
         owner.grad = g if owner.grad is None else owner.grad + g
     return g
 
-def _step(node: Any, g: Any, release: bool, anomaly: bool) -> list:
-    """One node's chain rule: (parent, gradient) for each input that needs one, shaped like it."""
+
+def _step(node: Any, g: Any, grads: dict, release: bool, anomaly: bool) -> None:
+    """One node's chain rule: add the gradient of each input that needs one, shaped like it, to ``grads``."""
     input_grads = node.backward(node, g)
     if type(input_grads) is not tuple:
         input_grads = (input_grads,)
     edges = node.next
-    if len(input_grads) > len(edges) or any(e is not None for e in edges[len(input_grads):]):
+    n = len(input_grads)  # gradients of trailing constant arguments may be left out
+    if n != len(edges) and (n > len(edges) or any(e is not None for e in edges[n:])):
         raise RuntimeError(f"{type(node).__name__}.backward returned {len(input_grads)} gradients "
                            f"for {len(edges)} inputs")
-    if release:
+    if release and (node._saved or node._out is not None):
         node._release()
-    out = [(parent, _fit(pg, parent, node, g)) for parent, pg in zip(edges, input_grads)
-           if parent is not None and pg is not None]
-    for _, pg in out if anomaly else ():
-        if not np.all(np.isfinite(pg.data)):
-            raise FloatingPointError(f"backward of {type(node).__name__} produced NaN or Inf; the op was created "
-                                     f"at\n{node._where()}")
-    return out
+    for parent, pg in zip(edges, input_grads):
+        if parent is not None and pg is not None:
+            # the fast test first: NumPy's dtypes are shared objects, so `is` settles the usual case
+            if pg.__class__ is not g.__class__ or pg.data.shape != parent.shape or pg.data.dtype is not parent.dtype:
+                pg = _fit(pg, parent, node, g)
+            if anomaly and not np.all(np.isfinite(pg.data)):
+                raise FloatingPointError(f"backward of {type(node).__name__} produced NaN or Inf; the op was "
+                                         f"created at\n{node._where()}")
+            grads[parent] = pg if parent not in grads else grads[parent] + pg
+
 
 def _fit(g: Any, parent: Any, node: Any, like: Any) -> Any:
     """Make a gradient match its input: sum over broadcast axes (the one place this happens), cast."""
-    shape, dtype = parent.shape, parent.dtype  # nodes keep their output's; a leaf reads its data's
-    if type(g) is type(like) and g.data.shape == shape and g.data.dtype is dtype:
-        return g
     if not hasattr(g, "grad_fn"):
         g = like._make(np.asarray(g))  # a custom backward may return an ndarray
-    if g.data.shape != shape:
+    if g.data.shape != parent.shape:
         try:
-            g = g.sum_to(shape)
+            g = g.sum_to(parent.shape)
         except ValueError:
             raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape {g.shape} "
-                               f"for an input of shape {shape}") from None
-    return g if g.data.dtype == dtype else g.astype(dtype)
+                               f"for an input of shape {parent.shape}") from None
+    return g if g.data.dtype == parent.dtype else g.astype(parent.dtype)
+
 
 def _deliver(leaf: Any, g: Any, create_graph: bool, owned: set) -> None:
     """Accumulate into ``leaf.grad``. Each ``.grad`` owns a private, writable array: a leaf may be

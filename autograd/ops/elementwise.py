@@ -27,14 +27,18 @@ def _floating(x: Tensor) -> np.ndarray:
 def _binary(op: str, ufunc: np.ufunc, a: Any, b: Any) -> np.ndarray:
     """``ufunc`` on the arrays behind two operands, with PyTorch's promotion: a float array with an
     integer or bool array keeps the float dtype (NumPy would widen float32 with int32 to float64)."""
-    a, b = data(a), data(b)
-    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype is not b.dtype:
-        if a.dtype.kind == "f" and b.dtype.kind in "biu":
-            b = b.astype(a.dtype)
-        elif b.dtype.kind == "f" and a.dtype.kind in "biu":
-            a = a.astype(b.dtype)
+    a = a.data if isinstance(a, Tensor) else a
+    b = b.data if isinstance(b, Tensor) else b
+    unequal = False  # two arrays of unequal sizes: one broadcasts, and the kernel may widen it
+    if isinstance(b, np.ndarray) and isinstance(a, np.ndarray):
+        if a.dtype is not b.dtype:
+            if a.dtype.kind == "f" and b.dtype.kind in "biu":
+                b = b.astype(a.dtype)
+            elif b.dtype.kind == "f" and a.dtype.kind in "biu":
+                a = a.astype(b.dtype)
+        unequal = a.size != b.size
     try:
-        return kernels.binary(ufunc, a, b)
+        return kernels.binary(ufunc, a, b) if unequal else ufunc(a, b)
     except ValueError:
         broadcast_shapes(op, np.shape(a), np.shape(b))
         raise
@@ -62,7 +66,8 @@ class Mul(Function):
         a, b = ctx.saved_tensors
         if a is b:  # x * x: one gradient 2 x g (g times 2x, so the product follows x's memory layout)
             return g * (a * 2), None
-        return _needed(ctx, lambda: g * b, lambda: g * a)  # the mul gate swaps its inputs
+        need_a, need_b = ctx.needs_input_grad
+        return g * b if need_a else None, g * a if need_b else None  # the mul gate swaps its inputs
 
 class Div(Function):
     @staticmethod
@@ -200,7 +205,7 @@ class Relu(Function):
     @staticmethod
     def forward(ctx, x):
         if ctx.next:  # relu'(0) = 0 and a NaN passes its gradient (as PyTorch); a mask is 1/4 of x's memory
-            ctx.save_for_backward(~(x.data <= 0))
+            ctx.save_for_backward(np.logical_not(x.data <= 0))
         return np.maximum(x.data, 0)
 
     backward = staticmethod(lambda ctx, g: g * ctx.saved_tensors[0])

@@ -107,12 +107,16 @@ class Function:
     def saved_tensors(self) -> tuple:
         if self._released:
             self._raise_released()
-        for t, version in zip(self._saved, (self._saved_versions or [0] * len(self._saved)) if _versions else ()):
-            if isinstance(t, Tensor) and t._version != version:  # every version is 0 before the first change
+        if _versions:  # every version is 0 before the first in-place change
+            self._check_versions()
+        return self._saved
+
+    def _check_versions(self) -> None:
+        for t, version in zip(self._saved, self._saved_versions or [0] * len(self._saved)):
+            if isinstance(t, Tensor) and t._version != version:
                 raise RuntimeError(f"one of the tensors saved by {type(self).__name__} for backward was modified "
                                    f"in place (its version is {t._version}, it was saved at version {version}); "
                                    "compute on a copy (t.clone()) or change it after backward")
-        return self._saved
 
     @property
     def output(self) -> Tensor:
