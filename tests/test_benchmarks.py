@@ -73,3 +73,15 @@ def test_a_failing_cell_reports_its_reason_instead_of_a_number(monkeypatch):
     cells = run.measure_row(run.ROWS[0], ["hand"], args)
     assert cells["hand"].value is None and "no such model" in cells["hand"].error
 
+
+
+def test_the_kernel_replay_times_each_recorded_call_with_and_without_its_trick():
+    import kernel_replay
+
+    result = kernel_replay.replay("cnninfer", reps=1)
+    # the inference CNN pads twice (two convolutions) and pools twice
+    assert result["pad"][0] == 2 and result["reduce_windows"][0] == 2
+    assert all(fast > 0 and plain > 0 for _, fast, plain in result.values())
+    from autograd import kernels
+    from autograd.ops import reduce
+    assert reduce.reduce_windows is kernels.reduce_windows  # the recording patches are undone
