@@ -129,6 +129,31 @@ def scalar_mlp_nodes(sizes=SCALAR_MLP_SIZES) -> int:
     return n
 
 
+def tiny_mlp_params(seed: int = 0, dtype=np.float32, sizes=SCALAR_MLP_SIZES):
+    """The scalar MLP's numbers as matrices: [(W (in, out), b (out,)), ...] for ``x @ W + b``."""
+    return [(np.array([ws for ws, _ in layer], dtype).T.copy(), np.array([b for _, b in layer], dtype))
+            for layer in scalar_mlp_init(seed, sizes)]
+
+
+def tiny_mlp_step(x, params):
+    """The same MLP on a (1, 2) row as matrix ops: loss = sum(out); returns (loss, [(dW, db), ...])."""
+    acts, h = [], x
+    last = len(params) - 1
+    for i, (w, b) in enumerate(params):
+        acts.append(h)
+        h = h @ w + b
+        if i < last:
+            h = np.maximum(h, 0)
+    g = np.ones_like(h)
+    grads = []
+    for i in reversed(range(len(params))):
+        if i < last:
+            g = g * (acts[i + 1] > 0)          # through the ReLU (acts[i + 1] is its output)
+        grads.append((acts[i].T @ g, g.sum(axis=0)))
+        g = g @ params[i][0].T
+    return float(h.sum()), grads[::-1]
+
+
 # --------------------------------------------------------------------------------------------
 # Row 3: a matmul-bound chain.
 
@@ -286,6 +311,26 @@ def maxpool2_forward(y):
     return out, (take_top, take_left)
 
 
+def batchnorm_relu_eval(h, gamma, beta, running_mean, running_var, eps):
+    """Evaluation-mode BatchNorm2d then ReLU, in place on a contiguous (N, H, W, C) array:
+    y = max(h * s + (beta - mean * s), 0) with s = gamma / sqrt(running_var + eps)."""
+    n, hh, w, c = h.shape
+    s = gamma / np.sqrt(running_var + eps)
+    h2 = h.reshape(n * hh, w * c)
+    h2 *= np.tile(s, w)
+    h2 += np.tile(beta - running_mean * s, w)
+    np.maximum(h2, 0, out=h2)
+    return h
+
+
+def maxpool2(y):
+    """The values of maxpool2_forward, without the argmax masks (inference)."""
+    n, h, w, c = y.shape
+    rows = y.reshape(n, h // 2, 2, w * c)
+    t = np.maximum(rows[:, :, 0], rows[:, :, 1]).reshape(n, h // 2, w // 2, 2, c)
+    return np.maximum(t[:, :, :, 0], t[:, :, :, 1])
+
+
 def maxpool2_backward(dout, cache):
     """dout (N, H/2, W/2, C), any strides. Routes each window's gradient to its argmax."""
     take_top, take_left = cache
@@ -403,6 +448,20 @@ class HandCNN:
         _, g["0.weight"], g["0.bias"] = conv_backward(dh1, conv1, need_dx=False)
         return loss
 
+    def forward_eval(self, x):
+        """Logits in evaluation mode (running statistics, no gradients): the inference row."""
+        p = self.p
+        h = x.transpose(0, 2, 3, 1)
+        for conv, bn in ((0, 1), (4, 5)):
+            h = conv_forward(h, p[f"{conv}.weight"], p[f"{conv}.bias"], 1)[0]
+            h = maxpool2(batchnorm_relu_eval(h, p[f"{bn}.weight"], p[f"{bn}.bias"], p[f"{bn}.running_mean"],
+                                             p[f"{bn}.running_var"], self.eps))
+        n, hq, wq, cq = h.shape
+        wfc = p["9.weight"].reshape(-1, cq, hq, wq).transpose(0, 2, 3, 1).reshape(-1, hq * wq * cq)
+        logits = h.reshape(n, -1) @ wfc.T
+        logits += p["9.bias"]
+        return logits
+
     def step(self, x, target):
         loss = self.loss_and_grads(x, target)
         sgd_update(self.p, self.grads, self.lr)
@@ -455,6 +514,41 @@ class HandMLP:
         loss = self.loss_and_grads(x, target)
         sgd_update(self.p, self.grads, self.lr)
         return loss
+
+
+# --------------------------------------------------------------------------------------------
+# Row 8: a depthwise-separable convolution, depthwise 3x3 (one filter per channel, padding 1),
+# then pointwise 1x1; loss = sum of the output.
+
+
+def dwsep_step(x, wd, wp):
+    """x (N, C, H, W); wd (C, 1, 3, 3); wp (F, C, 1, 1), PyTorch layouts. Returns (loss, dx, dwd, dwp).
+    Channels-last inside: the depthwise layer is nine shifted multiply-adds of whole images, the
+    pointwise one a matrix product over pixels."""
+    n, c, h, w = x.shape
+    f = wp.shape[0]
+    xp = pad_nhwc(x.transpose(0, 2, 3, 1), 1)
+    taps = wd.reshape(c, 9).T                                   # (9, C): tap (i, j) -> per-channel weight
+    rows = np.tile(taps, w).reshape(9, w, c)                    # tiled along a row: inner loops W*C long
+    d = np.zeros((n, h, w, c), x.dtype)
+    for k in range(9):
+        i, j = divmod(k, 3)
+        d += xp[:, i:i + h, j:j + w, :] * rows[k]
+    w2 = wp.reshape(f, c)
+    out = d.reshape(-1, c) @ w2.T
+    loss = float(out.sum())
+    g = np.ones_like(out)                                       # d loss / d out
+    dwp = (g.T @ d.reshape(-1, c)).reshape(wp.shape)
+    dd = (g @ w2).reshape(n, h, w, c)
+    dtaps = np.empty_like(taps)
+    dxp = np.zeros_like(xp)
+    for k in range(9):
+        i, j = divmod(k, 3)
+        shifted = xp[:, i:i + h, j:j + w, :]
+        dtaps[k] = _fold(_colsum((dd * shifted).reshape(n * h, w * c)), c)
+        dxp[:, i:i + h, j:j + w, :] += dd * rows[k]
+    dx = dxp[:, 1:h + 1, 1:w + 1, :].transpose(0, 3, 1, 2)
+    return loss, dx, dtaps.T.reshape(wd.shape), dwp
 
 
 # --------------------------------------------------------------------------------------------
@@ -543,6 +637,51 @@ def _check_pool(torch, rng) -> dict:
                                        np.where(unique, tdy.reshape(win), 0))}
 
 
+def _check_cnn_eval(torch, rng, dtype, seed, batch) -> dict:
+    """HandCNN.forward_eval against the torch twin in eval mode, with running statistics that are
+    not the identity (so that a wrong mean or variance shows)."""
+    p64 = cnn_init(seed, np.float64)
+    for k in CNN_BUFFERS:
+        shape = p64[k].shape
+        p64[k] = rng.uniform(0.5, 2.0, shape) if k.endswith("var") else rng.standard_normal(shape) * 0.3
+    x = rng.standard_normal((batch, 3, 32, 32))
+    hand = HandCNN({k: v.astype(dtype) for k, v in p64.items()})
+    model = torch_cnn(torch, p64).eval()
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    return {"logits": _rel_err(hand.forward_eval(x.astype(dtype)), want)}
+
+
+def _check_tiny_mlp(torch, rng, dtype, seed) -> dict:
+    """tiny_mlp_step's loss and gradients against torch float64 autograd."""
+    params = tiny_mlp_params(seed, np.float64)
+    x = rng.standard_normal((1, 2))
+    loss, grads = tiny_mlp_step(x.astype(dtype), [(w.astype(dtype), b.astype(dtype)) for w, b in params])
+    tp = [(torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)) for w, b in params]
+    h = torch.from_numpy(x)
+    for i, (w, b) in enumerate(tp):
+        h = h @ w + b
+        h = torch.relu(h) if i < len(tp) - 1 else h
+    h.sum().backward()
+    errs = {"loss": _rel_err(loss, h.item())}
+    for i, ((dw, db), (w, b)) in enumerate(zip(grads, tp)):
+        errs[f"dW{i}"] = _rel_err(dw, w.grad.numpy())
+        errs[f"db{i}"] = _rel_err(db, b.grad.numpy())
+    return errs
+
+
+def _check_dwsep(torch, rng, dtype) -> dict:
+    """dwsep_step against torch float64 autograd (conv2d with groups=C, then a 1x1 conv)."""
+    x, wd, wp = rng.standard_normal((2, 4, 5, 6)), rng.standard_normal((4, 1, 3, 3)), rng.standard_normal((3, 4, 1, 1))
+    loss, dx, dwd, dwp = dwsep_step(*(a.astype(dtype) for a in (x, wd, wp)))
+    tx, twd, twp = (torch.tensor(a, requires_grad=True) for a in (x, wd, wp))
+    F = torch.nn.functional
+    tout = F.conv2d(F.conv2d(tx, twd, padding=1, groups=4), twp).sum()
+    tout.backward()
+    return {"loss": _rel_err(loss, tout.item()), "dx": _rel_err(dx, tx.grad.numpy()),
+            "dwd": _rel_err(dwd, twd.grad.numpy()), "dwp": _rel_err(dwp, twp.grad.numpy())}
+
+
 def check(seed: int = 0, batch: int = 8, verbose: bool = True) -> dict:
     """Hand-written CNN, MLP and matmul-chain gradients against PyTorch float64 autograd.
 
@@ -580,6 +719,9 @@ def check(seed: int = 0, batch: int = 8, verbose: bool = True) -> dict:
         report[f"chains {name}"] = {"dw1": _rel_err(dw1, tw1.grad.numpy()),
                                     "dw2": _rel_err(dw2, tw2.grad.numpy()),
                                     "tanh dx": _rel_err(gx, tx.grad.numpy())}
+        report[f"cnn inference {name}"] = _check_cnn_eval(torch, rng, dtype, seed, batch)
+        report[f"tiny mlp {name}"] = _check_tiny_mlp(torch, rng, dtype, seed)
+        report[f"depthwise-separable {name}"] = _check_dwsep(torch, rng, dtype)
     report["maxpool ties"] = _check_pool(torch, rng)
     # the scalar graph: Value against torch float64 0-d tensors
     layers = scalar_mlp_init(seed)

@@ -18,6 +18,10 @@ Rows (keys for --only in brackets):
   4 [cnn]     one SGD training step of the lecture CNN on a batch of 64 3x32x32 images, and the
               step's peak memory.
   5 [mlp]     one SGD training step of a 784-512-256-10 ReLU MLP, batch 256, and its peak memory.
+  6 [tinymlp] row 2's MLP as matrix ops, x (1, 2) @ W1 (2, 16) ...: sum(out).backward(), ms/step.
+  7 [cnninfer] row 4's CNN forward in eval mode under no_grad (running statistics), batch 64.
+  8 [dwsep]   depthwise 3x3 conv (groups=32, padding 1) then pointwise 1x1 32->64 on a batch of
+              64 x 32 x 32 x 32; sum(out).backward() into the input and both weights.
 
 Method (the same for the three columns):
 - --rounds N measures each row N times, taking the columns in turn, and reports each cell's
@@ -62,6 +66,7 @@ import argparse
 import contextlib
 import gc
 import importlib
+import inspect
 import json
 import os
 import platform
@@ -98,6 +103,9 @@ SCALAR_NODES = hw.scalar_mlp_nodes()
 MATMUL_SHAPES = ((512, 1024), (1024, 1024), (1024, 1024))
 CNN_BATCH = 64
 MLP_BATCH = 256
+TINY_X = np.array([[0.3, -0.7]], np.float32)
+DWSEP_SHAPE = (64, 32, 32)     # batch, channels, height = width
+DWSEP_OUT = 64
 LR = 0.01
 
 
@@ -305,13 +313,15 @@ def _hand_train_step(model, x, target):
     return lambda: model.step(x, target)
 
 
+def _chainrule_cnn(nn):
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(4096, 10))
+
+
 def cnn_chainrule(batch=CNN_BATCH):
-    def build(nn):
-        return nn.Sequential(
-            nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(4096, 10))
-    return _chainrule_train_step(build, hw.cnn_init(0), *_cnn_data(batch))
+    return _chainrule_train_step(_chainrule_cnn, hw.cnn_init(0), *_cnn_data(batch))
 
 
 def cnn_torch(batch=CNN_BATCH):
@@ -335,6 +345,111 @@ def mlp_torch(batch=MLP_BATCH):
 
 def mlp_hand(batch=MLP_BATCH):
     return _hand_train_step(hw.HandMLP(hw.mlp_init(0), lr=LR), *_mlp_data(batch))
+
+
+# --------------------------------------------------------------------------------------------
+# Row 6: the scalar row's MLP as matrix ops on a (1, 2) row: per-op overhead of small arrays.
+
+def _tiny_mlp_step(x, params, relu):
+    """sum(MLP(x)).backward() for any tensor type with ``@``, ``+``, ``sum`` and ``backward``."""
+    flat = [p for wb in params for p in wb]
+    last = len(params) - 1
+
+    def step():
+        _clear_grad(*flat)
+        h = x
+        for i, (w, b) in enumerate(params):
+            h = h @ w + b
+            if i < last:
+                h = relu(h)
+        h.sum().backward()
+    return step
+
+
+def tinymlp_chainrule(batch=None):
+    autograd = get_chainrule()[0]
+    params = [tuple(autograd.Tensor(a, requires_grad=True) for a in wb) for wb in hw.tiny_mlp_params(0)]
+    return _tiny_mlp_step(autograd.Tensor(TINY_X), params, lambda t: t.relu())
+
+
+def tinymlp_torch(batch=None):
+    torch = get_torch()
+    params = [tuple(torch.tensor(a, requires_grad=True) for a in wb) for wb in hw.tiny_mlp_params(0)]
+    return _tiny_mlp_step(torch.tensor(TINY_X), params, torch.relu)
+
+
+def tinymlp_hand(batch=None):
+    params = hw.tiny_mlp_params(0)
+    return lambda: hw.tiny_mlp_step(TINY_X, params)
+
+
+# --------------------------------------------------------------------------------------------
+# Row 7: the CNN's forward pass in evaluation mode, without a graph.
+
+def cnninfer_chainrule(batch=CNN_BATCH):
+    autograd, nn = get_chainrule()[:2]
+    model = _chainrule_cnn(nn)
+    _load_chainrule_params(model, hw.cnn_init(0))
+    model.eval()
+    xt = autograd.Tensor(_cnn_data(batch)[0])
+
+    def step():
+        with autograd.no_grad():
+            return model(xt)
+    return step
+
+
+def cnninfer_torch(batch=CNN_BATCH):
+    torch = get_torch()
+    model = hw.torch_cnn(torch, hw.cnn_init(0)).eval()
+    xt = torch.from_numpy(_cnn_data(batch)[0])
+
+    def step():
+        with torch.no_grad():
+            return model(xt)
+    return step
+
+
+def cnninfer_hand(batch=CNN_BATCH):
+    model, x = hw.HandCNN(hw.cnn_init(0)), _cnn_data(batch)[0]
+    return lambda: model.forward_eval(x)
+
+
+# --------------------------------------------------------------------------------------------
+# Row 8: depthwise 3x3 (groups = channels) then pointwise 1x1, forward and backward.
+
+def _dwsep_data():
+    rng = np.random.default_rng(2)
+    n, c, size = DWSEP_SHAPE
+    return (rng.standard_normal((n, c, size, size)).astype(np.float32),
+            (rng.standard_normal((c, 1, 3, 3)) / 3).astype(np.float32),
+            (rng.standard_normal((DWSEP_OUT, c, 1, 1)) / np.sqrt(c)).astype(np.float32))
+
+
+def _dwsep_step(conv2d, x, wd, wp):
+    """sum(conv2d(conv2d(x, wd, groups=C), wp)).backward(), for chainrule's or torch's conv2d."""
+    def step():
+        _clear_grad(x, wd, wp)
+        conv2d(conv2d(x, wd, padding=1, groups=x.shape[1]), wp).sum().backward()
+    return step
+
+
+def dwsep_chainrule(batch=None):
+    autograd, _, functional, _ = get_chainrule()
+    if "groups" not in inspect.signature(functional.conv2d).parameters:
+        raise CellError("nn.functional.conv2d has no groups= yet")
+    return _dwsep_step(functional.conv2d, *(autograd.Tensor(a, requires_grad=True) for a in _dwsep_data()))
+
+
+def dwsep_torch(batch=None):
+    torch = get_torch()
+    tensors = [torch.from_numpy(a).requires_grad_() for a in _dwsep_data()]
+    return _dwsep_step(torch.nn.functional.conv2d, *tensors)
+
+
+def dwsep_hand(batch=None):
+    x, wd, wp = _dwsep_data()
+    return lambda: hw.dwsep_step(x, wd, wp)
 
 
 # --------------------------------------------------------------------------------------------
@@ -372,6 +487,13 @@ ROWS = [
         {"chainrule": mlp_chainrule, "torch": mlp_torch, "hand": mlp_hand}, reps=20),
     Row("mlp", 5, "5m. MLP step peak memory", "MB",
         {"chainrule": mlp_chainrule, "torch": mlp_torch, "hand": mlp_hand}, memory=True, mem_batch=2),
+    Row("tinymlp", 6, "6. the 2-16-16-1 MLP as (1, 2) @ W matrix ops, fwd+bwd", "ms",
+        {"chainrule": tinymlp_chainrule, "torch": tinymlp_torch, "hand": tinymlp_hand}, scale=1e3, reps=200),
+    Row("cnninfer", 7, f"7. CNN inference (eval, no_grad), batch {CNN_BATCH}", "ms",
+        {"chainrule": cnninfer_chainrule, "torch": cnninfer_torch, "hand": cnninfer_hand}, reps=15),
+    Row("dwsep", 8, f"8. depthwise 3x3 (groups={DWSEP_SHAPE[1]}) + pointwise 1x1 {DWSEP_SHAPE[1]}->{DWSEP_OUT}, "
+        f"batch {DWSEP_SHAPE[0]} of {DWSEP_SHAPE[1]}x{DWSEP_SHAPE[2]}x{DWSEP_SHAPE[2]}, fwd+bwd", "ms",
+        {"chainrule": dwsep_chainrule, "torch": dwsep_torch, "hand": dwsep_hand}, reps=10),
 ]
 
 
@@ -740,7 +862,8 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     ap.add_argument("--quick", action="store_true", help="fewer repetitions, for a smoke run")
     ap.add_argument("--only", action="append", metavar="ROW",
-                    help="run only these rows: keys (tanh, scalar, matmul, cnn, mlp) or numbers; repeatable")
+                    help="run only these rows: keys (tanh, scalar, matmul, cnn, mlp, tinymlp, cnninfer, dwsep) "
+                         "or numbers; repeatable")
     ap.add_argument("--impls", default=",".join(IMPLS),
                     help="comma list of columns to measure (default all: chainrule,torch,hand)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")

@@ -19,8 +19,37 @@ import run  # noqa: E402
 
 def test_the_hand_written_gradients_match_torch(torch):
     report = handwritten.check(verbose=False)  # raises AssertionError past 1e-8 (float64) or 1e-3 (float32)
-    assert {"cnn float64", "mlp float64", "chains float64", "maxpool ties", "scalar float64"} <= set(report)
+    assert {"cnn float64", "mlp float64", "chains float64", "maxpool ties", "scalar float64", "tiny mlp float64",
+            "cnn inference float64", "depthwise-separable float64"} <= set(report)
     assert max(report["cnn float64"].values()) < 1e-8
+    assert max(report["cnn inference float64"].values()) < 1e-8
+
+
+def test_the_chainrule_cells_of_the_new_rows_compute_what_the_hand_written_ones_do():
+    import autograd
+
+    params = [tuple(autograd.Tensor(a, requires_grad=True) for a in wb) for wb in handwritten.tiny_mlp_params(0)]
+    run._tiny_mlp_step(autograd.Tensor(run.TINY_X), params, lambda t: t.relu())()
+    _, grads = handwritten.tiny_mlp_step(run.TINY_X, handwritten.tiny_mlp_params(0))
+    for (w, b), (dw, db) in zip(params, grads):
+        assert abs(w.grad.numpy() - dw).max() < 1e-6 and abs(b.grad.numpy() - db).max() < 1e-6
+    logits = run.cnninfer_chainrule(batch=2)()
+    want = handwritten.HandCNN(handwritten.cnn_init(0)).forward_eval(run._cnn_data(2)[0])
+    assert logits.shape == (2, 10) and abs(logits.numpy() - want).max() < 1e-4
+
+
+def test_the_depthwise_row_says_why_chainrule_cannot_run_it_yet(monkeypatch):
+    import nn
+
+    def conv2d_without_groups(x, weight, bias=None, stride=1, padding=0):
+        raise AssertionError("must not be called")
+
+    monkeypatch.setattr(nn.functional, "conv2d", conv2d_without_groups)
+    args = run.argparse.Namespace(quick=True, gc=False, verbose=False, cell_timeout=None, mem="auto",
+                                  same_process=True, pause=0, rounds=1, threads=None)
+    row = next(r for r in run.ROWS if r.key == "dwsep")
+    cells = run.measure_row(row, ["chainrule"], args)
+    assert cells["chainrule"].value is None and "groups" in cells["chainrule"].error
 
 
 def test_each_cell_runs_in_a_fresh_process_and_reports_the_median_of_its_rounds(tmp_path):
@@ -44,3 +73,15 @@ def test_a_failing_cell_reports_its_reason_instead_of_a_number(monkeypatch):
     cells = run.measure_row(run.ROWS[0], ["hand"], args)
     assert cells["hand"].value is None and "no such model" in cells["hand"].error
 
+
+
+def test_the_kernel_replay_times_each_recorded_call_with_and_without_its_trick():
+    import kernel_replay
+
+    result = kernel_replay.replay("cnninfer", reps=1)
+    # the inference CNN pads twice (two convolutions) and pools twice
+    assert result["pad"][0] == 2 and result["reduce_windows"][0] == 2
+    assert all(fast > 0 and plain > 0 for _, fast, plain in result.values())
+    from autograd import kernels
+    from autograd.ops import reduce
+    assert reduce.reduce_windows is kernels.reduce_windows  # the recording patches are undone
