@@ -10,6 +10,9 @@ import statistics
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
@@ -38,18 +41,19 @@ def test_the_chainrule_cells_of_the_new_rows_compute_what_the_hand_written_ones_
     assert logits.shape == (2, 10) and abs(logits.numpy() - want).max() < 1e-4
 
 
-def test_the_depthwise_row_says_why_chainrule_cannot_run_it_yet(monkeypatch):
-    import nn
+def test_the_depthwise_row_gives_chainrule_the_hand_written_gradients():
+    import nn.functional as F
+    from autograd import Tensor
 
-    def conv2d_without_groups(x, weight, bias=None, stride=1, padding=0):
-        raise AssertionError("must not be called")
-
-    monkeypatch.setattr(nn.functional, "conv2d", conv2d_without_groups)
-    args = run.argparse.Namespace(quick=True, gc=False, verbose=False, cell_timeout=None, mem="auto",
-                                  same_process=True, pause=0, rounds=1, threads=None)
-    row = next(r for r in run.ROWS if r.key == "dwsep")
-    cells = run.measure_row(row, ["chainrule"], args)
-    assert cells["chainrule"].value is None and "groups" in cells["chainrule"].error
+    rng = np.random.default_rng(0)
+    x, wd, wp = (rng.standard_normal(s) for s in ((2, 4, 5, 5), (4, 1, 3, 3), (6, 4, 1, 1)))
+    tensors = [Tensor(a, requires_grad=True) for a in (x, wd, wp)]
+    loss = F.conv2d(F.conv2d(tensors[0], tensors[1], padding=1, groups=4), tensors[2]).sum()
+    loss.backward()
+    want = handwritten.dwsep_step(x, wd, wp)
+    assert loss.item() == pytest.approx(want[0], rel=1e-12)
+    for t, g in zip(tensors, want[1:]):
+        np.testing.assert_allclose(t.grad.data, g, rtol=1e-10, atol=1e-12)
 
 
 def test_each_cell_runs_in_a_fresh_process_and_reports_the_median_of_its_rounds(tmp_path):
