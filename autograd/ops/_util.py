@@ -21,6 +21,8 @@ def axes_of(axis: Any, ndim: int, op: str = "reduction") -> tuple[int, ...]:
     AxisError (a ValueError and an IndexError) naming ``op`` for one out of range."""
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and -ndim <= axis < ndim:  # the common case, without NumPy's normaliser
+        return (axis % ndim,)
     try:
         return tuple(sorted(normalize_axis_tuple(axis, ndim)))
     except AxisError:
