@@ -29,16 +29,16 @@ def _binary(op: str, ufunc: np.ufunc, a: Any, b: Any) -> np.ndarray:
     integer or bool array keeps the float dtype (NumPy would widen float32 with int32 to float64)."""
     a = a.data if isinstance(a, Tensor) else a
     b = b.data if isinstance(b, Tensor) else b
-    unequal = False  # two arrays of unequal sizes: one broadcasts, and the kernel may widen it
     if isinstance(b, np.ndarray) and isinstance(a, np.ndarray):
-        if a.dtype is not b.dtype:
-            if a.dtype.kind == "f" and b.dtype.kind in "biu":
-                b = b.astype(a.dtype)
-            elif b.dtype.kind == "f" and a.dtype.kind in "biu":
-                a = a.astype(b.dtype)
-        unequal = a.size != b.size
+        if a.dtype is not b.dtype and (a.dtype.kind == "f") != (b.dtype.kind == "f"):
+            floating = a.dtype if a.dtype.kind == "f" else b.dtype
+            if np.result_type(a.dtype, b.dtype) != floating:  # NumPy would widen it (float32 with int32)
+                a, b = a.astype(floating, copy=False), b.astype(floating, copy=False)
+        special = a.size != b.size  # one broadcasts against the other: the kernel may widen it
+    else:
+        special = kernels.is_broadcast(a) or kernels.is_broadcast(b)  # a broadcast meets a scalar
     try:
-        return kernels.binary(ufunc, a, b) if unequal else ufunc(a, b)
+        return kernels.binary(ufunc, a, b) if special else ufunc(a, b)
     except ValueError:
         broadcast_shapes(op, np.shape(a), np.shape(b))
         raise
@@ -64,8 +64,8 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        if a is b:  # x * x: one gradient 2 x g (g times 2x, so the product follows x's memory layout)
-            return g * (a * 2), None
+        if a is b:  # x * x: one gradient 2 x g; g first, since a broadcast g (from a sum) doubles cheaply
+            return (g * 2) * a, None
         need_a, need_b = ctx.needs_input_grad
         return g * b if need_a else None, g * a if need_b else None  # the mul gate swaps its inputs
 
@@ -205,7 +205,8 @@ class Relu(Function):
     @staticmethod
     def forward(ctx, x):
         if ctx.next:  # relu'(0) = 0 and a NaN passes its gradient (as PyTorch); a mask is 1/4 of x's memory
-            ctx.save_for_backward(np.logical_not(x.data <= 0))
+            passes = np.asarray(x.data <= 0)
+            ctx.save_for_backward(np.logical_not(passes, out=passes))
         return np.maximum(x.data, 0)
 
     backward = staticmethod(lambda ctx, g: g * ctx.saved_tensors[0])
