@@ -35,7 +35,8 @@ def run_backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_
                 g = _visit(node, g, wanted, results, retain=inputs is None)
             _step(node, g, grads, not retain_graph, anomaly)
         for leaf, g in grads.items():  # what is left are the leaves, each gradient complete
-            g = _visit(leaf, g, wanted, results, retain=inputs is None)
+            if wanted or leaf._hooks is not None:
+                g = _visit(leaf, g, wanted, results, retain=inputs is None)
             if inputs is None:
                 _deliver(leaf, g, create_graph, owned)
     return results if inputs is not None else None

@@ -205,8 +205,8 @@ class Relu(Function):
     @staticmethod
     def forward(ctx, x):
         if ctx.next:  # relu'(0) = 0 and a NaN passes its gradient (as PyTorch); a mask is 1/4 of x's memory
-            passes = np.asarray(x.data <= 0)
-            ctx.save_for_backward(np.logical_not(passes, out=passes))
+            dead = x.data <= 0
+            ctx.save_for_backward(~dead if dead.ndim == 0 else np.logical_not(dead, out=dead))
         return np.maximum(x.data, 0)
 
     backward = staticmethod(lambda ctx, g: g * ctx.saved_tensors[0])
