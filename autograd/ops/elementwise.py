@@ -34,11 +34,10 @@ def _binary(op: str, ufunc: np.ufunc, a: Any, b: Any) -> np.ndarray:
             floating = a.dtype if a.dtype.kind == "f" else b.dtype
             if np.result_type(a.dtype, b.dtype) != floating:  # NumPy would widen it (float32 with int32)
                 a, b = a.astype(floating, copy=False), b.astype(floating, copy=False)
-        special = a.size != b.size  # one broadcasts against the other: the kernel may widen it
-    else:
-        special = kernels.is_broadcast(a) or kernels.is_broadcast(b)  # a broadcast meets a scalar
+    elif kernels.is_broadcast(a) or kernels.is_broadcast(b):  # a broadcast meets a scalar
+        return kernels.binary(ufunc, a, b)
     try:
-        return kernels.binary(ufunc, a, b) if special else ufunc(a, b)
+        return ufunc(a, b)
     except ValueError:
         broadcast_shapes(op, np.shape(a), np.shape(b))
         raise

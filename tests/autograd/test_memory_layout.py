@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import autograd as ag
-from autograd.kernels import binary, compact, contiguous_run, memory_order, widen
+from autograd.kernels import compact, contiguous_run, memory_order
 
 
 def channels_last(rng, shape):
@@ -81,21 +81,6 @@ def test_compact_copies_an_array_of_short_runs_into_one_run_in_the_same_memory_o
     assert memory_order(packed) == memory_order(part) == (0, 2, 3, 1)
     assert contiguous_run(packed) == part.size
     assert contiguous_run(rng.standard_normal((5, 7))[:, ::2]) == 1
-
-
-def test_a_per_channel_vector_is_widened_along_the_rows_of_a_channels_last_batch(rng):
-    big = channels_last(rng, (8, 32, 16, 16)).astype(np.float32)
-    small = rng.standard_normal((1, 32, 1, 1)).astype(np.float32)
-    wide = widen(small, big)
-    assert wide.shape == (1, 32, 1, 16) and memory_order(wide)[-2:] == (3, 1)  # C * W = 512 numbers in a row
-    for ufunc in (np.add, np.subtract, np.multiply, np.true_divide):
-        for a, b in ((big, small), (small, big)):
-            out = binary(ufunc, a, b)
-            np.testing.assert_array_equal(out, ufunc(a, b))
-            assert memory_order(out) == (0, 2, 3, 1)
-    c_ordered = rng.standard_normal((8, 32, 16, 16))
-    assert widen(small, c_ordered) is small  # its rows are already long (W = 16 is not, but H * W is)
-    assert widen(small, big[:2]) is small  # too small to bother
 
 
 def test_the_adjoint_of_unfold_is_the_same_on_the_fast_path_for_short_runs(rng):
