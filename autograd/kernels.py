@@ -1,10 +1,11 @@
 """Named NumPy fast paths the ops call. Each computes a plain-array result that one line of NumPy
 would also give, only faster, and says which row of ``benchmarks/run.py`` it moves and by how much.
 
-The figures are CPU ms per step of that row's chainrule cell, summed over the routine's calls in
-one step, with the routine and with the plain NumPy call its docstring names, each call replayed
-on its own (``python benchmarks/kernel_replay.py cnn cnninfer``; minimum of 7 runs, 2 cores shared
-with other jobs). A whole CNN step takes about 83 ms of CPU, CNN inference about 22 ms.
+The figures are ms per step of that row's chainrule cell with the routine and with the plain NumPy
+call its docstring names: either each call replayed on its own (``python benchmarks/kernel_replay.py
+cnn cnninfer``, minimum of 7 runs), or, where a trick also speeds up the ops after it (a layout, a
+gradient that needs no copy), the whole step with the trick switched off in a copy of the tree (one
+BLAS thread, minimum of a few interleaved runs). 2 cores shared with other jobs.
 
 NumPy's elementwise loops and reductions pay a fixed cost per contiguous run of memory, so the
 recurring theme is long runs: channels-last images (NHWC in memory, NCHW in shape) keep whole
@@ -43,9 +44,6 @@ def in_order(a: np.ndarray, order: tuple[int, ...] | None) -> np.ndarray:
     if order is None:
         return np.ascontiguousarray(a)
     return np.ascontiguousarray(a.transpose(order)).transpose(np.argsort(order))
-
-
-CHANNELS_LAST = (0, 2, 3, 1)  # the memory order of an NCHW-shaped image batch stored as NHWC
 
 
 def contiguous_run(a: np.ndarray) -> int:
