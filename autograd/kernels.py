@@ -117,11 +117,6 @@ def binary(ufunc: np.ufunc, a: Any, b: Any) -> Any:
     return np.broadcast_to(ufunc(core, b) if first else ufunc(a, core), spread.shape)
 
 
-def is_broadcast(a: Any) -> bool:
-    """Does the array repeat its values along some axis without storing them (a zero stride)?"""
-    return isinstance(a, np.ndarray) and 0 in a.strides
-
-
 # --- reductions --------------------------------------------------------------------------------------
 def reduce_windows(ufunc: np.ufunc, a: np.ndarray, axes: tuple[int, ...], dtype: Any = None) -> np.ndarray:
     """``ufunc.reduce(a, axis=axes, keepdims=True)``.

@@ -34,8 +34,8 @@ def _binary(op: str, ufunc: np.ufunc, a: Any, b: Any) -> np.ndarray:
             floating = a.dtype if a.dtype.kind == "f" else b.dtype
             if np.result_type(a.dtype, b.dtype) != floating:  # NumPy would widen it (float32 with int32)
                 a, b = a.astype(floating, copy=False), b.astype(floating, copy=False)
-    elif kernels.is_broadcast(a) or kernels.is_broadcast(b):  # a broadcast meets a scalar
-        return kernels.binary(ufunc, a, b)
+    elif isinstance(a, np.ndarray) and 0 in a.strides or isinstance(b, np.ndarray) and 0 in b.strides:
+        return kernels.binary(ufunc, a, b)  # a broadcast (zero strides) meets a scalar
     try:
         return ufunc(a, b)
     except ValueError:
