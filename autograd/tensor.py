@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import weakref
 from collections import namedtuple
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -250,12 +251,12 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor: return mv.GetItem.apply(self, index)
 
     # comparisons give bool tensors outside the graph
-    def __lt__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data < _raw(other)))
-    def __le__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data <= _raw(other)))
-    def __gt__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data > _raw(other)))
-    def __ge__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data >= _raw(other)))
-    def __eq__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data == _raw(other)))  # type: ignore[override]
-    def __ne__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data != _raw(other)))  # type: ignore[override]
+    def __lt__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data < data(other)))
+    def __le__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data <= data(other)))
+    def __gt__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data > data(other)))
+    def __ge__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data >= data(other)))
+    def __eq__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data == data(other)))  # type: ignore[override]
+    def __ne__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data != data(other)))  # type: ignore[override]
     lt, le, gt, ge, eq, ne = __lt__, __le__, __gt__, __ge__, __eq__, __ne__
 
     # --- in place -------------------------------------------------------------------------------
@@ -273,7 +274,7 @@ class Tensor:
         if tracked and self.data.base is not None:
             raise RuntimeError(f"{op}: this tensor is a view of another one's memory; an in-place change in grad "
                                f"mode would not reach it: use the out-of-place op")
-        with no_grad() if not tracked else _nothing:
+        with no_grad() if not tracked else nullcontext():
             # in the graph, the op's input is a stand-in for the old value: the new one takes this tensor
             out = update(self if not tracked else Tensor._make(self.data, self.grad_fn, self._requires_grad), *args)
         if tracked:
@@ -413,21 +414,9 @@ class Tensor:
             return mv.Copy.apply(self, (0, 2, 3, 1))
         return self if self.data.flags.c_contiguous else mv.Copy.apply(self, None)
 
-class _Nothing:
-    def __enter__(self) -> None: pass
-    def __exit__(self, *exc: object) -> None: pass
-
-_nothing = _Nothing()
-
-def _raw(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
-
-def _as_tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
-
 def _broadcast_like(t: Tensor, value: Any) -> Tensor:
     """``value`` (a number, an array or a Tensor) in t's dtype, broadcast to t's shape."""
-    return _as_tensor(value).astype(t.dtype).broadcast_to(t.shape)
+    return as_tensor(value).astype(t.dtype).broadcast_to(t.shape)
 
 def _shape_arg(args: tuple) -> tuple:
     """Accept both f(2, 3) and f((2, 3))."""
@@ -446,3 +435,4 @@ from .ops import interop  # noqa: E402
 from .ops import linalg as la  # noqa: E402
 from .ops import movement as mv  # noqa: E402
 from .ops import reduce as rd  # noqa: E402
+from .ops._util import as_tensor, data  # noqa: E402

@@ -16,6 +16,11 @@ def data(x: Any) -> Any:
     """The ndarray behind a Tensor; constants pass through."""
     return x.data if isinstance(x, Tensor) else x
 
+
+def as_tensor(x: Any) -> Tensor:
+    """x itself if it is a Tensor, else a new constant Tensor of it."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
 def axes_of(axis: Any, ndim: int, op: str = "reduction") -> tuple[int, ...]:
     """Normalise ``axis`` (None, int or tuple) to a sorted tuple of non-negative axes; NumPy's
     AxisError (a ValueError and an IndexError) naming ``op`` for one out of range."""

@@ -12,14 +12,7 @@ from ..tensor import Tensor
 from . import elementwise as ew
 from . import linalg as la
 from . import movement as mv
-
-
-def raw(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
-
-
-def as_tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+from ._util import as_tensor, data
 
 
 def numpy_call(name: str, fn: Any, args: Any, kwargs: dict) -> Any:
@@ -37,7 +30,7 @@ def numpy_call(name: str, fn: Any, args: Any, kwargs: dict) -> Any:
 
 
 def _comparison(ufunc: np.ufunc) -> Any:
-    return lambda a, b: Tensor._make(np.asarray(ufunc(raw(a), raw(b))))
+    return lambda a, b: Tensor._make(np.asarray(ufunc(data(a), data(b))))
 
 
 def _reduction(method: str) -> Any:

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..kernels import is_transposed_matrix
 from ..tensor import Tensor
+from ._util import as_tensor
 from .function import Function
 from .movement import Reshape, Transpose, sum_to, swapaxes
 
@@ -49,13 +50,9 @@ def _t(x: Tensor) -> Tensor:
     return swapaxes(x, -1, -2)
 
 
-def _as_tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's rules: 1-D operands become a row or a column, then are dropped."""
-    a, b = _as_tensor(a), _as_tensor(b)
+    a, b = as_tensor(a), as_tensor(b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands need at least one axis, got shapes {a.shape} and {b.shape}")
     inner = b.shape[-2] if b.ndim > 1 else b.shape[0]
@@ -72,7 +69,7 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 def tensordot(a: Any, b: Any, axes: Any = 2) -> Tensor:
     """Sum products over ``axes`` of a and b (NumPy's tensordot), as transpose, reshape, matmul."""
-    a, b = _as_tensor(a), _as_tensor(b)
+    a, b = as_tensor(a), as_tensor(b)
     if isinstance(axes, int):
         axes_a, axes_b = list(range(a.ndim - axes, a.ndim)), list(range(axes))
     else:
@@ -159,4 +156,4 @@ class Einsum(Function):
 
 def einsum(subscripts: str, *operands: Any) -> Tensor:
     """Einstein summation over Tensors, e.g. ``einsum("ij,jk->ik", a, b)``."""
-    return Einsum.apply(subscripts, *[_as_tensor(t) for t in operands])
+    return Einsum.apply(subscripts, *[as_tensor(t) for t in operands])

@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import kernels
 from ..tensor import Tensor
-from ._util import axes_of, axis_index
+from ._util import as_tensor, axes_of, axis_index
 from .function import Function
 
 
@@ -214,14 +214,14 @@ def concatenate(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = N
     axis = axis if dim is None else dim
     if len(tensors) == 0:
         raise ValueError("concatenate: need at least one tensor")
-    return Concatenate.apply(axis, *[t if isinstance(t, Tensor) else Tensor(t) for t in tensors])
+    return Concatenate.apply(axis, *[as_tensor(t) for t in tensors])
 
 def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join tensors of one shape along a new axis (``dim=`` is PyTorch's name for it)."""
     axis = axis if dim is None else dim
     if len(tensors) == 0:
         raise ValueError("stack: need at least one tensor")
-    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    tensors = [as_tensor(t) for t in tensors]
     shapes = {t.shape for t in tensors}
     if len(shapes) > 1:
         raise ValueError(f"stack: all tensors need one shape, got {sorted(shapes)}")
