@@ -39,13 +39,8 @@ class PlantedLinear(nn.Module):
         return MatmulWrongWeightGrad.apply(x, self.weight) + self.bias
 
 
-class MatmulDetachedInBackward(Function):
+class MatmulDetachedInBackward(MatmulWrongWeightGrad):
     """y = x @ w, right at first order, but x's gradient uses w's values cut from the graph."""
-
-    @staticmethod
-    def forward(ctx, x, w):
-        ctx.save_for_backward(x, w)
-        return x.data @ w.data
 
     @staticmethod
     def backward(ctx, g):
