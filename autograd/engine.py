@@ -1,14 +1,17 @@
 """The backward pass: topological order, the chain rule, gradient accumulation.
 
 The graph's vertices are `Function` nodes and the leaf Tensors that require grad. Every vertex
-has ``next``: one entry per forward argument, the parent vertex or None (leaves have none).
-Gradients flow from the roots along these edges in an order where a vertex runs only after every
-consumer of its output has sent its contribution (Kahn's algorithm, so deep graphs never recurse).
+has ``next``: one entry per forward argument, the parent vertex or None (leaves have none), and
+every node has ``seq``, its place in the order the nodes were made. A node's consumers were all
+made after it, so running the reached nodes from the newest to the oldest (a heap on ``seq``, as
+PyTorch's engine does) runs each one only after every consumer has sent its contribution: no
+separate pass to order the graph, and no recursion however deep it is.
 The engine imports nothing but the modes: it reads the graph through that small protocol.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -26,14 +29,15 @@ def run_backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_
     wanted = {(t.grad_fn or t): i for i, t in enumerate(_require_grad(inputs or (), "grad()"))}
     results: list = [None] * len(wanted)
     owned = {id(g.data) for g in grads.values()}  # arrays some .grad or the caller already holds
+    heap = [(-v.seq, v) for v in grads if v.next]  # nodes; leaves have no parents (next)
+    heapq.heapify(heap)
     with set_grad_enabled(create_graph), _paused_anomaly() as anomaly:
-        for node in _order([v for v in grads if v.next]):  # nodes; leaves have no parents (next)
-            g = grads.pop(node, None)
-            if g is None:  # every consumer's backward returned None for it
-                continue
+        while heap:
+            node = heapq.heappop(heap)[1]
+            g = grads.pop(node)
             if wanted or node._hooks is not None or node._retained is not None:
                 g = _visit(node, g, wanted, results, retain=inputs is None)
-            _step(node, g, grads, not retain_graph, anomaly)
+            _step(node, g, grads, heap, not retain_graph, anomaly)
         for leaf, g in grads.items():  # what is left are the leaves, each gradient complete
             if wanted or leaf._hooks is not None:
                 g = _visit(leaf, g, wanted, results, retain=inputs is None)
@@ -68,26 +72,6 @@ def _require_grad(tensors: Sequence[Any], who: str) -> Sequence[Any]:
             raise RuntimeError(f"{who}: tensor {i} does not require grad and has no grad_fn: nothing to differentiate")
     return tensors
 
-def _order(roots: list) -> list:
-    """The nodes reachable from ``roots``, each after every node that consumes its output."""
-    consumers = dict.fromkeys(roots, 0)
-    stack = list(consumers)
-    while stack:
-        for parent in stack.pop().next:
-            if parent is not None and parent.next:  # leaves are not ordered: they come last
-                if parent not in consumers:
-                    stack.append(parent)
-                consumers[parent] = consumers.get(parent, 0) + 1
-    ready, order = [r for r in roots if consumers[r] == 0], []
-    while ready:
-        order.append(vertex := ready.pop())
-        for parent in vertex.next:
-            if parent is not None and parent.next:
-                consumers[parent] -= 1
-                if consumers[parent] == 0:
-                    ready.append(parent)
-    return order
-
 def _visit(vertex: Any, g: Any, wanted: dict, results: list, retain: bool) -> Any:
     """A vertex's gradient is complete: run the hooks of the tensor it stands for, fill its ``.grad`` if
     retained, and keep it if grad() asked for it."""
@@ -107,8 +91,9 @@ def _run_hooks(vertex: Any, g: Any, retain: bool) -> Any:
     return g
 
 
-def _step(node: Any, g: Any, grads: dict, release: bool, anomaly: bool) -> None:
-    """One node's chain rule: add the gradient of each input that needs one, shaped like it, to ``grads``."""
+def _step(node: Any, g: Any, grads: dict, heap: list, release: bool, anomaly: bool) -> None:
+    """One node's chain rule: add the gradient of each input that needs one, shaped like it, to
+    ``grads``; a node reached for the first time joins the heap of nodes to run."""
     input_grads = node.backward(node, g)
     if type(input_grads) is not tuple:
         input_grads = (input_grads,)
@@ -117,8 +102,8 @@ def _step(node: Any, g: Any, grads: dict, release: bool, anomaly: bool) -> None:
     if n != len(edges) and (n > len(edges) or any(e is not None for e in edges[n:])):
         raise RuntimeError(f"{type(node).__name__}.backward returned {len(input_grads)} gradients "
                            f"for {len(edges)} inputs")
-    if release and (node._saved or node._out is not None):
-        node._release()
+    if release and (node._saved or node._out is not None):  # free what forward kept for this backward
+        node._saved, node._out, node._released = (), None, True
     for parent, pg in zip(edges, input_grads):
         if parent is not None and pg is not None:
             # the fast test first: NumPy's dtypes are shared objects, so `is` settles the usual case
@@ -127,7 +112,12 @@ def _step(node: Any, g: Any, grads: dict, release: bool, anomaly: bool) -> None:
             if anomaly and not np.all(np.isfinite(pg.data)):
                 raise FloatingPointError(f"backward of {type(node).__name__} produced NaN or Inf; the op was "
                                          f"created at\n{node._where()}")
-            grads[parent] = pg if parent not in grads else grads[parent] + pg
+            if parent in grads:
+                grads[parent] = grads[parent] + pg
+            else:
+                grads[parent] = pg
+                if parent.next:
+                    heapq.heappush(heap, (-parent.seq, parent))
 
 
 def _fit(g: Any, parent: Any, node: Any, like: Any) -> Any:

@@ -5,14 +5,16 @@ arguments, and ``backward(ctx, g)``, returning one gradient per argument written
 ops, so that the backward pass can itself be differentiated. ``apply`` runs forward and, when
 any input requires grad, makes the instance ``ctx`` the output's ``grad_fn``.
 
-A node keeps, per forward argument, ``next[i]`` (the parent's node, a leaf Tensor that requires
-grad, or None) and ``consts[i]`` (the argument itself where ``next[i]`` is None: a constant or an
-op parameter such as an axis). That is the whole graph: enough to run backward, and enough for a
-picture to replay the forward pass (``autograd.viz``).
+A node keeps ``seq``, its number in the order nodes are made, and per forward argument
+``next[i]`` (the parent's node, a leaf Tensor that requires grad, or None) and ``consts[i]`` (the
+argument itself where ``next[i]`` is None: a constant or an op parameter such as an axis). That
+is the whole graph: enough to run backward, and enough for a picture to replay the forward pass
+(``autograd.viz``).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import traceback
 from typing import Any
@@ -23,6 +25,7 @@ from ..mode import state
 from ..tensor import Tensor, _versions
 
 _new = object.__new__
+_made = itertools.count()  # numbers the nodes in the order they are made (see engine)
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 class Function:
@@ -42,6 +45,7 @@ class Function:
     # per-node state, set by apply and forward; class-level defaults keep apply short
     next: Any = ()
     consts: Any = ()
+    seq = 0
     shape: tuple = ()
     dtype: Any = None
     _saved: Any = ()
@@ -76,7 +80,7 @@ class Function:
                     edges.append(None)
                     consts.append(a)
             if record:
-                ctx.next, ctx.consts = edges, consts
+                ctx.next, ctx.consts, ctx.seq = edges, consts, next(_made)
         out = cls.forward(ctx, *args)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
@@ -129,10 +133,6 @@ class Function:
         raise RuntimeError(f"trying to backward through {type(self).__name__} a second time, but its saved "
                            "tensors were freed by the first backward; pass retain_graph=True to the first "
                            "backward() (or grad()) to keep them")
-
-    def _release(self) -> None:
-        if self._saved or self._out is not None:
-            self._saved, self._out, self._released = (), None, True
 
     def _where(self) -> str:
         """Where the user created this op (with ``detect_anomaly`` on)."""

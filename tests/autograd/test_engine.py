@@ -111,6 +111,35 @@ def test_a_sum_of_10000_inputs():
     assert [xs[0].grad.item(), xs[4999].grad.item(), xs[5000].grad.item()] == [2.0, 2.0, 1.0]
 
 
+def test_a_node_runs_once_after_all_its_consumers_however_long_their_paths():
+    calls = []
+
+    class Recorded(Function):  # the identity, recording the gradient each backward call receives
+        forward = staticmethod(lambda ctx, x: x.data.copy())
+
+        @staticmethod
+        def backward(ctx, g):
+            calls.append(g.item())
+            return g
+
+    x = tensor(1.0, requires_grad=True)
+    a = Recorded.apply(x)
+    long_path = a
+    for _ in range(50):
+        long_path = long_path * 1.0
+    (a * 3.0 + long_path + a).backward()  # consumers made before and after the long path
+    assert calls == [5.0] and x.grad.item() == 5.0
+
+
+def test_nodes_made_in_an_earlier_graph_still_run_after_their_new_consumers():
+    x = tensor(2.0, requires_grad=True)
+    old = x * x  # made first, consumed later by nodes made afterwards
+    later = [old * float(k) for k in range(1, 4)]
+    ag.grad(later[0] + later[2], x, retain_graph=True)  # a first backward through old, kept
+    (later[1] + old).backward()
+    assert x.grad.item() == 3 * 2 * 2.0  # d(2 x^2 + x^2)/dx at 2
+
+
 def test_detach_cuts_the_graph():
     x = tensor(2.0, requires_grad=True)
     y = x * x.detach()  # the detached factor is a constant
