@@ -23,7 +23,7 @@ class MatMul(Function):
         if a.shape[-1] != b.shape[-2]:
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align ({a.shape[-1]} != {b.shape[-2]})")
         if a.ndim > 2 or b.ndim > 2:
-            broadcast_shapes(f"matmul of shapes {a.shape} and {b.shape}", a.shape[:-2], b.shape[:-2])  # batch axes
+            broadcast_shapes(f"matmul: shapes {a.shape} and {b.shape}, batch axes", a.shape[:-2], b.shape[:-2])
         return np.matmul(a.data, b.data)
 
     @staticmethod
