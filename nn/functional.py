@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from autograd import Tensor, generator, where
+from autograd.ops.linalg import Linear
 
 
 def _as_tensor(x: Any) -> Tensor:
@@ -35,10 +36,14 @@ def _pair(value: int | tuple[int, int], name: str, op: str, minimum: int) -> tup
 # --- linear -------------------------------------------------------------------------------------------
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias: x (..., in), weight (out, in), bias (out,) -> (..., out)."""
+    x, weight = _as_tensor(x), _as_tensor(weight)
     if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input of shape {x.shape} does not fit a weight of shape {weight.shape} (out, in)")
-    out = x @ weight.T
-    return out if bias is None else out + bias
+    bias = None if bias is None else _as_tensor(bias)
+    row_bias = bias is None or (bias.ndim <= 1 and bias.dtype.kind == "f")  # else it is added on its own
+    out = Linear.apply(x if x.ndim == 2 else x.reshape(-1, x.shape[-1]), weight, bias if row_bias else None)
+    out = out if x.ndim == 2 else out.reshape(*x.shape[:-1], weight.shape[0])  # back from a batch of rows
+    return out if row_bias else out + bias
 
 
 # --- normalisation and regularisation ---------------------------------------------------------------

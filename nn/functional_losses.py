@@ -91,14 +91,17 @@ def _class_weights(weight: Any, scores: Tensor, op: str) -> np.ndarray | None:
     return w.astype(scores.dtype)
 
 
-def _weighted_mean(loss: Tensor, denominator: float, reduction: str, op: str) -> Tensor:
-    """The sum of the losses divided by ``denominator`` (PyTorch's weighted mean), or _reduce's other two."""
+def _negated_mean(likelihood: Tensor, denominator: float, reduction: str, op: str) -> Tensor:
+    """The loss -likelihood per element: its sum divided by ``denominator`` (PyTorch's weighted mean), its
+    sum, or itself. The sign goes into the last op (sum / -denominator), not a pass of its own."""
     _check_reduction(reduction, op)
-    if reduction != "mean":
-        return _reduce(loss, reduction, op)
-    if loss.size == 0:
-        raise ValueError(f"{op}: mean over an empty axis of shape {loss.shape}")
-    return loss.sum() / float(denominator)
+    if reduction == "none":
+        return -likelihood
+    if reduction == "sum":
+        return -likelihood.sum()
+    if likelihood.size == 0:
+        raise ValueError(f"{op}: mean over an empty axis of shape {likelihood.shape}")
+    return likelihood.sum() / -float(denominator)
 
 
 def _nll(log_probs: Tensor, target: Any, weight: Any, ignore_index: int, reduction: str, op: str,
@@ -113,13 +116,17 @@ def _nll(log_probs: Tensor, target: Any, weight: Any, ignore_index: int, reducti
     rows = _classes_last(log_probs)
     flat = labels.reshape(-1)
     kept = flat != ignore_index
-    safe = np.where(kept, flat, 0)
+    everyone = w_class is None and kept.all()  # then every w_y is 1, and no product is needed
+    safe = flat if everyone else np.where(kept, flat, 0)
     w = kept.astype(rows.dtype) if w_class is None else np.where(kept, w_class[safe], 0).astype(rows.dtype)
-    loss = -_pick(rows, safe) * w
+    likelihood = _pick(rows, safe) if everyone else _pick(rows, safe) * w  # w_y log p_y
     if label_smoothing:
         spread = rows.sum(axis=1) if w_class is None else (rows * w_class).sum(axis=1)
-        loss = loss * (1 - label_smoothing) - spread * (kept * (label_smoothing / rows.shape[1])).astype(rows.dtype)
-    return _weighted_mean(loss if loss.shape == labels.shape else loss.reshape(labels.shape), w.sum(), reduction, op)
+        smoothing = (kept * (label_smoothing / rows.shape[1])).astype(rows.dtype)
+        likelihood = likelihood * (1 - label_smoothing) + spread * smoothing
+    if likelihood.shape != labels.shape:
+        likelihood = likelihood.reshape(labels.shape)
+    return _negated_mean(likelihood, w.sum(), reduction, op)
 
 
 def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,  # noqa: A002 (PyTorch's name)

@@ -1,4 +1,4 @@
-"""Linear algebra: matmul (the primitive), tensordot and einsum."""
+"""Linear algebra: matmul (the primitive), Linear (x @ w.T + b as one op), tensordot and einsum."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ..kernels import is_transposed_matrix
+from ..kernels import affine, is_transposed_matrix
 from ..tensor import Tensor
-from ._util import as_tensor
+from ._util import as_tensor, broadcast_shapes
 from .function import Function
 from .movement import Reshape, Transpose, sum_to, swapaxes
 
@@ -23,32 +23,37 @@ class MatMul(Function):
         if a.shape[-1] != b.shape[-2]:
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align ({a.shape[-1]} != {b.shape[-2]})")
         if a.ndim > 2 or b.ndim > 2:
-            try:
-                np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-            except ValueError:
-                raise ValueError(f"matmul: the batch axes of shapes {a.shape} and {b.shape} do not broadcast") from None
+            broadcast_shapes(f"matmul: shapes {a.shape} and {b.shape}, batch axes", a.shape[:-2], b.shape[:-2])
         return np.matmul(a.data, b.data)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        # C = A B:  dA = dC B^T,  dB = A^T dC. An operand that is a transposed matrix (weight.T in a
-        # linear layer) gets the transpose of the transposed product, (B dC^T)^T or (dC^T A)^T: the
-        # same BLAS call, and a gradient laid out like the operand, so weight.grad is C-ordered.
+        # C = A B: dA = dC B^T, dB = A^T dC; for w.T, (dC^T A)^T, the same product with w.grad C-ordered as w
         ga = gb = None
         if need_a:
             ga = _t(MatMul.apply(b, _t(g))) if is_transposed_matrix(a.data) else MatMul.apply(g, _t(b))
-            ga = sum_to(ga, a.shape)
         if need_b:
             gb = _t(MatMul.apply(_t(g), a)) if is_transposed_matrix(b.data) else MatMul.apply(_t(a), g)
-            gb = sum_to(gb, b.shape)
         return ga, gb
 
+class Linear(Function):
+    """x @ w.T + b as one node, a linear layer's (PyTorch's addmm): x (N, in), w (out, in), b (out,) or None."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        return affine(x.data, w.data, None if b is None else b.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x, w), (need_x, need_w, _) = ctx.saved_tensors, ctx.needs_input_grad
+        # y = x W^T + b:  dx = dy W,  dW = dy^T x,  db = dy (the engine sums it over the batch)
+        return MatMul.apply(g, w) if need_x else None, MatMul.apply(_t(g), x) if need_w else None, g
 
 def _t(x: Tensor) -> Tensor:
     return swapaxes(x, -1, -2)
-
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's rules: 1-D operands become a row or a column, then are dropped."""
@@ -65,7 +70,6 @@ def matmul(a: Any, b: Any) -> Tensor:
     if b.ndim == 1:
         return Reshape.apply(MatMul.apply(a, Reshape.apply(b, (-1, 1))), a.shape[:-1])
     return MatMul.apply(a, b)
-
 
 def tensordot(a: Any, b: Any, axes: Any = 2) -> Tensor:
     """Sum products over ``axes`` of a and b (NumPy's tensordot), as transpose, reshape, matmul."""
@@ -86,7 +90,6 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Tensor:
     out_shape = tuple(a.shape[i] for i in free_a) + tuple(b.shape[i] for i in free_b)
     return Reshape.apply(MatMul.apply(a2, b2), out_shape)
 
-
 def _parse(subscripts: str, ndims: list[int]) -> tuple[list[str], str]:
     """Each operand's letters and the output's, every '...' spelled out in spare letters."""
     ins, arrow, out = subscripts.replace(" ", "").partition("->")
@@ -101,7 +104,6 @@ def _parse(subscripts: str, ndims: list[int]) -> tuple[list[str], str]:
         letters = "".join(inputs)
         out = lead + "".join(sorted(c for c in set(letters) - set(lead) if letters.count(c) == 1))
     return inputs, out.replace("...", lead)
-
 
 class Einsum(Function):
     inputs = slice(1, None)
@@ -152,7 +154,6 @@ class Einsum(Function):
                 gi = Einsum.apply(",".join([unique] + [p for p, _ in pairs]) + "->" + renamed, gi, *eyes)
             grads.append(gi)
         return tuple(grads)
-
 
 def einsum(subscripts: str, *operands: Any) -> Tensor:
     """Einstein summation over Tensors, e.g. ``einsum("ij,jk->ik", a, b)``."""

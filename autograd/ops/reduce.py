@@ -21,15 +21,14 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, axis, keepdims):
         axes = axes_of(axis, x.ndim, "sum")
-        ctx.in_shape = x.shape
-        ctx.kept = keepdims_shape(x.shape, axes)
+        ctx.in_shape, ctx.kept = x.shape, keepdims_shape(x.shape, axes)
         out = sum_kept(x.data, axes)
         return out if keepdims else out.reshape([n for i, n in enumerate(x.shape) if i not in axes])
 
     @staticmethod
     def backward(ctx, g):
-        # every input element contributes once: broadcast the gradient back
-        return BroadcastTo.apply(Reshape.apply(g, ctx.kept), ctx.in_shape)
+        # every input element contributes once: broadcast the gradient back (reshaped if it lost axes inside)
+        return BroadcastTo.apply(g if g.ndim == 0 or g.shape == ctx.kept else Reshape.apply(g, ctx.kept), ctx.in_shape)
 
 class _Extremum(Function):
     inputs = slice(0, 1)

@@ -27,6 +27,7 @@ import numpy as np
 import autograd as ag
 
 from ..ops.elementwise import SigmoidGrad, TanhGrad
+from ..ops.linalg import Linear
 from ..tensor import Tensor
 from .gradcheck import first_order_report, second_order_report
 from .sources import DOMAINS, MAX_SIDE, AnyShape, Dims, Fixed, HypothesisSource, NumpySource, Source, broadcast, same
@@ -315,6 +316,22 @@ OPS: list[OpInfo] = [
     _op("matmul_mat_vec", operator.matmul, shape(2, 2), _operand_of(-1, free=0)),
     _op("matmul_vec_vec", operator.matmul, shape(1, 1), _operand_of(-1, free=0)),
     _op("matmul_batched_broadcast", operator.matmul, shape(3, 4, max_side=3), _batched_operand),
+    # the linear layer's op x @ w.T + b: x (N, in), w (out, in), b (out,)
+    _op(
+        "linear",
+        Linear.apply,
+        shape(2, 2),
+        lambda prev, src: (src.integer(1, MAX_SIDE), prev[0][-1]),
+        lambda prev, src: prev[1][:1],
+        torch_fn=lambda torch, x, w, b: torch.nn.functional.linear(x, w, b),
+    ),
+    _op(
+        "linear_no_bias",
+        lambda x, w: Linear.apply(x, w, None),
+        shape(2, 2),
+        lambda prev, src: (src.integer(1, MAX_SIDE), prev[0][-1]),
+        torch_fn=lambda torch, x, w: torch.nn.functional.linear(x, w),
+    ),
     _op(
         "tensordot_axes1",
         lambda a, b: ag.tensordot(a, b, axes=1),

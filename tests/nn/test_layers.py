@@ -287,3 +287,24 @@ def test_constructor_arguments_are_checked():
                 lambda: nn.PReLU(0), lambda: nn.Maxout(2, 2, pieces=0)):
         with pytest.raises(ValueError):
             bad()
+
+
+@pytest.mark.parametrize("x_shape", [(5, 4), (2, 3, 4), (4,)], ids=["batch", "batch-of-batches", "one-sample"])
+@pytest.mark.parametrize("bias_kind", ["none", "row", "per-sample", "integer"])
+def test_linear_matches_x_times_the_transposed_weight_plus_the_bias(rng, x_shape, bias_kind):
+    # one node for (N, in) batches; other shapes go through it as rows, other biases are added on their own
+    bias = {"none": None, "row": rng.standard_normal(3), "per-sample": rng.standard_normal(x_shape[:-1] + (3,)),
+            "integer": np.arange(3)}[bias_kind]
+    x = Tensor(rng.standard_normal(x_shape), requires_grad=True)
+    w = Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    b = None if bias is None else Tensor(bias, requires_grad=bias.dtype.kind == "f")
+    out = nn.functional.linear(x, w, b)
+    expected = x.data @ w.data.T + (0 if bias is None else bias)
+    assert out.shape == expected.shape and out.dtype == np.float64
+    np.testing.assert_allclose(out.data, expected, rtol=1e-13)
+    g = rng.standard_normal(expected.shape)
+    out.backward(Tensor(g))
+    np.testing.assert_allclose(x.grad.data, g @ w.data, rtol=1e-12)
+    np.testing.assert_allclose(w.grad.data, g.reshape(-1, 3).T @ x.data.reshape(-1, 4), rtol=1e-12)
+    if b is not None and b.requires_grad:
+        np.testing.assert_allclose(b.grad.data, g.reshape(-1, 3).sum(axis=0) if bias.ndim == 1 else g, rtol=1e-12)

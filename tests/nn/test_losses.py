@@ -140,3 +140,26 @@ def test_bad_reduction_is_rejected_early():
     with pytest.raises(ValueError, match="mse_loss: reduction"):
         F.mse_loss(Tensor(np.zeros(2)), np.zeros(2), reduction="max")
     assert repr(nn.SVMLoss(margin=2.0, reduction="sum")) == "SVMLoss(margin=2.0, reduction='sum')"
+
+
+def _ops_behind(t: Tensor) -> list[str]:
+    """The names of the op nodes between ``t`` and the leaves, from ``t`` back."""
+    names, stack = [], [t.grad_fn]
+    while stack:
+        node = stack.pop()
+        names.append(type(node).__name__)
+        stack += [p for p in node.next if p is not None and not isinstance(p, Tensor)]
+    return names
+
+
+def test_the_plain_mean_nll_is_pick_sum_divide_with_no_pass_for_the_sign_or_unit_weights(rng):
+    # -(1/n) sum_i log p_{i, y_i}: without class weights or ignored targets every w_y is 1
+    log_probs = Tensor(np.log(rng.dirichlet(np.ones(5), size=8)), requires_grad=True)
+    target = rng.integers(0, 5, 8)
+    loss = F.nll_loss(log_probs, target)
+    assert sorted(_ops_behind(loss)) == ["Div", "GetItem", "Sum"]
+    np.testing.assert_allclose(loss.item(), -log_probs.data[np.arange(8), target].mean(), rtol=1e-13)
+    loss.backward()
+    expected = np.zeros((8, 5))
+    expected[np.arange(8), target] = -1 / 8
+    np.testing.assert_allclose(log_probs.grad.data, expected, rtol=1e-13)
