@@ -29,13 +29,16 @@ def _binary(op: str, ufunc: np.ufunc, a: Any, b: Any) -> np.ndarray:
     integer or bool array keeps the float dtype (NumPy would widen float32 with int32 to float64)."""
     a = a.data if isinstance(a, Tensor) else a
     b = b.data if isinstance(b, Tensor) else b
-    if isinstance(b, np.ndarray) and isinstance(a, np.ndarray):
-        if a.dtype is not b.dtype and (a.dtype.kind == "f") != (b.dtype.kind == "f"):
-            floating = a.dtype if a.dtype.kind == "f" else b.dtype
-            if np.result_type(a.dtype, b.dtype) != floating:  # NumPy would widen it (float32 with int32)
-                a, b = a.astype(floating, copy=False), b.astype(floating, copy=False)
-    elif isinstance(a, np.ndarray) and 0 in a.strides or isinstance(b, np.ndarray) and 0 in b.strides:
-        return kernels.binary(ufunc, a, b)  # a broadcast (zero strides) meets a scalar
+    if isinstance(a, np.ndarray):
+        if isinstance(b, np.ndarray):
+            if a.dtype is not b.dtype and (a.dtype.kind == "f") != (b.dtype.kind == "f"):
+                floating = a.dtype if a.dtype.kind == "f" else b.dtype
+                if np.result_type(a.dtype, b.dtype) != floating:  # NumPy would widen it (float32 with int32)
+                    a, b = a.astype(floating, copy=False), b.astype(floating, copy=False)
+        elif a.base is not None and 0 in a.strides:  # a broadcast (zero strides, so a view) meets a scalar
+            return kernels.binary(ufunc, a, b)
+    elif isinstance(b, np.ndarray) and b.base is not None and 0 in b.strides:
+        return kernels.binary(ufunc, a, b)
     try:
         return ufunc(a, b)
     except ValueError:
