@@ -206,10 +206,10 @@ class SigmoidGrad(Function):
 class Relu(Function):
     @staticmethod
     def forward(ctx, x):
+        out = np.maximum(x.data, 0)
         if ctx.next:  # relu'(0) = 0 and a NaN passes its gradient (as PyTorch); a mask is 1/4 of x's memory
-            dead = x.data <= 0
-            ctx.save_for_backward(~dead if dead.ndim == 0 else np.logical_not(dead, out=dead))
-        return np.maximum(x.data, 0)
+            ctx.save_for_backward(out != 0)  # out is 0 exactly where x <= 0, and NaN where x is
+        return out
 
     backward = staticmethod(lambda ctx, g: g * ctx.saved_tensors[0])
 
