@@ -104,3 +104,12 @@ def test_windows_of_a_channels_last_batch_reduce_as_numpy_does(rng, window):
             upstream = rng.standard_normal(out.shape).astype(np.float32)
             out.backward(ag.Tensor(upstream))
             np.testing.assert_allclose(t.grad.data, tie_split_reference(x, (3, 5), pick, upstream), rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(65536, 32), (4099, 8), (3 * 5 * 7 * 11 * 13, 5)], ids=["pow2", "prime", "odd"])
+def test_bias_gradient_sums_of_long_narrow_matrices_match_numpy(rng, shape):
+    # a linear layer's bias gradient: (batch rows, out) summed over the rows, in rows of any count
+    x = rng.standard_normal(shape).astype(np.float32)
+    got = sum_kept(x, (0,))
+    assert got.shape == (1, shape[1]) and got.dtype == np.float32
+    np.testing.assert_allclose(got, x.astype(np.float64).sum(axis=0, keepdims=True), rtol=1e-4, atol=1e-3)
