@@ -16,7 +16,7 @@ import numpy as np
 
 from autograd import Tensor, pad, unfold
 
-from .functional import _pair
+from .functional import _pair, linear
 
 _Pair = int | tuple[int, int]
 
@@ -117,7 +117,8 @@ def conv2d(
         windows = unfold(_pad(_channels_last(x), widths, 0.0), (kh, kw), stride, dilation)  # (N, C, oh, ow, kh, kw)
         n, _, oh, ow = windows.shape[:4]
         cols = windows.permute(0, 2, 3, 4, 5, 1).reshape(n * oh * ow, kh * kw * c)
-        out = (cols @ weight.permute(2, 3, 1, 0).reshape(kh * kw * c, f)).reshape(n, oh, ow, f)
+        # a linear layer over the windows, bias included: out[(n, p), f] = sum_k cols[(n, p), k] W[f, k] + b[f]
+        out = linear(cols, weight.permute(0, 2, 3, 1).reshape(f, kh * kw * c), bias).reshape(n, oh, ow, f)
         to_nchw = (0, 3, 1, 2)
     else:  # channels first: a row of cols is a run of output pixels, one per (group, tap)
         windows = unfold(_pad(_channels_first(x), widths, 0.0), (kh, kw), stride, dilation)
@@ -126,8 +127,8 @@ def conv2d(
         cols = windows.reshape(n, groups, cg, oh, ow, kh, kw).permute(1, 2, 5, 6, 0, 3, 4).reshape(groups, k, -1)
         out = (weight.reshape(groups, f // groups, k) @ cols).reshape(f, n, oh, ow)  # (G, F / G, k) @ (G, k, N oh ow)
         to_nchw = (1, 0, 2, 3)
-    if bias is not None:
-        out = out + (bias if groups == 1 else bias.reshape(f, 1, 1, 1))
+        if bias is not None:
+            out = out + bias.reshape(f, 1, 1, 1)
     return _unbatch(out.permute(*to_nchw), unbatched)
 
 

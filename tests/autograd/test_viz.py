@@ -362,7 +362,7 @@ def test_depth_0_is_the_whole_model_and_none_every_primitive():
     assert len(nodes(whole)) == 4  # x, the model, the loss and its output
     every = viz.draw_model_step(model, x, y, F.cross_entropy, depth=None)
     assert model_nodes(every) == [] and len(nodes(every)) > 40
-    assert "<b>MatMul</b>" in every.source and "<b>0.weight</b>" in every.source
+    assert "<b>Linear</b>" in every.source and "<b>0.weight</b>" in every.source
 
 
 class Residual(nn.Module):
@@ -402,7 +402,7 @@ def test_only_the_math_is_drawn_no_zero_pad_and_no_layout_copies(padding):
     dot = viz.draw_model_step(model, x, y, F.mse_loss, depth=None, show_edges=True)
     ops = re.findall(r"<b>([A-Za-z]+)</b>", dot.source)
     assert ops.count("Pad") == padding and "Copy" not in ops  # a copy into another memory order is no math
-    assert "Unfold" in ops and "MatMul" in ops
+    assert "Unfold" in ops and "Linear" in ops  # the windows times the filters, bias included
     assert edge_lines(edges(dot)[node_id(dot, "<b>x</b>"), node_id(dot, "<b>Pad</b>" if padding else "<b>Unfold</b>")])
 
 

@@ -180,7 +180,7 @@ def test_graph_depth_rankdir_and_grad_flow(tmp_path):
     argv = ["graph", "--model", "cnn", "-o", str(path)]
     assert main([*argv, "--depth", "all", "--rankdir", "LR", "--grad-flow"]) == 0
     source = path.read_text()
-    assert "0.weight" in source and "MatMul" in source and "rankdir=LR" in source and "gradient norm" in source
+    assert "0.weight" in source and "<b>Linear</b>" in source and "rankdir=LR" in source and "gradient norm" in source
     assert main([*argv, "--depth", "0"]) == 0
     assert "model: Sequential" in path.read_text() and "rankdir=TB" in path.read_text()
 
