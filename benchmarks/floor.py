@@ -1,16 +1,16 @@
 #!/usr/bin/env python
-"""The least a NumPy-backed graph engine can cost per op: rows 1 and 2 of run.py, side by side.
+"""About the least a graph engine on NumPy costs per op: rows 1 and 2 of run.py, side by side.
 
     python benchmarks/floor.py              # about half a minute
     python benchmarks/floor.py --rounds 9   # more rounds, steadier minimums
 
-`Node` below is the smallest engine that still records a graph of ndarrays and backpropagates
+`Node` below is a minimal engine that still records a graph of ndarrays and backpropagates
 through it: one object per op holding its parents and a closure for its local derivative, one
 topological sort, one ufunc call per derivative. It has none of what chainrule's ops carry:
 grad mode, hooks, retained and accumulated ``.grad``, dtype rules, shape and version checks,
-anomaly mode, constants kept for pictures, second derivatives. Whatever it costs per op is
-NumPy's dispatch on tiny arrays plus the interpreter's object and frame costs: a floor that no
-engine written in Python on NumPy goes under by design alone. It is timed in the same process,
+anomaly mode, constants kept for pictures, second derivatives. What it costs per op is mostly
+NumPy's dispatch on tiny arrays plus the interpreter's object and frame costs, which any engine
+that runs one NumPy call per op and per derivative pays too. It is timed in the same process,
 rounds interleaved with chainrule and torch (minimum per column: on a shared machine, load only
 ever adds time).
 """
