@@ -92,13 +92,10 @@ def _class_weights(weight: Any, scores: Tensor, op: str) -> np.ndarray | None:
 
 
 def _negated_mean(likelihood: Tensor, denominator: float, reduction: str, op: str) -> Tensor:
-    """The loss -likelihood per element: its sum divided by ``denominator`` (PyTorch's weighted mean), its
-    sum, or itself. The sign goes into the last op (sum / -denominator), not a pass of its own."""
-    _check_reduction(reduction, op)
-    if reduction == "none":
-        return -likelihood
-    if reduction == "sum":
-        return -likelihood.sum()
+    """The loss -likelihood per element, reduced as `_reduce` does, but for the mean: PyTorch's weighted
+    one, the sum divided by ``denominator``, the sign going into the divisor (sum / -denominator)."""
+    if reduction != "mean":
+        return _reduce(-likelihood, reduction, op)
     if likelihood.size == 0:
         raise ValueError(f"{op}: mean over an empty axis of shape {likelihood.shape}")
     return likelihood.sum() / -float(denominator)
