@@ -36,7 +36,7 @@ import autograd
 import nn
 import nn.functional as F
 from autograd import viz
-from nn.data import DataLoader, TensorDataset, load_cifar10, load_digits
+from nn.data import CIFAR10_CLASSES, DataLoader, TensorDataset, load_cifar10, load_digits
 from nn.train import fit, plot_history
 
 autograd.manual_seed(0)  # parameter initialisation and dropout draw from autograd.generator()
@@ -204,7 +204,6 @@ viz.draw_model_step(model, X_test[:2], y_test[:2], F.cross_entropy, expand=("1",
 # but enough to see it learn). Otherwise it only prints how to enable it.
 
 # %%
-CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 cifar_dir = os.environ.get("CIFAR10_DIR")
 if not cifar_dir:
     print("CIFAR10_DIR is not set, so the CIFAR-10 part is skipped. To run it, unpack the official archive "
@@ -227,6 +226,7 @@ else:
     fig, axes = plt.subplots(1, 8, figsize=(13, 2.2))
     for ax, image, truth, guess in zip(axes, Xc_test[:8], yc_test[:8], guesses):
         ax.imshow(image.transpose(1, 2, 0))
-        ax.set_title(f"{CLASSES[truth]}\n-> {CLASSES[guess]}", fontsize=8, color="black" if truth == guess else "red")
+        ax.set_title(f"{CIFAR10_CLASSES[truth]}\n-> {CIFAR10_CLASSES[guess]}", fontsize=8,
+                     color="black" if truth == guess else "red")
         ax.axis("off")
     plt.show()

@@ -41,7 +41,7 @@ from threadpoolctl import threadpool_limits  # installed with scikit-learn, whic
 import autograd
 import nn
 import nn.functional as F
-from nn.data import DataLoader, TensorDataset, load_cifar10, load_digits
+from nn.data import CIFAR10_CLASSES, DataLoader, TensorDataset, load_cifar10, load_digits
 from nn.models import cnn
 from nn.train import fit
 
@@ -382,7 +382,6 @@ plt.show()
 # over the three colour channels. Without it, the cell only says how to enable it.
 
 # %%
-CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 cifar_dir = os.environ.get("CIFAR10_DIR")
 if not cifar_dir:
     print("CIFAR10_DIR is not set, so the CIFAR-10 part is skipped. To run it, unpack the official archive "
@@ -405,11 +404,11 @@ else:
     fig, axes = plt.subplots(3, 10, figsize=(14, 4.6))
     for k in range(8):
         axes[0, k].imshow(Xc_test[k].transpose(1, 2, 0))
-        axes[0, k].set_title(CLASSES[yc_test[k]], fontsize=8)
+        axes[0, k].set_title(CIFAR10_CLASSES[yc_test[k]], fontsize=8)
         axes[1, k].imshow(cifar_maps[k], cmap="hot")
     for c in range(10):
         axes[2, c].imshow(cifar_dreams[c].transpose(1, 2, 0))
-        axes[2, c].set_title(CLASSES[c], fontsize=8)
+        axes[2, c].set_title(CIFAR10_CLASSES[c], fontsize=8)
     for ax in axes.flat:
         ax.axis("off")
     plt.show()

@@ -68,6 +68,10 @@ def _stratified_split(
     return perm[~is_test[perm]], perm[is_test[perm]]
 
 
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+"""The name of each CIFAR-10 label, in label order (the archive's ``batches.meta``)."""
+
+
 def load_cifar10(root: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """CIFAR-10 from the official archives, already unpacked on disk (never downloads).
 
