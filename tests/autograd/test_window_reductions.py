@@ -106,6 +106,19 @@ def test_windows_of_a_channels_last_batch_reduce_as_numpy_does(rng, window):
             np.testing.assert_allclose(t.grad.data, tie_split_reference(x, (3, 5), pick, upstream), rtol=1e-6)
 
 
+@pytest.mark.parametrize("shape, axes", [((256, 512), (0,)), ((16, 6, 6, 32), (0, 1, 2))],
+                         ids=["long-rows", "channels-last"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sums_over_the_outer_axes_match_numpy_for_long_and_short_rows(rng, shape, axes, dtype):
+    # a bias gradient (N, out) has rows of out numbers, left to NumPy; per-channel sums of a
+    # channels-last batch have rows of C numbers, summed by one BLAS product
+    x = rng.standard_normal(shape).astype(dtype)
+    got = sum_kept(x, axes)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert got.shape == np.sum(x, axis=axes, keepdims=True).shape and got.dtype == dtype
+    np.testing.assert_allclose(got, x.astype(np.float64).sum(axis=axes, keepdims=True), rtol=tol, atol=tol * 100)
+
+
 @pytest.mark.parametrize("shape", [(65536, 32), (4099, 8), (3 * 5 * 7 * 11 * 13, 5)], ids=["pow2", "prime", "odd"])
 def test_bias_gradient_sums_of_long_narrow_matrices_match_numpy(rng, shape):
     # a linear layer's bias gradient: (batch rows, out) summed over the rows, in rows of any count
