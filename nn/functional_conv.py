@@ -82,10 +82,10 @@ def conv2d(
     splits the channels into G groups convolved separately, filter group g seeing input group g
     only (G = C: depthwise).
 
-    im2col, channels last: out[(n, p), f] = sum_k cols[(n, p), k] W[k, f], where p runs over the
-    output pixels and k over the kernel taps and channels (i, j, c). The padded input is copied
+    im2col, channels last: out[(n, p), f] = sum_k cols[(n, p), k] W[f, k] + b[f], where p runs over
+    the output pixels and k over the kernel taps and channels (i, j, c). The padded input is copied
     channels-last (NHWC in memory), so each row of cols gathers runs of whole pixels, and one
-    matmul gives the output as (N, oh, ow, F), which is returned as an NCHW view of that memory
+    linear layer over those rows gives the output as (N, oh, ow, F), returned as an NCHW view of that memory
     (channels-last, like the activations, pooling and batch norm after it). The backward is two
     matmuls, and the adjoint of unfold adds the window gradients back, one strided add per kernel
     offset (i, j).
