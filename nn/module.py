@@ -195,16 +195,20 @@ class Module:
         return RemovableHandle(self._registry("_forward_hooks"), hook)
 
     # --- traversal ----------------------------------------------------------------------------
-    def named_modules(self, prefix: str = "", memo: set | None = None) -> Iterator[tuple[str, Module]]:
-        """This module and every descendant, each once, with its dotted path ("" for self)."""
+    def named_modules(
+        self, prefix: str = "", memo: set | None = None, remove_duplicate: bool = True,
+    ) -> Iterator[tuple[str, Module]]:
+        """This module and every descendant with its dotted path ("" for self): each once, or, with
+        ``remove_duplicate=False``, a module reached along two paths under both."""
         memo = set() if memo is None else memo
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, child in self._modules.items():
             if child is not None:
-                yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+                yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo, remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
         """This module and every descendant, each once, depth first."""
@@ -303,8 +307,9 @@ class Module:
 
     # --- state --------------------------------------------------------------------------------
     def _state_items(self) -> Iterator[tuple[str, Tensor]]:
-        """Every tensor that belongs in the state dict, in PyTorch's key order."""
-        for path, module in self.named_modules():
+        """Every tensor that belongs in the state dict, in PyTorch's key order; a module shared by two
+        paths (``Sequential(lin, act, lin)``) is listed under both, as PyTorch lists it."""
+        for path, module in self.named_modules(remove_duplicate=False):
             prefix = f"{path}." if path else ""
             for name, p in module._parameters.items():
                 if p is not None:

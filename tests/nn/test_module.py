@@ -188,6 +188,17 @@ def test_state_dict_matches_torch_keys_shapes_and_dtypes(torch):
         assert ours[k].dtype == theirs[k].numpy().dtype, k
 
 
+def test_state_dict_lists_a_shared_module_under_every_path_as_torch_does(torch):
+    lin, tlin = nn.Linear(2, 2), torch.nn.Linear(2, 2, dtype=torch.float32)
+    ours, theirs = nn.Sequential(lin, nn.ReLU(), lin), torch.nn.Sequential(tlin, torch.nn.ReLU(), tlin)
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    np.testing.assert_array_equal(lin.weight.data, tlin.weight.detach().numpy())
+    assert [n for n, _ in ours.named_modules(remove_duplicate=False)] == ["", "0", "1", "2"]
+    assert [n for n, _ in ours.named_modules()] == ["", "0", "1"]
+
+
 def test_state_dict_values_are_copies():
     model = nn.Linear(2, 2)
     sd = model.state_dict()
