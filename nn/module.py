@@ -280,13 +280,24 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
-    def zero_grad(self) -> None:
-        """Forget the gradients of every parameter (``.grad = None``, as PyTorch's default)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients of every parameter: ``.grad = None`` (PyTorch's default), or
+        zeros of the gradient's shape with ``set_to_none=False``."""
         for p in self.parameters():
-            p.grad = None
+            if p.grad is not None:
+                p.grad = None if set_to_none else Tensor(np.zeros_like(p.grad.data))
 
-    def to(self, dtype: Any) -> Module:
-        """Cast every floating parameter and buffer (and gradient) to ``dtype``, in place."""
+    def to(self, dtype: Any = None, device: Any = None) -> Module:
+        """Cast every floating parameter and buffer (and gradient) to ``dtype``, in place.
+
+        As ``Tensor.to``, a device is accepted only as "cpu", the one there is (``model.to("cpu")``).
+        """
+        if isinstance(dtype, str) and dtype.split(":")[0] in ("cpu", "cuda", "mps", "xpu"):
+            dtype, device = None, dtype
+        if device not in (None, "cpu"):
+            raise ValueError(f"to: chainrule runs on the CPU only, got device {device!r}")
+        if dtype is None:
+            return self
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"to: modules hold floating tensors, got dtype {dtype}")

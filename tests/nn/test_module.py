@@ -143,6 +143,28 @@ def test_zero_grad_sets_gradients_to_none():
     assert all(p.grad is None for p in model.parameters())
 
 
+def test_zero_grad_set_to_none_false_keeps_zero_gradients_and_backward_adds_to_them():
+    model = nn.Linear(3, 2)
+    x = Tensor(np.ones((4, 3), np.float32))
+    model(x).sum().backward()
+    fresh = model.weight.grad.numpy().copy()
+    model.zero_grad(set_to_none=False)
+    assert all(p.grad is not None and not p.grad.numpy().any() for p in model.parameters())
+    assert model.weight.grad.dtype == np.float32
+    model(x).sum().backward()
+    np.testing.assert_array_equal(model.weight.grad.numpy(), fresh)
+
+
+def test_to_accepts_the_cpu_device_and_refuses_others():
+    model = nn.Linear(3, 2)
+    weight = model.weight
+    assert model.to("cpu") is model and model.weight is weight and weight.dtype == np.float32
+    assert model.to(device="cpu") is model
+    assert model.to(np.float64, device="cpu").weight.dtype == np.float64
+    with pytest.raises(ValueError, match="CPU only.*cuda"):
+        model.to("cuda")
+
+
 def test_requires_grad_freezes_parameters():
     model = nn.Linear(3, 2).requires_grad_(False)
     assert not any(p.requires_grad for p in model.parameters())
