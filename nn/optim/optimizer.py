@@ -180,11 +180,18 @@ class Optimizer:
 
 
 def _restore(value: Any, p: Tensor, where: str) -> Any:
-    """A private copy of a saved state value: arrays need the parameter's shape and take its float dtype."""
+    """A private copy of a saved state value: arrays need the parameter's shape and take its float dtype.
+
+    Array-likes (a PyTorch optimizer's tensors) become arrays, and a 0-d one beside a parameter
+    that is not 0-d becomes a number (PyTorch keeps Adam's step count as a 0-d tensor)."""
     if isinstance(value, Tensor):
         value = value.data
+    elif not isinstance(value, np.ndarray) and hasattr(value, "__array__"):
+        value = np.asarray(value)
     if not isinstance(value, np.ndarray):
         return value
+    if value.ndim == 0 and p.ndim != 0:
+        return value.item()
     if value.shape != p.shape:
         raise ValueError(f"{where} has shape {value.shape}, the parameter {p.shape}")
     return value.astype(p.dtype if value.dtype.kind == "f" else value.dtype, copy=True)
