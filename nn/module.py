@@ -94,28 +94,15 @@ class Module:
         elif isinstance(value, Module):
             self._forget(name, keep="_modules")
             modules[name] = value
-        elif name in params:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign {type(value).__name__} as parameter {name!r} of {type(self).__name__} "
-                    "(nn.Parameter or None expected)"
-                )
-            params[name] = None
-        elif name in buffers:
-            if value is not None and not isinstance(value, Tensor):
-                raise TypeError(
-                    f"cannot assign {type(value).__name__} as buffer {name!r} of {type(self).__name__} "
-                    "(Tensor or None expected)"
-                )
-            buffers[name] = value
-        elif name in modules:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign {type(value).__name__} as child module {name!r} of {type(self).__name__} "
-                    "(nn.Module or None expected)"
-                )
-            modules[name] = None
-        else:
+        else:  # a registered name keeps its kind: None, or (for a buffer) another Tensor
+            for kind, registry, allowed in (("parameter", params, "nn.Parameter"), ("buffer", buffers, "Tensor"),
+                                            ("child module", modules, "nn.Module")):
+                if name in registry:
+                    if value is not None and not (registry is buffers and isinstance(value, Tensor)):
+                        raise TypeError(f"cannot assign {type(value).__name__} as {kind} {name!r} of "
+                                        f"{type(self).__name__} ({allowed} or None expected)")
+                    registry[name] = value
+                    return
             object.__setattr__(self, name, value)
 
     def _forget(self, name: str, keep: str = "") -> None:
@@ -458,6 +445,44 @@ class ModuleList(_ModuleSequence):
         return ModuleList(list(self._modules.values())[index])
 
 
+class ModuleDict(Module):
+    """Modules kept by name, as in a dict, whose parameters the parent sees; it has no forward of its own."""
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add (or replace) every ``name: module`` pair of a mapping or an iterable of pairs."""
+        for name, module in modules.items() if isinstance(modules, Mapping) else modules:
+            self[name] = module
+
+    def __getitem__(self, name: str) -> Module:
+        return self._modules[name]
+
+    def __setitem__(self, name: str, module: Module) -> None:
+        self.add_module(name, _check_module(module, "ModuleDict"))
+
+    def __delitem__(self, name: str) -> None:
+        del self._modules[name]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def keys(self) -> Iterable[str]:
+        return self._modules.keys()
+
+    def values(self) -> Iterable[Module]:
+        return self._modules.values()
+
+    def items(self) -> Iterable[tuple[str, Module]]:
+        return self._modules.items()
+
+
 def _check_module(module: Any, where: str) -> Module:
     if not isinstance(module, Module):
         raise TypeError(f"{where}: {type(module).__name__} is not an nn.Module")
@@ -470,4 +495,4 @@ def _list_index(index: int, n: int, where: str) -> int:
     return index % n
 
 
-__all__ = ["IncompatibleKeys", "Module", "ModuleList", "Parameter", "Sequential"]
+__all__ = ["IncompatibleKeys", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential"]

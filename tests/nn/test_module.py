@@ -334,6 +334,33 @@ def test_module_list_registers_its_items():
     assert len(list(Holder().parameters())) == 7
 
 
+def test_module_dict_keys_modules_by_name_as_torchs(torch):
+    heads = nn.ModuleDict({"cls": nn.Linear(4, 3), "box": nn.Linear(4, 2)})
+    theirs = torch.nn.ModuleDict({"cls": torch.nn.Linear(4, 3), "box": torch.nn.Linear(4, 2)})
+    assert list(heads.state_dict()) == list(theirs.state_dict())
+    heads["extra"] = nn.Linear(4, 1)
+    heads.update([("cls", nn.Linear(4, 5))])  # replaced in place, keeping its position
+    assert list(heads) == list(heads.keys()) == ["cls", "box", "extra"] and len(heads) == 3
+    assert heads["cls"].out_features == 5 and "box" in heads and "nope" not in heads
+    assert [type(m) for m in heads.values()] == [nn.Linear] * 3 and dict(heads.items())["extra"] is heads["extra"]
+    del heads["box"]
+    assert [n for n, _ in heads.named_parameters()] == ["cls.weight", "cls.bias", "extra.weight", "extra.bias"]
+    with pytest.raises(TypeError, match="ModuleDict: function is not an nn.Module"):
+        heads["f"] = lambda x: x
+    with pytest.raises(KeyError):
+        heads["box"]
+
+
+def test_registered_names_refuse_values_of_another_kind():
+    model = Block()
+    with pytest.raises(TypeError, match="child module 'inner' of Block"):
+        model.inner = np.ones(2)
+    with pytest.raises(TypeError, match="parameter 'unused'"):
+        model.unused = Tensor(np.ones(2))
+    model.inner = None
+    assert "inner" not in dict(model.named_children())
+
+
 # --- repr and copies --------------------------------------------------------------------------------
 def test_repr_is_a_tree_like_pytorchs():
     model = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.Sequential(nn.ReLU()))
