@@ -164,6 +164,10 @@ class Optimizer:
                     f"{name}.load_state_dict: param group {i} lacks {', '.join(map(repr, missing))}: "
                     "is it the state dict of another optimizer?"
                 )
+            unsupported = [k for k in ("amsgrad", "maximize") if saved.get(k) and k not in self.defaults]
+            if unsupported:  # PyTorch's variants of the rule that this optimizer does not follow
+                raise ValueError(f"{name}.load_state_dict: param group {i} sets {', '.join(unsupported)}=True, "
+                                 f"which {name} does not implement")
             by_index.update(zip((int(k) for k in saved["params"]), mine["params"]))
             later = {key: self.defaults[key] for key in self._added_later}
             group = {**later, **saved, "params": mine["params"]}

@@ -95,6 +95,15 @@ def test_a_torch_optimizer_state_dict_resumes_here_as_in_torch(torch, opt_name, 
         np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-11, atol=1e-13)
 
 
+@pytest.mark.parametrize("opt_name, flag", [("Adam", "amsgrad"), ("SGD", "maximize")])
+def test_a_torch_state_dict_of_a_variant_we_lack_is_refused(torch, opt_name, flag):
+    theirs = getattr(torch.optim, opt_name)([torch.zeros(2, requires_grad=True)], lr=0.1, **{flag: True})
+    ours = getattr(optim, opt_name)([Tensor(np.zeros(2), requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match=f"group 0 sets {flag}=True"):
+        ours.load_state_dict(theirs.state_dict())
+    ours.load_state_dict(getattr(torch.optim, opt_name)([torch.zeros(2, requires_grad=True)], lr=0.1).state_dict())
+
+
 def test_param_groups_read_as_torchs(torch):
     ours = optim.AdamW(_groups([Tensor(s, requires_grad=True) for s in STARTS]), lr=0.1)
     theirs = torch.optim.AdamW(_groups([torch.tensor(s, requires_grad=True) for s in STARTS]), lr=0.1)
