@@ -19,14 +19,15 @@ from .layers import (
     MaxPool2d,
 )
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, MultiMarginLoss, NLLLoss, SVMLoss
-from .module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
+from .module import IncompatibleKeys, Module, ModuleDict, ModuleList, Parameter, Sequential
 from .serialization import load, save
 from .summary import Summary, summary
 
 __all__ = [
     "AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss",
     "Dropout", "Dropout2d", "ELU", "Embedding", "Flatten", "GELU", "Identity", "IncompatibleKeys", "KNearestNeighbor",
-    "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Maxout", "Module", "ModuleList",
-    "MultiMarginLoss", "NLLLoss", "PReLU", "Parameter", "ReLU", "SVMLoss", "Sequential", "SiLU", "Sigmoid", "Softmax",
-    "Summary", "Tanh", "data", "functional", "init", "load", "optim", "save", "summary", "utils",
+    "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Maxout", "Module", "ModuleDict",
+    "ModuleList", "MultiMarginLoss", "NLLLoss", "PReLU", "Parameter", "ReLU", "SVMLoss", "Sequential", "SiLU",
+    "Sigmoid", "Softmax", "Summary", "Tanh", "data", "functional", "init", "load", "optim", "save", "summary",
+    "utils",
 ]

@@ -126,11 +126,13 @@ class Maxout(Module):
 
 
 class Softmax(Module):
-    """exp(x) / sum(exp(x)) along ``axis``."""
+    """exp(x) / sum(exp(x)) along ``axis`` (PyTorch's ``dim=`` too; -1 when neither is given)."""
 
-    def __init__(self, axis: int = -1):
+    def __init__(self, axis: int | None = None, *, dim: int | None = None):
         super().__init__()
-        self.axis = axis
+        if axis is not None and dim is not None:
+            raise TypeError(f"{type(self).__name__}: give axis= or dim=, not both")
+        self.axis = -1 if axis is None and dim is None else (axis if dim is None else dim)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.softmax(x, self.axis)

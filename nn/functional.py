@@ -347,6 +347,23 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
     return Tensor(_adaptive_bins(oh, h, x.dtype)) @ x @ Tensor(_adaptive_bins(ow, w, x.dtype).T)
 
 
+def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
+    """Class indices (...) -> int64 indicators (..., num_classes), 1 at each index; no gradient.
+
+    ``num_classes=-1`` takes one more than the largest index, as PyTorch does.
+    """
+    labels = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: class indices must be integers, got dtype {labels.dtype}")
+    if num_classes == -1 and not labels.size:
+        raise ValueError("one_hot: no indices to infer num_classes from; pass num_classes")
+    n = int(labels.max()) + 1 if num_classes == -1 else int(num_classes)
+    if labels.size and (labels.min() < 0 or labels.max() >= n):
+        lo, hi = labels.min(), labels.max()
+        raise ValueError(f"one_hot: class indices must lie in [0, {n}), got values from {lo} to {hi}")
+    return Tensor((labels[..., None] == np.arange(n)).astype(np.int64))
+
+
 # --- convolution, pooling and losses --------------------------------------------------------------
 # They live in functional_conv and functional_losses (this file's length); imported last, as they build on
 # what is above.

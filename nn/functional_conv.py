@@ -16,13 +16,16 @@ import numpy as np
 
 from autograd import Tensor, pad, unfold
 
-from .functional import _pair, linear
+from .functional import _as_tensor, _pair, linear
 
 _Pair = int | tuple[int, int]
 
 
 def _batched(x: Tensor, op: str) -> tuple[Tensor, bool]:
-    """x as an (N, C, H, W) batch, and whether it came as one unbatched (C, H, W) image."""
+    """x as an (N, C, H, W) batch, and whether it came as one unbatched (C, H, W) image.
+
+    An ndarray is taken as a constant Tensor, as ``linear`` takes it, so a model runs on a NumPy batch."""
+    x = _as_tensor(x)
     _check_images(x, op)
     return (x, False) if x.ndim == 4 else (x.reshape((1, *x.shape)), True)
 

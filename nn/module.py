@@ -94,28 +94,15 @@ class Module:
         elif isinstance(value, Module):
             self._forget(name, keep="_modules")
             modules[name] = value
-        elif name in params:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign {type(value).__name__} as parameter {name!r} of {type(self).__name__} "
-                    "(nn.Parameter or None expected)"
-                )
-            params[name] = None
-        elif name in buffers:
-            if value is not None and not isinstance(value, Tensor):
-                raise TypeError(
-                    f"cannot assign {type(value).__name__} as buffer {name!r} of {type(self).__name__} "
-                    "(Tensor or None expected)"
-                )
-            buffers[name] = value
-        elif name in modules:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign {type(value).__name__} as child module {name!r} of {type(self).__name__} "
-                    "(nn.Module or None expected)"
-                )
-            modules[name] = None
-        else:
+        else:  # a registered name keeps its kind: None, or (for a buffer) another Tensor
+            for kind, registry, allowed in (("parameter", params, "nn.Parameter"), ("buffer", buffers, "Tensor"),
+                                            ("child module", modules, "nn.Module")):
+                if name in registry:
+                    if value is not None and not (registry is buffers and isinstance(value, Tensor)):
+                        raise TypeError(f"cannot assign {type(value).__name__} as {kind} {name!r} of "
+                                        f"{type(self).__name__} ({allowed} or None expected)")
+                    registry[name] = value
+                    return
             object.__setattr__(self, name, value)
 
     def _forget(self, name: str, keep: str = "") -> None:
@@ -195,16 +182,20 @@ class Module:
         return RemovableHandle(self._registry("_forward_hooks"), hook)
 
     # --- traversal ----------------------------------------------------------------------------
-    def named_modules(self, prefix: str = "", memo: set | None = None) -> Iterator[tuple[str, Module]]:
-        """This module and every descendant, each once, with its dotted path ("" for self)."""
+    def named_modules(
+        self, prefix: str = "", memo: set | None = None, remove_duplicate: bool = True,
+    ) -> Iterator[tuple[str, Module]]:
+        """This module and every descendant with its dotted path ("" for self): each once, or, with
+        ``remove_duplicate=False``, a module reached along two paths under both."""
         memo = set() if memo is None else memo
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, child in self._modules.items():
             if child is not None:
-                yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+                yield from child.named_modules(f"{prefix}.{name}" if prefix else name, memo, remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
         """This module and every descendant, each once, depth first."""
@@ -276,13 +267,24 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
-    def zero_grad(self) -> None:
-        """Forget the gradients of every parameter (``.grad = None``, as PyTorch's default)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients of every parameter: ``.grad = None`` (PyTorch's default), or
+        zeros of the gradient's shape with ``set_to_none=False``."""
         for p in self.parameters():
-            p.grad = None
+            if p.grad is not None:
+                p.grad = None if set_to_none else Tensor(np.zeros_like(p.grad.data))
 
-    def to(self, dtype: Any) -> Module:
-        """Cast every floating parameter and buffer (and gradient) to ``dtype``, in place."""
+    def to(self, dtype: Any = None, device: Any = None) -> Module:
+        """Cast every floating parameter and buffer (and gradient) to ``dtype``, in place.
+
+        As ``Tensor.to``, a device is accepted only as "cpu", the one there is (``model.to("cpu")``).
+        """
+        if isinstance(dtype, str) and dtype.split(":")[0] in ("cpu", "cuda", "mps", "xpu"):
+            dtype, device = None, dtype
+        if device not in (None, "cpu"):
+            raise ValueError(f"to: chainrule runs on the CPU only, got device {device!r}")
+        if dtype is None:
+            return self
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"to: modules hold floating tensors, got dtype {dtype}")
@@ -303,8 +305,9 @@ class Module:
 
     # --- state --------------------------------------------------------------------------------
     def _state_items(self) -> Iterator[tuple[str, Tensor]]:
-        """Every tensor that belongs in the state dict, in PyTorch's key order."""
-        for path, module in self.named_modules():
+        """Every tensor that belongs in the state dict, in PyTorch's key order; a module shared by two
+        paths (``Sequential(lin, act, lin)``) is listed under both, as PyTorch lists it."""
+        for path, module in self.named_modules(remove_duplicate=False):
             prefix = f"{path}." if path else ""
             for name, p in module._parameters.items():
                 if p is not None:
@@ -442,6 +445,44 @@ class ModuleList(_ModuleSequence):
         return ModuleList(list(self._modules.values())[index])
 
 
+class ModuleDict(Module):
+    """Modules kept by name, as in a dict, whose parameters the parent sees; it has no forward of its own."""
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add (or replace) every ``name: module`` pair of a mapping or an iterable of pairs."""
+        for name, module in modules.items() if isinstance(modules, Mapping) else modules:
+            self[name] = module
+
+    def __getitem__(self, name: str) -> Module:
+        return self._modules[name]
+
+    def __setitem__(self, name: str, module: Module) -> None:
+        self.add_module(name, _check_module(module, "ModuleDict"))
+
+    def __delitem__(self, name: str) -> None:
+        del self._modules[name]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def keys(self) -> Iterable[str]:
+        return self._modules.keys()
+
+    def values(self) -> Iterable[Module]:
+        return self._modules.values()
+
+    def items(self) -> Iterable[tuple[str, Module]]:
+        return self._modules.items()
+
+
 def _check_module(module: Any, where: str) -> Module:
     if not isinstance(module, Module):
         raise TypeError(f"{where}: {type(module).__name__} is not an nn.Module")
@@ -454,4 +495,4 @@ def _list_index(index: int, n: int, where: str) -> int:
     return index % n
 
 
-__all__ = ["IncompatibleKeys", "Module", "ModuleList", "Parameter", "Sequential"]
+__all__ = ["IncompatibleKeys", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential"]

@@ -19,7 +19,19 @@ def as_array(x: Any) -> np.ndarray:
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
-class TensorDataset:
+class Dataset:
+    """Base class of map-style datasets, as ``torch.utils.data.Dataset``: a subclass defines
+    ``__len__`` and ``__getitem__(i)``, one sample (an array, or a tuple of fields) per index, and
+    ``DataLoader`` stacks the samples into batches."""
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define __getitem__")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} does not define __len__")
+
+
+class TensorDataset(Dataset):
     """Aligned arrays indexed together along their first axis.
 
     ``TensorDataset(X, y)`` with X of shape (N, ...) and y of shape (N, ...): ``ds[i]`` is

@@ -164,6 +164,10 @@ class Optimizer:
                     f"{name}.load_state_dict: param group {i} lacks {', '.join(map(repr, missing))}: "
                     "is it the state dict of another optimizer?"
                 )
+            unsupported = [k for k in ("amsgrad", "maximize") if saved.get(k) and k not in self.defaults]
+            if unsupported:  # PyTorch's variants of the rule that this optimizer does not follow
+                raise ValueError(f"{name}.load_state_dict: param group {i} sets {', '.join(unsupported)}=True, "
+                                 f"which {name} does not implement")
             by_index.update(zip((int(k) for k in saved["params"]), mine["params"]))
             later = {key: self.defaults[key] for key in self._added_later}
             group = {**later, **saved, "params": mine["params"]}
@@ -180,11 +184,18 @@ class Optimizer:
 
 
 def _restore(value: Any, p: Tensor, where: str) -> Any:
-    """A private copy of a saved state value: arrays need the parameter's shape and take its float dtype."""
+    """A private copy of a saved state value: arrays need the parameter's shape and take its float dtype.
+
+    Array-likes (a PyTorch optimizer's tensors) become arrays, and a 0-d one beside a parameter
+    that is not 0-d becomes a number (PyTorch keeps Adam's step count as a 0-d tensor)."""
     if isinstance(value, Tensor):
         value = value.data
+    elif not isinstance(value, np.ndarray) and hasattr(value, "__array__"):
+        value = np.asarray(value)
     if not isinstance(value, np.ndarray):
         return value
+    if value.ndim == 0 and p.ndim != 0:
+        return value.item()
     if value.shape != p.shape:
         raise ValueError(f"{where} has shape {value.shape}, the parameter {p.shape}")
     return value.astype(p.dtype if value.dtype.kind == "f" else value.dtype, copy=True)

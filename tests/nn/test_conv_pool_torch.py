@@ -209,3 +209,11 @@ def test_conv2d_layer_checks_its_options():
         nn.Conv2d(4, 4, 3, stride=2, padding="same")
     with pytest.raises(ValueError, match="Conv2d: padding must be 'same', 'valid'"):
         nn.Conv2d(4, 4, 3, padding="full")
+
+
+def test_conv_and_pool_layers_take_a_numpy_batch_as_linear_does(rng):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), nn.AvgPool2d(1), nn.Flatten(), nn.Linear(2, 1))
+    images = rng.standard_normal((3, 1, 4, 4)).astype(np.float32)
+    out = model(images)
+    assert isinstance(out, Tensor) and out.shape == (3, 1)
+    np.testing.assert_array_equal(out.numpy(), model(Tensor(images)).numpy())

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from autograd import Tensor
-from nn.data import DataLoader, TensorDataset, load_cifar10, load_digits, make_spiral
+from nn.data import DataLoader, Dataset, TensorDataset, load_cifar10, load_digits, make_spiral
 
 RECORDS = 20  # per fake CIFAR-10 batch file
 TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
@@ -243,6 +243,25 @@ def test_dataloader_gathers_plain_map_style_datasets_sample_by_sample():
     xs, ys = next(iter(DataLoader(Squares(), batch_size=3)))
     np.testing.assert_array_equal(xs.data, [[0, 0], [1, 1], [4, 4]])
     np.testing.assert_array_equal(ys.data, [0, 1, 2])
+
+
+def test_dataset_subclasses_load_as_in_torch_and_name_what_they_lack():
+    class Pairs(Dataset):
+        def __init__(self, n):
+            self.n = n
+
+        def __len__(self):
+            return self.n
+
+        def __getitem__(self, i):
+            return np.array([i, -i], dtype=np.float32), i % 2
+
+    batches = list(DataLoader(Pairs(5), batch_size=2))
+    assert [b[1].tolist() for b in batches] == [[0, 1], [0, 1], [0]]
+    np.testing.assert_array_equal(batches[1][0].data, [[2, -2], [3, -3]])
+    assert isinstance(TensorDataset(np.zeros(2)), Dataset)
+    with pytest.raises(NotImplementedError, match="Empty does not define __len__"):
+        len(type("Empty", (Dataset,), {})())
 
 
 @pytest.mark.parametrize("batch_size", [0, -1, 2.5, True])

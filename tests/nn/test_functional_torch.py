@@ -335,3 +335,25 @@ def test_gradient_penalty_through_conv_elu_and_max_pool_matches_torch(torch, dra
 def test_second_derivatives_of_conv_elu_and_pool_gradgradcheck(draw):
     x, w = Tensor(draw(1, 1, 4, 4), requires_grad=True), Tensor(draw(2, 1, 2, 2), requires_grad=True)
     assert gradgradcheck(lambda x, w: F.max_pool2d(F.elu(F.conv2d(x, w, padding=1)), 2, stride=1), x, w)
+
+
+# --- one_hot ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("labels, num_classes", [([0, 2, 1], -1), ([[0, 3], [1, 1]], 5), (2, 4)])
+def test_one_hot_matches_torch(torch, labels, num_classes):
+    labels = np.array(labels, dtype=np.int64)
+    ours = F.one_hot(Tensor(labels), num_classes)
+    theirs = torch.nn.functional.one_hot(torch.tensor(labels), num_classes)
+    assert ours.dtype == np.int64 and ours.shape == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_one_hot_rejects_indices_out_of_range_and_non_integers():
+    with pytest.raises(ValueError, match=r"\[0, 3\), got values from 0 to 3"):
+        F.one_hot(np.array([0, 3]), 3)
+    with pytest.raises(ValueError, match="from -1"):
+        F.one_hot(np.array([-1, 1]))
+    with pytest.raises(TypeError, match="integers, got dtype float"):
+        F.one_hot(np.array([0.0]), 2)
+    with pytest.raises(ValueError, match="pass num_classes"):
+        F.one_hot(np.array([], np.int64))
+    assert F.one_hot(np.array([], np.int64), 3).shape == (0, 3)

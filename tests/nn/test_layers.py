@@ -114,6 +114,14 @@ def test_softmax_modules_match_torch(torch, rng, axis):
     x = rng.standard_normal((3, 4))
     compare_modules(torch, nn.Softmax(axis=axis), torch.nn.Softmax(dim=axis), x)
     compare_modules(torch, nn.LogSoftmax(axis=axis), torch.nn.LogSoftmax(dim=axis), x)
+    compare_modules(torch, nn.Softmax(dim=axis), torch.nn.Softmax(dim=axis), x)
+    compare_modules(torch, nn.LogSoftmax(dim=axis), torch.nn.LogSoftmax(dim=axis), x)
+
+
+def test_softmax_module_takes_axis_or_dim_not_both():
+    assert nn.Softmax().axis == -1 and nn.Softmax(0).axis == 0 and nn.LogSoftmax(dim=0).axis == 0
+    with pytest.raises(TypeError, match="not both"):
+        nn.Softmax(axis=0, dim=1)
 
 
 def lecture_cnn(m):

@@ -143,6 +143,28 @@ def test_zero_grad_sets_gradients_to_none():
     assert all(p.grad is None for p in model.parameters())
 
 
+def test_zero_grad_set_to_none_false_keeps_zero_gradients_and_backward_adds_to_them():
+    model = nn.Linear(3, 2)
+    x = Tensor(np.ones((4, 3), np.float32))
+    model(x).sum().backward()
+    fresh = model.weight.grad.numpy().copy()
+    model.zero_grad(set_to_none=False)
+    assert all(p.grad is not None and not p.grad.numpy().any() for p in model.parameters())
+    assert model.weight.grad.dtype == np.float32
+    model(x).sum().backward()
+    np.testing.assert_array_equal(model.weight.grad.numpy(), fresh)
+
+
+def test_to_accepts_the_cpu_device_and_refuses_others():
+    model = nn.Linear(3, 2)
+    weight = model.weight
+    assert model.to("cpu") is model and model.weight is weight and weight.dtype == np.float32
+    assert model.to(device="cpu") is model
+    assert model.to(np.float64, device="cpu").weight.dtype == np.float64
+    with pytest.raises(ValueError, match="CPU only.*cuda"):
+        model.to("cuda")
+
+
 def test_requires_grad_freezes_parameters():
     model = nn.Linear(3, 2).requires_grad_(False)
     assert not any(p.requires_grad for p in model.parameters())
@@ -186,6 +208,17 @@ def test_state_dict_matches_torch_keys_shapes_and_dtypes(torch):
     for k in ours:
         assert ours[k].shape == tuple(theirs[k].shape), k
         assert ours[k].dtype == theirs[k].numpy().dtype, k
+
+
+def test_state_dict_lists_a_shared_module_under_every_path_as_torch_does(torch):
+    lin, tlin = nn.Linear(2, 2), torch.nn.Linear(2, 2, dtype=torch.float32)
+    ours, theirs = nn.Sequential(lin, nn.ReLU(), lin), torch.nn.Sequential(tlin, torch.nn.ReLU(), tlin)
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    np.testing.assert_array_equal(lin.weight.data, tlin.weight.detach().numpy())
+    assert [n for n, _ in ours.named_modules(remove_duplicate=False)] == ["", "0", "1", "2"]
+    assert [n for n, _ in ours.named_modules()] == ["", "0", "1"]
 
 
 def test_state_dict_values_are_copies():
@@ -299,6 +332,33 @@ def test_module_list_registers_its_items():
             self.blocks = layers
 
     assert len(list(Holder().parameters())) == 7
+
+
+def test_module_dict_keys_modules_by_name_as_torchs(torch):
+    heads = nn.ModuleDict({"cls": nn.Linear(4, 3), "box": nn.Linear(4, 2)})
+    theirs = torch.nn.ModuleDict({"cls": torch.nn.Linear(4, 3), "box": torch.nn.Linear(4, 2)})
+    assert list(heads.state_dict()) == list(theirs.state_dict())
+    heads["extra"] = nn.Linear(4, 1)
+    heads.update([("cls", nn.Linear(4, 5))])  # replaced in place, keeping its position
+    assert list(heads) == list(heads.keys()) == ["cls", "box", "extra"] and len(heads) == 3
+    assert heads["cls"].out_features == 5 and "box" in heads and "nope" not in heads
+    assert [type(m) for m in heads.values()] == [nn.Linear] * 3 and dict(heads.items())["extra"] is heads["extra"]
+    del heads["box"]
+    assert [n for n, _ in heads.named_parameters()] == ["cls.weight", "cls.bias", "extra.weight", "extra.bias"]
+    with pytest.raises(TypeError, match="ModuleDict: function is not an nn.Module"):
+        heads["f"] = lambda x: x
+    with pytest.raises(KeyError):
+        heads["box"]
+
+
+def test_registered_names_refuse_values_of_another_kind():
+    model = Block()
+    with pytest.raises(TypeError, match="child module 'inner' of Block"):
+        model.inner = np.ones(2)
+    with pytest.raises(TypeError, match="parameter 'unused'"):
+        model.unused = Tensor(np.ones(2))
+    model.inner = None
+    assert "inner" not in dict(model.named_children())
 
 
 # --- repr and copies --------------------------------------------------------------------------------

@@ -71,6 +71,39 @@ def test_param_groups_follow_torch_step_by_step(torch, opt_name, opt_kwargs):
     _assert_same_history(_run("ours", None, opt_name, opt_kwargs), _run("torch", torch, opt_name, opt_kwargs))
 
 
+@pytest.mark.parametrize("opt_name, opt_kwargs", OPTIMIZERS)
+def test_a_torch_optimizer_state_dict_resumes_here_as_in_torch(torch, opt_name, opt_kwargs):
+    """Train 3 steps in PyTorch, load its parameters and optimizer state here, and go on in both."""
+    tparams = [torch.tensor(s, requires_grad=True) for s in STARTS]
+    a, c = torch.tensor(A), torch.tensor(C)
+    theirs = getattr(torch.optim, opt_name)(_groups(tparams), **opt_kwargs)
+    params = [Tensor(s.copy(), requires_grad=True) for s in STARTS]
+    ours = getattr(optim, opt_name)(_groups(params), **opt_kwargs)
+    for step in range(6):
+        if step == 3:
+            for p, tp in zip(params, tparams):
+                p.data = tp.detach().numpy().copy()
+            ours.load_state_dict(theirs.state_dict())
+        theirs.zero_grad()
+        sum(_loss(p, a, c) for p in tparams).backward()
+        theirs.step()
+        if step >= 3:
+            ours.zero_grad()
+            sum(_loss(p, Tensor(A), Tensor(C)) for p in params).backward()
+            ours.step()
+    for p, tp in zip(params, tparams):
+        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("opt_name, flag", [("Adam", "amsgrad"), ("SGD", "maximize")])
+def test_a_torch_state_dict_of_a_variant_we_lack_is_refused(torch, opt_name, flag):
+    theirs = getattr(torch.optim, opt_name)([torch.zeros(2, requires_grad=True)], lr=0.1, **{flag: True})
+    ours = getattr(optim, opt_name)([Tensor(np.zeros(2), requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match=f"group 0 sets {flag}=True"):
+        ours.load_state_dict(theirs.state_dict())
+    ours.load_state_dict(getattr(torch.optim, opt_name)([torch.zeros(2, requires_grad=True)], lr=0.1).state_dict())
+
+
 def test_param_groups_read_as_torchs(torch):
     ours = optim.AdamW(_groups([Tensor(s, requires_grad=True) for s in STARTS]), lr=0.1)
     theirs = torch.optim.AdamW(_groups([torch.tensor(s, requires_grad=True) for s in STARTS]), lr=0.1)
