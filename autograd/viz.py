@@ -283,15 +283,15 @@ def _label(it: _Item, opts: dict, values: dict, grads: dict) -> str:
     return "<" + "<br/>".join(line for line in lines if line) + ">"
 
 
-def _edge_label(src: _Item, dst: _Item, carried: _Item, values: dict, grads: dict) -> dict[str, str]:
-    """Forward value above the edge (``label``), gradient below it (``xlabel``, placed after layout)."""
+def _edge_label(src: _Item, dst: _Item, carried: _Item, values: dict, grads: dict | None) -> dict[str, str]:
+    """Value over gradient (none for constants or ``grads=None``) in one label: an xlabel can hide under a node."""
     obj = dst.obj if dst.kind == "output" else (carried.exit or carried.obj)
-    labels = {"label": f'<<font color="{VALUE_COLOR}">{html.escape(_fmt(_value(obj, values)))}</font>>'}
-    if carried.kind != "const":
+    label = f'<font color="{VALUE_COLOR}">{html.escape(_fmt(_value(obj, values)))}</font>'
+    if carried.kind != "const" and grads is not None:
         g = grads.get(id(obj))
         text = "\u2014" if g is None else _fmt(g) + (" (total)" if src.uses > 1 and dst.kind != "output" else "")
-        labels["xlabel"] = f'<<font color="{GRAD_COLOR}">{html.escape(text)}</font>>'
-    return labels
+        label += f'<br/><font color="{GRAD_COLOR}">{html.escape(text)}</font>'
+    return {"label": f"<{label}>"}
 
 
 # --- emitting DOT ----------------------------------------------------------------------------
@@ -467,7 +467,7 @@ def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str =
     for k, node in enumerate(order):
 
         def edge(src: _Item, dst: _Item, i: int, k: int = k) -> dict:
-            j, value = rank.get(id(dst.obj), k + 1), _edge_label(src, dst, src, values, {})["label"][1:-1]
+            j, value = rank.get(id(dst.obj), k + 1), _edge_label(src, dst, src, values, None)["label"][1:-1]
             text = "1" if dst.kind == "output" else steps[id(dst.obj)].get(i)  # constants get no gradient
             colour = GRAD_COLOR if j <= k or dst.kind == "output" else "#ffffff"  # white till reached: a still layout
             below = f'<br/><font color="{colour}">{text}</font>' if text else ""

@@ -70,6 +70,17 @@ def test_edges_carry_the_lectures_values_and_gradients():
         assert edge_lines(found[edge]) == {viz.VALUE_COLOR: value, viz.GRAD_COLOR: grad}, edge
 
 
+def test_an_edges_gradient_sits_under_its_value_in_the_edges_own_label():
+    # an xlabel is placed after layout, where there is room: dot put "-0.1966" against the Neg
+    # node of the sigmoid neuron so that its minus sign was hidden, and array summaries over nodes
+    *_, f = lecture()
+    dot = viz.draw(f, show_edges=True)
+    assert "xlabel" not in dot.source
+    z, mul = node_id(dot, "<b>z</b>"), node_id(dot, "<b>Mul</b>")
+    assert edges(dot)[z, mul] == (f'label=<<font color="{viz.VALUE_COLOR}">-4</font><br/>'
+                                  f'<font color="{viz.GRAD_COLOR}">3</font>>')
+
+
 def test_gradients_show_before_backward_and_no_grad_changes():
     x, y, z, f = lecture()
     sentinel = Tensor(123.0)
