@@ -208,13 +208,13 @@ def _group(items: list[_Item], edges: list[tuple], owner: dict, depth: int | Non
     users: dict[str, dict] = {}
     for src, dst, _ in edges:
         users.setdefault(src.id, {})[rep.get(dst.id, dst).id] = rep.get(dst.id, dst)
-    for it in items:
-        if it.kind in ("param", "const", "leaf") and len(users.get(it.id, ())) == 1:
+    for it in items:  # inputs (x, a target) stay outside every module's box
+        if it.kind in ("param", "const") and len(users.get(it.id, ())) == 1:
             (user,) = users[it.id].values()
-            named = isinstance(it.obj, Tensor) and it.obj.name is not None and id(it.obj) not in own
-            if user.kind == "module" and it.kind != "leaf" and not named:
-                rep[it.id] = user  # folded away with the one module call that uses it
-            it.box = user.box
+            if not (isinstance(it.obj, Tensor) and it.obj.name is not None and id(it.obj) not in own):
+                it.box = user.box
+                if user.kind == "module":
+                    rep[it.id] = user  # folded away with the one module call that uses it
     out_items = [rep.get(it.id, it) for it in items if it.id not in rep or rep[it.id].members[0] is it]
     out_edges, seen = [], set()
     for src, dst, i in edges:

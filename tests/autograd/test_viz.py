@@ -398,6 +398,33 @@ def test_depth_2_opens_the_top_level_modules_into_boxes():
     assert sorted(model_nodes(three)) == ["0.body.0: Linear", "0.body.1: Tanh", "loss: mse_loss"]
 
 
+def boxes(dot):
+    """node id -> the label of the innermost module box around it (None: outside every box)."""
+    found, stack = {}, [None]
+    for line in dot.source.splitlines():
+        if line.strip().startswith("subgraph cluster"):
+            stack.append("?")
+        elif line.strip() == "}":
+            stack.pop()
+        elif (label := re.match(r'\s*graph \[.*label="([^"]+)"', line)) and len(stack) > 1:
+            stack[-1] = label.group(1)
+        elif node := re.match(r"^\s*(\w+) \[", line):
+            found[node.group(1)] = stack[-1]
+    return found
+
+
+@pytest.mark.parametrize("depth", [2, None])
+def test_the_models_input_and_the_target_stay_outside_the_module_boxes(depth):
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    x, y = Tensor(np.ones((3, 2, 2), np.float32)), Tensor(np.zeros((3, 2), np.float32))
+    dot = viz.draw_model_step(model, x, y, F.mse_loss, depth=depth)
+    found = boxes(dot)
+    assert found[node_id(dot, "<b>x</b>")] is None and found[node_id(dot, "<b>Reshape</b>")] == "0: Flatten"
+    assert found[node_id(dot, "<b>1.weight</b>")] == "1: Linear"  # the module's own tensors go in its box
+    if depth is None:  # the loss opens into its ops too
+        assert found[node_id(dot, "<b>target</b>")] is None and found[node_id(dot, "<b>Sub</b>")] == "loss: mse_loss"
+
+
 def test_expand_opens_named_modules_fully():
     model, x, y = demo_cnn()
     dot = viz.draw_model_step(model, x, y, F.cross_entropy, expand=("1",))
