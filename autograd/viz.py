@@ -302,7 +302,7 @@ def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, 
     values, grads = replay() if any(map(opts.get, shows)) else ({}, {})
     shown = items if opts["max_nodes"] is None else items[: opts["max_nodes"]]
     drawn, wide = {it.id for it in shown}, opts["show_edges"]
-    dot = Graph(name="graph", graph_attr={"rankdir": opts["rankdir"], "fontname": "Helvetica", "bgcolor": "white",
+    dot = Graph(name="graph", graph_attr={"rankdir": opts["rankdir"], "ordering": "in", "fontname": "Helvetica",
                                           "nodesep": "0.5" if wide else "0.25", "ranksep": "0.8" if wide else "0.35"},
                 node_attr={"fontname": "Helvetica", "fontsize": "11", "height": "0.3", "margin": "0.1,0.04"},
                 edge_attr={"fontname": "Helvetica", "fontsize": "10", "color": "#4b5563", "arrowsize": "0.7"})
@@ -323,7 +323,7 @@ def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, 
     if cut := len(items) - len(shown):
         dot.node("cut", f"\u2026 {cut} more nodes not drawn (max_nodes={opts['max_nodes']})", **_STYLES["cut"])
     cut_into = set()
-    for src, dst, i, *carried in edges:
+    for src, dst, i, *carried in sorted(edges, key=lambda e: e[2]):  # with ordering=in: an op's 1st input on top
         if src.id in drawn and dst.id in drawn:
             label = edge_label or (lambda s, d, i, c=carried: _edge_label(s, d, (c or [s])[0], values, grads))
             dot.edge(src.id, dst.id, **(label(src, dst, i) if wide else {}))

@@ -195,6 +195,17 @@ def test_the_constants_of_a_sigmoid_neuron_are_drawn_before_and_after_backward(a
         assert edge_lines(label) == {viz.VALUE_COLOR: "1"}
 
 
+def test_an_ops_inputs_are_drawn_in_argument_order():
+    # 1 / d: the numerator above the denominator; w0 x0 + w1 x1: w0 above x0 above w1 above x1
+    a, b = Tensor(1.0, requires_grad=True, name="a"), Tensor(2.0, requires_grad=True, name="b")
+    dot = viz.draw(a / (a - b))
+    assert "ordering=in" in dot.source  # dot keeps each node's in-edges in the order they are written
+    sub, div = node_id(dot, "<b>Sub</b>"), node_id(dot, "<b>Div</b>")
+    into = [(tail, head) for tail, head in edges(dot) if head in (sub, div)]  # in the order of the source
+    assert into == [(node_id(dot, "<b>a</b>"), div), (node_id(dot, "<b>a</b>"), sub), (sub, div),
+                    (node_id(dot, "<b>b</b>"), sub)]
+
+
 def test_constant_arrays_show_their_shape_and_are_one_node():
     x = Tensor(np.ones(3), requires_grad=True, name="x")
     c = Tensor(np.full(3, 7.0))
