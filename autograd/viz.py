@@ -251,10 +251,10 @@ def _activity(it: _Item, values: dict) -> str | None:
 
 
 def _flow_color(norm: float, lo: int, hi: int) -> tuple[str, str]:
-    """Fill and font colour of a gradient norm, viridis on a log scale from 10**lo to 10**hi; grey for 0."""
+    """Fill and font colour of a gradient norm: viridis by its nearest decade in lo..hi (the legend's); 0: grey."""
     if not norm > 0:
         return "#d1d5db", "#111827"
-    k = round(min(max((math.log10(norm) - lo) / max(hi - lo, 1), 0.0), 1.0) * (len(FLOW_COLORS) - 1))
+    k = round((min(max(round(math.log10(norm)), lo), hi) - lo) / max(hi - lo, 1) * (len(FLOW_COLORS) - 1))
     return FLOW_COLORS[k], "white" if k < 5 else "#111827"
 
 
@@ -307,7 +307,7 @@ def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, 
                 node_attr={"fontname": "Helvetica", "fontsize": "11", "height": "0.3", "margin": "0.1,0.04"},
                 edge_attr={"fontname": "Helvetica", "fontsize": "10", "color": "#4b5563", "arrowsize": "0.7"})
     logs = [math.log10(n) for it in shown if (g := _grad(it, grads)) is not None and (n := np.linalg.norm(g)) > 0]
-    lo, hi = math.floor(min([-8, *logs])), math.ceil(max([0, *logs]))  # 1e-8..1 at least: pictures compare
+    lo, hi = round(min([-8, *logs])), round(max([0, *logs]))  # decades 1e-8..1 at least: pictures compare
     graphs: dict[tuple, graphviz.Digraph] = {(): dot}
     for path in sorted({it.box[:k] for it in shown for k in range(1, len(it.box) + 1)}, key=len):
         graphs[path] = graphviz.Digraph(name=f"cluster_{len(graphs)}", graph_attr={  # a box per open module call

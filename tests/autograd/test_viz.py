@@ -312,6 +312,17 @@ def test_grad_flow_colours_nodes_by_gradient_norm_with_a_legend():
     assert "gradient norm" in nodes(dot)["legend"] and "1e0" in nodes(dot)["legend"]
 
 
+def test_grad_flow_colours_a_node_as_the_legend_cell_of_its_nearest_decade():
+    small, big = Tensor([1.0], requires_grad=True, name="small"), Tensor([1.0], requires_grad=True, name="big")
+    dot = viz.draw((small * 0.25).sum() + (big * 1.2).sum(), grad_flow=True)  # gradient norms 0.25 and 1.2
+    legend = {int(e): fill for fill, e in re.findall(r'bgcolor="(#\w+)"><font color="[^"]+">1e(-?\d+)<',
+                                                     nodes(dot)["legend"])}
+    assert sorted(legend) == list(range(-8, 1))  # 1e-8 .. 1e0: 1.2 rounds to 1e0, no 1e1 cell for it
+    assert len(set(legend.values())) == len(legend)  # one colour per decade
+    for name, decade in [("small", -1), ("big", 0)]:  # 0.25 is nearer 1e-1 than 1e0 on the log scale
+        assert f'fillcolor="{legend[decade]}"' in nodes(dot)[node_id(dot, f"<b>{name}</b>")], name
+
+
 # --- the backward film ----------------------------------------------------------------------------
 def test_storyboard_shows_upstream_times_local_equals_downstream_frame_by_frame():
     x, y, z, f = lecture()
