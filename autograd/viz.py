@@ -460,7 +460,7 @@ def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str =
             out = type(node).apply(*args)
             local = grad(out, wrt, grad_outputs=Tensor(np.ones_like(out.data)), retain_graph=True, allow_unused=True)
             down = grad(out, wrt, grad_outputs=Tensor(up.astype(out.dtype)), allow_unused=True)
-        where, short = [i for i, p in enumerate(node.next) if p is not None], up.size > 1
+        where, short = [i for i, p in enumerate(node.next) if p is not None], max([up.size, *(w.size for w in wrt)]) > 1
         steps[id(node)] = {i: f"{_fmt(up, short)} \u00d7 {_fmt(lo.data, short)} = {_fmt(d.data, short)}"
                            for i, lo, d in zip(where, local, down) if d is not None}
     rank, ids, frames = {id(n): k for k, n in enumerate(order)}, {id(it.obj): it.id for it in items}, []

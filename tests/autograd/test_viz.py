@@ -341,6 +341,14 @@ def test_storyboard_shows_upstream_times_local_equals_downstream_frame_by_frame(
     assert x.grad is None and y.grad is None and z.grad is None
 
 
+def test_storyboard_writes_norms_when_an_array_meets_a_scalar():
+    b = Tensor(np.ones((3, 2)), requires_grad=True, name="b")
+    frames = viz.storyboard((b * b).sum())  # Sum: a scalar upstream, an array local and downstream
+    into_sum = edges(frames[0])[node_id(frames[0], "<b>Mul</b>"), node_id(frames[0], "<b>Sum</b>")]
+    norm = f"\u2016{np.sqrt(6):.3g}\u2016"
+    assert edge_lines(into_sum)[viz.GRAD_COLOR] == f"1 \u00d7 {norm} = {norm}"  # not min, mean, max and norm
+
+
 def test_storyboard_of_a_root_without_graph_is_an_error():
     with pytest.raises(ValueError, match="storyboard"):
         viz.storyboard(Tensor(1.0) * 2)
