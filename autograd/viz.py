@@ -366,7 +366,7 @@ def draw(*roots: Tensor, show_shapes: bool = True, show_values: bool = False, sh
 
     ``show_shapes``: shape (a tuple) and dtype on nodes. ``show_values``/``show_grads``: value and
     d(sum of roots)/d(value) on nodes (scalars in full, arrays as min, mean, max, norm).
-    ``show_edges``: forward value (green) above and gradient (red) below each edge, as on the
+    ``show_edges``: forward value (green) over its gradient (red) on each edge, as on the
     lecture slides. ``rankdir``: "LR", "TB", "RL" or "BT". ``max_nodes``: draw this many nodes,
     nearest the roots first, with a marker saying how many more there are (None: all).
     ``params``: names, ``dict(model.named_parameters())`` or tensor -> name. ``legend``: a key.
