@@ -208,13 +208,13 @@ def _group(items: list[_Item], edges: list[tuple], owner: dict, depth: int | Non
     users: dict[str, dict] = {}
     for src, dst, _ in edges:
         users.setdefault(src.id, {})[rep.get(dst.id, dst).id] = rep.get(dst.id, dst)
-    for it in items:
-        if it.kind in ("param", "const", "leaf") and len(users.get(it.id, ())) == 1:
+    for it in items:  # inputs (x, a target) stay outside every module's box
+        if it.kind in ("param", "const") and len(users.get(it.id, ())) == 1:
             (user,) = users[it.id].values()
-            named = isinstance(it.obj, Tensor) and it.obj.name is not None and id(it.obj) not in own
-            if user.kind == "module" and it.kind != "leaf" and not named:
-                rep[it.id] = user  # folded away with the one module call that uses it
-            it.box = user.box
+            if not (isinstance(it.obj, Tensor) and it.obj.name is not None and id(it.obj) not in own):
+                it.box = user.box
+                if user.kind == "module":
+                    rep[it.id] = user  # folded away with the one module call that uses it
     out_items = [rep.get(it.id, it) for it in items if it.id not in rep or rep[it.id].members[0] is it]
     out_edges, seen = [], set()
     for src, dst, i in edges:
@@ -251,10 +251,10 @@ def _activity(it: _Item, values: dict) -> str | None:
 
 
 def _flow_color(norm: float, lo: int, hi: int) -> tuple[str, str]:
-    """Fill and font colour of a gradient norm, viridis on a log scale from 10**lo to 10**hi; grey for 0."""
+    """Fill and font colour of a gradient norm: viridis by its nearest decade in lo..hi (the legend's); 0: grey."""
     if not norm > 0:
         return "#d1d5db", "#111827"
-    k = round(min(max((math.log10(norm) - lo) / max(hi - lo, 1), 0.0), 1.0) * (len(FLOW_COLORS) - 1))
+    k = round((min(max(round(math.log10(norm)), lo), hi) - lo) / max(hi - lo, 1) * (len(FLOW_COLORS) - 1))
     return FLOW_COLORS[k], "white" if k < 5 else "#111827"
 
 
@@ -283,15 +283,15 @@ def _label(it: _Item, opts: dict, values: dict, grads: dict) -> str:
     return "<" + "<br/>".join(line for line in lines if line) + ">"
 
 
-def _edge_label(src: _Item, dst: _Item, carried: _Item, values: dict, grads: dict) -> dict[str, str]:
-    """Forward value above the edge (``label``), gradient below it (``xlabel``, placed after layout)."""
+def _edge_label(src: _Item, dst: _Item, carried: _Item, values: dict, grads: dict | None) -> dict[str, str]:
+    """Value over gradient (none for constants or ``grads=None``) in one label: an xlabel can hide under a node."""
     obj = dst.obj if dst.kind == "output" else (carried.exit or carried.obj)
-    labels = {"label": f'<<font color="{VALUE_COLOR}">{html.escape(_fmt(_value(obj, values)))}</font>>'}
-    if carried.kind != "const":
+    label = f'<font color="{VALUE_COLOR}">{html.escape(_fmt(_value(obj, values)))}</font>'
+    if carried.kind != "const" and grads is not None:
         g = grads.get(id(obj))
         text = "\u2014" if g is None else _fmt(g) + (" (total)" if src.uses > 1 and dst.kind != "output" else "")
-        labels["xlabel"] = f'<<font color="{GRAD_COLOR}">{html.escape(text)}</font>>'
-    return labels
+        label += f'<br/><font color="{GRAD_COLOR}">{html.escape(text)}</font>'
+    return {"label": f"<{label}>"}
 
 
 # --- emitting DOT ----------------------------------------------------------------------------
@@ -302,12 +302,12 @@ def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, 
     values, grads = replay() if any(map(opts.get, shows)) else ({}, {})
     shown = items if opts["max_nodes"] is None else items[: opts["max_nodes"]]
     drawn, wide = {it.id for it in shown}, opts["show_edges"]
-    dot = Graph(name="graph", graph_attr={"rankdir": opts["rankdir"], "fontname": "Helvetica", "bgcolor": "white",
+    dot = Graph(name="graph", graph_attr={"rankdir": opts["rankdir"], "ordering": "in", "fontname": "Helvetica",
                                           "nodesep": "0.5" if wide else "0.25", "ranksep": "0.8" if wide else "0.35"},
                 node_attr={"fontname": "Helvetica", "fontsize": "11", "height": "0.3", "margin": "0.1,0.04"},
                 edge_attr={"fontname": "Helvetica", "fontsize": "10", "color": "#4b5563", "arrowsize": "0.7"})
     logs = [math.log10(n) for it in shown if (g := _grad(it, grads)) is not None and (n := np.linalg.norm(g)) > 0]
-    lo, hi = math.floor(min([-8, *logs])), math.ceil(max([0, *logs]))  # 1e-8..1 at least: pictures compare
+    lo, hi = round(min([-8, *logs])), round(max([0, *logs]))  # decades 1e-8..1 at least: pictures compare
     graphs: dict[tuple, graphviz.Digraph] = {(): dot}
     for path in sorted({it.box[:k] for it in shown for k in range(1, len(it.box) + 1)}, key=len):
         graphs[path] = graphviz.Digraph(name=f"cluster_{len(graphs)}", graph_attr={  # a box per open module call
@@ -323,7 +323,7 @@ def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, 
     if cut := len(items) - len(shown):
         dot.node("cut", f"\u2026 {cut} more nodes not drawn (max_nodes={opts['max_nodes']})", **_STYLES["cut"])
     cut_into = set()
-    for src, dst, i, *carried in edges:
+    for src, dst, i, *carried in sorted(edges, key=lambda e: e[2]):  # with ordering=in: an op's 1st input on top
         if src.id in drawn and dst.id in drawn:
             label = edge_label or (lambda s, d, i, c=carried: _edge_label(s, d, (c or [s])[0], values, grads))
             dot.edge(src.id, dst.id, **(label(src, dst, i) if wide else {}))
@@ -366,7 +366,7 @@ def draw(*roots: Tensor, show_shapes: bool = True, show_values: bool = False, sh
 
     ``show_shapes``: shape (a tuple) and dtype on nodes. ``show_values``/``show_grads``: value and
     d(sum of roots)/d(value) on nodes (scalars in full, arrays as min, mean, max, norm).
-    ``show_edges``: forward value (green) above and gradient (red) below each edge, as on the
+    ``show_edges``: forward value (green) over its gradient (red) on each edge, as on the
     lecture slides. ``rankdir``: "LR", "TB", "RL" or "BT". ``max_nodes``: draw this many nodes,
     nearest the roots first, with a marker saying how many more there are (None: all).
     ``params``: names, ``dict(model.named_parameters())`` or tensor -> name. ``legend``: a key.
@@ -460,14 +460,14 @@ def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str =
             out = type(node).apply(*args)
             local = grad(out, wrt, grad_outputs=Tensor(np.ones_like(out.data)), retain_graph=True, allow_unused=True)
             down = grad(out, wrt, grad_outputs=Tensor(up.astype(out.dtype)), allow_unused=True)
-        where, short = [i for i, p in enumerate(node.next) if p is not None], up.size > 1
+        where, short = [i for i, p in enumerate(node.next) if p is not None], max([up.size, *(w.size for w in wrt)]) > 1
         steps[id(node)] = {i: f"{_fmt(up, short)} \u00d7 {_fmt(lo.data, short)} = {_fmt(d.data, short)}"
                            for i, lo, d in zip(where, local, down) if d is not None}
     rank, ids, frames = {id(n): k for k, n in enumerate(order)}, {id(it.obj): it.id for it in items}, []
     for k, node in enumerate(order):
 
         def edge(src: _Item, dst: _Item, i: int, k: int = k) -> dict:
-            j, value = rank.get(id(dst.obj), k + 1), _edge_label(src, dst, src, values, {})["label"][1:-1]
+            j, value = rank.get(id(dst.obj), k + 1), _edge_label(src, dst, src, values, None)["label"][1:-1]
             text = "1" if dst.kind == "output" else steps[id(dst.obj)].get(i)  # constants get no gradient
             colour = GRAD_COLOR if j <= k or dst.kind == "output" else "#ffffff"  # white till reached: a still layout
             below = f'<br/><font color="{colour}">{text}</font>' if text else ""

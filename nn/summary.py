@@ -22,7 +22,8 @@ class Summary:
     ``total_params``, the model's trainable parameters, each counted once; ``str()`` is the table.
 
     A row's ``params`` counts the trainable parameters of that module and its children, so nested
-    rows overlap and the total is not their sum.
+    rows overlap and the total is not their sum. The table writes "(shared)" for the parameters of a
+    module called again (its weights are those of its first row).
     """
 
     def __init__(self, model: Module, rows: list[dict[str, Any]], input_shape: tuple) -> None:
@@ -32,8 +33,10 @@ class Summary:
 
     def __str__(self) -> str:
         header = ("layer", "type", "output shape", "params")
+        first = {r["name"]: k for k, r in reversed(list(enumerate(self.rows)))}  # each module's first call
         cells = [("  " * r["name"].count(".") + r["name"], r["type"], _shape_text(r["output_shape"]),
-                  f"{r['params']:,}") for r in self.rows]
+                  f"{r['params']:,}" if first[r["name"]] == k or not r["params"] else "(shared)")
+                 for k, r in enumerate(self.rows)]
         widths = [max(len(c[k]) for c in [header, *cells]) for k in range(4)]
         def line(c: tuple) -> str:  # text columns left-aligned, the count right-aligned
             return "  ".join(f"{x:<{w}}" for x, w in zip(c[:3], widths)) + f"  {c[3]:>{widths[3]}}"

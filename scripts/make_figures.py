@@ -1,7 +1,7 @@
 """Regenerate the README's pictures under docs/img/ (run from anywhere: `make figures`).
 
 * ``lecture_graph.svg`` / ``.png``: the lecture's first example, f(x, y, z) = (x + y) z at
-  x = -2, y = 5, z = -4, with each wire's forward value (green) above and its gradient (red) below;
+  x = -2, y = 5, z = -4, with each wire's forward value (green) over its gradient (red);
 * ``backward_film.gif``: the lecture's sigmoid neuron, 1 / (1 + exp(-(w0 x0 + w1 x1 + w2))), its
   backward pass one op per frame (upstream x local = downstream);
 * ``cnn_graph.svg`` / ``.png``: one training step of the demo CNN (``chainrule train``'s model) on

@@ -70,6 +70,17 @@ def test_edges_carry_the_lectures_values_and_gradients():
         assert edge_lines(found[edge]) == {viz.VALUE_COLOR: value, viz.GRAD_COLOR: grad}, edge
 
 
+def test_an_edges_gradient_sits_under_its_value_in_the_edges_own_label():
+    # an xlabel is placed after layout, where there is room: dot put "-0.1966" against the Neg
+    # node of the sigmoid neuron so that its minus sign was hidden, and array summaries over nodes
+    *_, f = lecture()
+    dot = viz.draw(f, show_edges=True)
+    assert "xlabel" not in dot.source
+    z, mul = node_id(dot, "<b>z</b>"), node_id(dot, "<b>Mul</b>")
+    assert edges(dot)[z, mul] == (f'label=<<font color="{viz.VALUE_COLOR}">-4</font><br/>'
+                                  f'<font color="{viz.GRAD_COLOR}">3</font>>')
+
+
 def test_gradients_show_before_backward_and_no_grad_changes():
     x, y, z, f = lecture()
     sentinel = Tensor(123.0)
@@ -184,6 +195,17 @@ def test_the_constants_of_a_sigmoid_neuron_are_drawn_before_and_after_backward(a
         assert edge_lines(label) == {viz.VALUE_COLOR: "1"}
 
 
+def test_an_ops_inputs_are_drawn_in_argument_order():
+    # 1 / d: the numerator above the denominator; w0 x0 + w1 x1: w0 above x0 above w1 above x1
+    a, b = Tensor(1.0, requires_grad=True, name="a"), Tensor(2.0, requires_grad=True, name="b")
+    dot = viz.draw(a / (a - b))
+    assert "ordering=in" in dot.source  # dot keeps each node's in-edges in the order they are written
+    sub, div = node_id(dot, "<b>Sub</b>"), node_id(dot, "<b>Div</b>")
+    into = [(tail, head) for tail, head in edges(dot) if head in (sub, div)]  # in the order of the source
+    assert into == [(node_id(dot, "<b>a</b>"), div), (node_id(dot, "<b>a</b>"), sub), (sub, div),
+                    (node_id(dot, "<b>b</b>"), sub)]
+
+
 def test_constant_arrays_show_their_shape_and_are_one_node():
     x = Tensor(np.ones(3), requires_grad=True, name="x")
     c = Tensor(np.full(3, 7.0))
@@ -290,6 +312,17 @@ def test_grad_flow_colours_nodes_by_gradient_norm_with_a_legend():
     assert "gradient norm" in nodes(dot)["legend"] and "1e0" in nodes(dot)["legend"]
 
 
+def test_grad_flow_colours_a_node_as_the_legend_cell_of_its_nearest_decade():
+    small, big = Tensor([1.0], requires_grad=True, name="small"), Tensor([1.0], requires_grad=True, name="big")
+    dot = viz.draw((small * 0.25).sum() + (big * 1.2).sum(), grad_flow=True)  # gradient norms 0.25 and 1.2
+    legend = {int(e): fill for fill, e in re.findall(r'bgcolor="(#\w+)"><font color="[^"]+">1e(-?\d+)<',
+                                                     nodes(dot)["legend"])}
+    assert sorted(legend) == list(range(-8, 1))  # 1e-8 .. 1e0: 1.2 rounds to 1e0, no 1e1 cell for it
+    assert len(set(legend.values())) == len(legend)  # one colour per decade
+    for name, decade in [("small", -1), ("big", 0)]:  # 0.25 is nearer 1e-1 than 1e0 on the log scale
+        assert f'fillcolor="{legend[decade]}"' in nodes(dot)[node_id(dot, f"<b>{name}</b>")], name
+
+
 # --- the backward film ----------------------------------------------------------------------------
 def test_storyboard_shows_upstream_times_local_equals_downstream_frame_by_frame():
     x, y, z, f = lecture()
@@ -306,6 +339,14 @@ def test_storyboard_shows_upstream_times_local_equals_downstream_frame_by_frame(
     assert second[ids["z"], ids["Mul"]] == "1 \u00d7 3 = 3"  # visited edges keep their gradient
     assert edge_lines(add[ids["x"], ids["Add"]])[viz.VALUE_COLOR] == "-2"  # forward values as show_edges draws
     assert x.grad is None and y.grad is None and z.grad is None
+
+
+def test_storyboard_writes_norms_when_an_array_meets_a_scalar():
+    b = Tensor(np.ones((3, 2)), requires_grad=True, name="b")
+    frames = viz.storyboard((b * b).sum())  # Sum: a scalar upstream, an array local and downstream
+    into_sum = edges(frames[0])[node_id(frames[0], "<b>Mul</b>"), node_id(frames[0], "<b>Sum</b>")]
+    norm = f"\u2016{np.sqrt(6):.3g}\u2016"
+    assert edge_lines(into_sum)[viz.GRAD_COLOR] == f"1 \u00d7 {norm} = {norm}"  # not min, mean, max and norm
 
 
 def test_storyboard_of_a_root_without_graph_is_an_error():
@@ -385,6 +426,33 @@ def test_depth_2_opens_the_top_level_modules_into_boxes():
     assert 'label="1: Linear"' in two.source and "<b>1.weight</b>" in two.source  # a leaf module opens into its ops
     three = viz.draw_model_step(model, x, y, F.mse_loss, depth=3)
     assert sorted(model_nodes(three)) == ["0.body.0: Linear", "0.body.1: Tanh", "loss: mse_loss"]
+
+
+def boxes(dot):
+    """node id -> the label of the innermost module box around it (None: outside every box)."""
+    found, stack = {}, [None]
+    for line in dot.source.splitlines():
+        if line.strip().startswith("subgraph cluster"):
+            stack.append("?")
+        elif line.strip() == "}":
+            stack.pop()
+        elif (label := re.match(r'\s*graph \[.*label="([^"]+)"', line)) and len(stack) > 1:
+            stack[-1] = label.group(1)
+        elif node := re.match(r"^\s*(\w+) \[", line):
+            found[node.group(1)] = stack[-1]
+    return found
+
+
+@pytest.mark.parametrize("depth", [2, None])
+def test_the_models_input_and_the_target_stay_outside_the_module_boxes(depth):
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    x, y = Tensor(np.ones((3, 2, 2), np.float32)), Tensor(np.zeros((3, 2), np.float32))
+    dot = viz.draw_model_step(model, x, y, F.mse_loss, depth=depth)
+    found = boxes(dot)
+    assert found[node_id(dot, "<b>x</b>")] is None and found[node_id(dot, "<b>Reshape</b>")] == "0: Flatten"
+    assert found[node_id(dot, "<b>1.weight</b>")] == "1: Linear"  # the module's own tensors go in its box
+    if depth is None:  # the loss opens into its ops too
+        assert found[node_id(dot, "<b>target</b>")] is None and found[node_id(dot, "<b>Sub</b>")] == "loss: mse_loss"
 
 
 def test_expand_opens_named_modules_fully():

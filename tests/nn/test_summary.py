@@ -50,6 +50,8 @@ def test_frozen_parameters_are_not_trainable_and_shared_ones_count_once():
     assert [r["name"] for r in s.rows] == ["0", "1", "0", "3"]  # the shared layer is called twice
     assert s.total_params == 12 + 1 and s.frozen_params == 3
     assert "frozen params: 3" in str(s)
+    counts = [line.split()[-1] for line in str(s).splitlines() if line.startswith(("0 ", "1 "))]
+    assert counts == ["12", "0", "(shared)"]  # the second call's weights are the first row's: not 12 again
 
 
 def test_summary_leaves_the_model_as_it_was():
