@@ -43,8 +43,8 @@ autograd.set_default_dtype(np.float64)  # Python floats become float64 tensors: 
 # df/dx = df/dq * dq/dx = z * 1 = -4, and the same for y; df/dz = q = 3.
 #
 # `retain_grad()` asks autograd to keep the gradient of the intermediate q too (by default only
-# leaves keep theirs). In the picture every edge carries its forward value (green, above) and
-# the gradient of f with respect to that value (red, below), as on the lecture's slides.
+# leaves keep theirs). In the picture every edge carries its forward value (green, on top) and,
+# under it, the gradient of f with respect to that value (red), as on the lecture's slides.
 
 # %%
 x = autograd.tensor(-2.0, requires_grad=True, name="x")
