@@ -6,6 +6,7 @@ import nn
 from autograd import Tensor
 from nn.data import DataLoader, TensorDataset
 from nn.functional import cross_entropy
+from nn.serialization import load
 from nn.train import HISTORY_KEYS, History, evaluate, fit, plot_history
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -135,6 +136,22 @@ def test_resume_needs_a_checkpoint(tmp_path):
         fit(model, train, optimizer, epochs=1, resume=True, progress=False)
     with pytest.raises(FileNotFoundError, match="missing.npz"):
         fit(model, train, optimizer, epochs=1, checkpoint_path=tmp_path / "missing.npz", resume=True, progress=False)
+
+
+@pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")  # the diverging weights
+def test_a_diverging_loss_stops_fit_before_its_step_and_keeps_the_last_checkpoint(tmp_path):
+    X, y = blobs()
+    autograd.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+    loader = DataLoader(TensorDataset(X, y), batch_size=30)
+    optimizer = nn.optim.SGD(model.parameters(), lr=0.1)
+
+    def diverge(entry):  # after epoch 1 and its checkpoint, a step size that blows every weight up
+        optimizer.param_groups[0]["lr"] = 1e30
+
+    with pytest.raises(FloatingPointError, match=r"fit: the training loss became (nan|inf) at epoch 2, batch \d"):
+        fit(model, loader, optimizer, 3, checkpoint_path=tmp_path / "ckpt.npz", progress=False, on_epoch_end=diverge)
+    assert load(tmp_path / "ckpt.npz")["epoch"] == 1
 
 
 def test_history_rejects_unknown_metrics():
