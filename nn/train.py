@@ -87,8 +87,10 @@ def evaluate(
     """Mean loss and accuracy of a classifier over ``loader``, in eval mode and without a graph.
 
     ``model`` maps a batch (B, ...) to class scores (B, classes); ``loss_fn(scores, target)``
-    returns the batch mean. The model's train/eval mode is restored afterwards.
+    returns the batch mean. A loader without a batch raises ``ValueError``. The model's train/eval
+    mode is restored afterwards.
     """
+    _check_batches("evaluate", "loader", loader)
     was_training = model.training
     model.eval()
     meter = _Meter()
@@ -134,6 +136,9 @@ def fit(
     the run with ``FloatingPointError`` naming the epoch and batch, before that batch's step; the
     checkpoint keeps the last finished epoch.
     """
+    _check_batches("fit", "train_loader", train_loader)
+    if test_loader is not None:
+        _check_batches("fit", "test_loader", test_loader)
     if resume is True and checkpoint_path is None:
         raise ValueError("fit: resume=True needs checkpoint_path (or pass the checkpoint's path as resume)")
     history = History()
@@ -172,6 +177,13 @@ def fit(
         if on_epoch_end is not None:
             on_epoch_end(entry)
     return history
+
+
+def _check_batches(function: str, name: str, loader: DataLoader) -> None:
+    """An epoch without a batch would record a loss and accuracy of 0 that no data produced."""
+    if len(loader) == 0:
+        raise ValueError(f"{function}: {name} gives no batch ({len(loader.dataset)} samples, "
+                         f"batch_size {loader.batch_size}, drop_last={loader.drop_last})")
 
 
 def _summary(entry: dict[str, Any], epochs: int) -> str:

@@ -177,3 +177,18 @@ def test_plot_history_puts_the_loss_on_a_log_axis(tmp_path, monkeypatch):
                         "seconds": 1.0}])
     plot_history(history, tmp_path / "curves.png")
     assert scales == ["log", "linear"]  # loss, accuracy
+
+
+@pytest.mark.parametrize(("n", "drop_last"), [(0, False), (20, True)], ids=["empty", "all-dropped"])
+def test_a_loader_without_a_batch_is_refused_not_recorded_as_loss_0(n, drop_last):
+    X, y = blobs()
+    model = nn.Linear(2, 2)
+    empty = DataLoader(TensorDataset(X[:n], y[:n]), batch_size=30, drop_last=drop_last)
+    full = DataLoader(TensorDataset(X, y), batch_size=30)
+    message = rf"gives no batch \({n} samples, batch_size 30, drop_last={drop_last}\)"
+    with pytest.raises(ValueError, match="fit: train_loader " + message):
+        fit(model, empty, nn.optim.SGD(model.parameters(), lr=0.1), 1, progress=False)
+    with pytest.raises(ValueError, match="fit: test_loader " + message):
+        fit(model, full, nn.optim.SGD(model.parameters(), lr=0.1), 1, test_loader=empty, progress=False)
+    with pytest.raises(ValueError, match="evaluate: loader " + message):
+        evaluate(model, empty)
