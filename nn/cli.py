@@ -3,13 +3,17 @@
 ``chainrule train`` fits an MLP or the small CNN of ``nn.models`` on the embedded digits, CIFAR-10
 from disk or the spiral toy set, and writes the model, its history, learning curves and a graph
 picture; ``chainrule graph`` only draws the graph; ``chainrule gradcheck`` checks every op's
-gradients on this machine. Usage errors are reported in one line with exit status 2.
+gradients on this machine. Usage errors are reported in one line with exit status 2, failures of the run itself (a file
+that cannot be written, a loss that diverged) in one line with exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import os
 import pickle
 import shutil
 import sys
@@ -28,7 +32,7 @@ from .module import Module
 from .optim import SGD, Adam
 from .serialization import save
 from .summary import summary
-from .train import CheckpointError, fit, plot_history
+from .train import CheckpointError, History, fit, plot_history
 
 PROG = "chainrule"
 
@@ -45,6 +49,10 @@ class UsageError(Exception):
     """A bad combination of options or an unusable file: one line on stderr, exit status 2."""
 
 
+class RunError(Exception):
+    """The run itself failed (a file it cannot write, a diverged loss): one line on stderr, exit status 1."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (``chainrule: error: ...``) instead of the usage dump."""
 
@@ -52,14 +60,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _positive(kind: type) -> Callable[[str], int | float]:
+def _positive(kind: type, allow_zero: bool = False) -> Callable[[str], int | float]:
+    """An argparse type: a finite ``kind`` above 0 (at least 0 with ``allow_zero``)."""
+
     def parse(text: str) -> int | float:
         try:
             value = kind(text)
         except ValueError:
             value = None
-        if value is None or not value > 0:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        if value is None or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+            adjective = "non-negative" if allow_zero else "positive"
+            raise argparse.ArgumentTypeError(f"expected a {adjective} {kind.__name__}, got {text!r}")
         return value
 
     return parse
@@ -79,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam", help="default adam")
     train.add_argument("--lr", type=_positive(float), metavar="X", help=(
         "learning rate (default " + ", ".join(f"{lr:g} for {name}" for name, lr in OPTIMIZERS.items()) + ")"))
-    train.add_argument("--seed", type=int, default=0, metavar="N", help="seeds the weights and shuffling (default 0)")
+    train.add_argument("--seed", type=_positive(int, allow_zero=True), default=0, metavar="N",
+                       help="seeds the weights and shuffling (default 0)")
     train.add_argument("--out", type=Path, default=Path("runs/latest"), metavar="DIR", help="default runs/latest")
     train.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.npz up to --epochs")
     train.add_argument("--no-progress", action="store_true", help="no progress bar or per-epoch lines")
@@ -133,9 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     try:
         return args.run(args)
-    except UsageError as err:
+    except (UsageError, RunError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
+        return 2 if isinstance(err, UsageError) else 1
 
 
 # --- train ------------------------------------------------------------------------------------
@@ -144,6 +156,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _train(args: argparse.Namespace) -> int:
     model = _build_model(args.model, args.data, args.seed)
     X_train, y_train, X_test, y_test = _load_data(args.data, args.data_dir)
+    out = args.out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"--out {out}: cannot create the folder ({err.strerror})") from None
+    checkpoint = out / "checkpoint.npz"
+    if args.resume and not checkpoint.is_file():
+        raise UsageError(f"--resume: no checkpoint at {checkpoint}")
     if not args.resume:  # a resumed run goes on with the model the first run printed
         print(summary(model, X_train[:1]))
     lr = args.lr or OPTIMIZERS[args.optimizer]
@@ -154,46 +174,66 @@ def _train(args: argparse.Namespace) -> int:
     train_loader = DataLoader(TensorDataset(X_train, y_train), args.batch_size, shuffle=True, seed=args.seed)
     test_loader = DataLoader(TensorDataset(X_test, y_test), args.batch_size)
 
-    out = args.out
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"--out {out}: cannot create the folder ({err.strerror})") from None
-    checkpoint = out / "checkpoint.npz"
-    if args.resume and not checkpoint.is_file():
-        raise UsageError(f"--resume: no checkpoint at {checkpoint}")
     trained = []  # the epochs this call trains: none when a resumed run is already long enough
     try:
         history = fit(model, train_loader, optimizer, args.epochs, test_loader=test_loader,
                       checkpoint_path=checkpoint, resume=args.resume, progress=not args.no_progress,
                       on_epoch_end=trained.append)
+        graph = out / ("graph.svg" if shutil.which("dot") else "graph.dot")
+        names = ("model.npz", "history.json", "curves.png", graph.name)
+        # a resumed run that is long enough only writes what an interrupted first run left unwritten
+        missing = [name for name in names if trained or not (out / name).is_file()]
+        if not missing:
+            print(f"{out} already has {len(history)} epochs (asked for {args.epochs}): nothing to do")
+            return 0
+        _write_outputs(model, history, Tensor(X_train[:GRAPH_BATCH]), Tensor(y_train[:GRAPH_BATCH]), out, missing)
     except CheckpointError as err:
         hint = "; resume with the --model, --data and --optimizer the run was started with" if err.mismatch else ""
         raise UsageError(f"--resume: {err}{hint}") from None
+    except FloatingPointError as err:  # the loss diverged: the checkpoint keeps the last finished epoch
+        raise RunError(f"{err}; try a smaller --lr") from None
+    except OSError as err:  # the checkpoint's nn.save failed (a full disk): it is the old one or the new one
+        raise RunError(str(err)) from None
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted; continue from the last finished epoch with --resume --out {out}",
               file=sys.stderr)
         return 130
-    if not trained:  # only a resume gets here: every file of the run stays as it was
-        print(f"{out} already has {len(history)} epochs (asked for {args.epochs}): nothing to do")
-        return 0
-
-    save(model.state_dict(), out / "model.npz")
-    (out / "history.json").write_text(json.dumps(history.to_dict(), indent=2) + "\n")
-    plot_history(history, out / "curves.png")
-    graph = out / ("graph.svg" if shutil.which("dot") else "graph.dot")
-    if graph.suffix == ".dot":
-        print(f"{PROG}: warning: Graphviz's `dot` is not installed, so the graph is written as {graph}",
-              file=sys.stderr)
-    _draw_training_step(model, Tensor(X_train[:GRAPH_BATCH]), Tensor(y_train[:GRAPH_BATCH]), graph)
 
     if history.epochs:
         epochs = f"{len(history)} epoch{'s' if len(history) > 1 else ''}"
         print(f"test accuracy: {history.epochs[-1]['test_acc']:.4f} after {epochs}")
     print("wrote:")
-    for name in ("model.npz", "history.json", "curves.png", graph.name, "checkpoint.npz"):
+    for name in (*missing, "checkpoint.npz"):
         print(f"  {out / name}")
     return 0
+
+
+def _write_outputs(model: Module, history: History, x: Tensor, y: Tensor, out: Path, names: Sequence[str]) -> None:
+    """Write the files ``names`` of a finished run under ``out``, each atomically (the old file or the
+    new one, never a part): the model, the history, the learning curves, one training step's graph."""
+    writers = {
+        "history.json": lambda path: path.write_text(json.dumps(history.to_dict(), indent=2) + "\n"),
+        "curves.png": lambda path: plot_history(history, path),
+        "graph.svg": lambda path: _draw_training_step(model, x, y, path),
+        "graph.dot": lambda path: _draw_training_step(model, x, y, path),
+    }
+    if "graph.dot" in names:
+        print(f"{PROG}: warning: Graphviz's `dot` is not installed, so the graph is written as {out / 'graph.dot'}",
+              file=sys.stderr)
+    for name in names:
+        path = out / name
+        partial = path.with_name(f".{path.stem}.partial{path.suffix}")  # the suffix picks the format
+        try:
+            if name == "model.npz":
+                save(model.state_dict(), path)  # atomic itself; its errors name the file
+            else:
+                writers[name](partial)
+                os.replace(partial, path)
+        except OSError as err:  # a full disk, a folder in the way
+            raise RunError(f"cannot write {path}: {err.strerror}" if err.strerror else str(err)) from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
 
 
 def _load_data(name: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -12,19 +12,25 @@ from typing import Any
 
 import numpy as np
 
-from nn.data.loader import as_array
+from nn.data.loader import as_array, check_count
 
 _METRICS = ("l1", "l2")
 _BLOCK_ELEMENTS = 1 << 22  # elements of the largest temporary a distance or vote block may allocate
 
 
 def _flatten(X: Any) -> np.ndarray:
-    """(N, ...) ndarray or Tensor -> (N, D) floating array (integers become float64)."""
+    """(N, ...) ndarray or Tensor of finite numbers -> (N, D) floating array (integers become float64)."""
     array = as_array(X)
     if array.ndim == 0:
         raise ValueError("KNearestNeighbor: expected samples of shape (N, ...), got a scalar")
-    flat = array.reshape(len(array), -1)
-    return flat if flat.dtype.kind == "f" else flat.astype(np.float64)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"KNearestNeighbor: samples must be numbers, got dtype {array.dtype}")
+    flat = array.reshape(len(array), int(np.prod(array.shape[1:])))  # -1 cannot be inferred for N = 0
+    flat = flat if flat.dtype.kind == "f" else flat.astype(np.float64)
+    finite = np.isfinite(flat).all(axis=1)
+    if not finite.all():  # every distance to such a sample is NaN or inf, and its vote meaningless
+        raise ValueError(f"KNearestNeighbor: sample {int(np.argmin(finite))} holds NaN or inf; samples must be finite")
+    return flat
 
 
 def _l2_distances(A: np.ndarray, B: np.ndarray, B_sq: np.ndarray) -> np.ndarray:
@@ -143,6 +149,8 @@ class KNearestNeighbor:
     def predict_from_distances(self, dist: np.ndarray, k: int = 1) -> np.ndarray:
         """Labels (M,) voted by the k nearest training samples, given ``distances`` (M, N)."""
         n_train = len(self._train())
+        dist = np.asarray(dist)
+        check_count(k, "KNearestNeighbor: k")
         if dist.ndim != 2 or dist.shape[1] != n_train:
             raise ValueError(f"KNearestNeighbor: distances must have shape (M, {n_train}), got {dist.shape}")
         if np.isnan(dist).any():
@@ -186,10 +194,18 @@ def choose_k(
     X_all = as_array(X)
     y_all = as_array(y)
     n = len(X_all)
+    if y_all.shape != (n,):
+        raise ValueError(f"choose_k: y must have shape ({n},), one label per sample of X, got {y_all.shape}")
     if not 2 <= folds <= n:
         raise ValueError(f"choose_k: folds must lie in 2..{n} (the number of samples), got {folds}")
     if not ks:
         raise ValueError("choose_k: ks must name at least one k")
+    smallest = n - -(-n // folds)  # the samples memorised when the largest part is held out
+    for k in ks:
+        check_count(k, "choose_k: every k")
+    if max(ks) > smallest:
+        raise ValueError(f"choose_k: k = {max(ks)} exceeds the {smallest} samples a fold of {n} trains on "
+                         f"with folds={folds}")
     parts = np.array_split(np.random.default_rng(seed).permutation(n), folds)
     accuracies: dict[int, list[float]] = {k: [] for k in ks}
     for held_out in range(folds):

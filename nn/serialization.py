@@ -10,6 +10,7 @@ array is, and every non-array value with its Python type. Nothing is ever pickle
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import stat
@@ -45,15 +46,21 @@ def save(obj: dict, path: str | os.PathLike) -> None:
     reader sees the old file or the new one, never a mix. If anything fails, the temporary file
     is removed and an existing ``path`` is left as it was. A replaced file keeps its permissions.
 
-    Raises ``TypeError`` for a value or key that cannot be stored, before any file is touched.
+    Raises ``TypeError`` for a value or key that cannot be stored (or a container that holds
+    itself), before any file is touched; an ``OSError`` (no such directory, a directory at
+    ``path``, a full disk) names the function and ``path``.
     """
+    path = _path(path, "nn.save")
     if not isinstance(obj, dict):
         raise TypeError(f"nn.save stores a dict, got {type(obj).__name__}")
     arrays: dict[str, np.ndarray] = {}
-    tree = _encode(obj, (), arrays)
+    tree = _encode(obj, (), arrays, set())
     manifest = json.dumps({"format": _FORMAT, "version": _VERSION, "tree": tree})
     arrays[_MANIFEST] = np.frombuffer(manifest.encode("utf-8"), dtype=np.uint8)
-    _write_atomically(os.fspath(path), arrays)
+    try:
+        _write_atomically(path, arrays)
+    except OSError as error:
+        raise _named(error, f"nn.save: cannot write {path!r}") from None
 
 
 def load(path: str | os.PathLike) -> dict:
@@ -64,11 +71,16 @@ def load(path: str | os.PathLike) -> dict:
     themselves. A plain ``.npz`` without a manifest (e.g. from ``np.savez``) gives the flat dict of
     its arrays. Reads with ``allow_pickle=False``.
 
-    Raises ``FileNotFoundError`` if ``path`` does not exist, and ``ValueError`` naming the file if it
-    is not a readable archive (truncated, corrupt) or holds pickled object arrays.
+    Raises ``FileNotFoundError`` if ``path`` does not exist (another ``OSError`` if it cannot be
+    opened, e.g. a directory), and ``ValueError`` naming the file if it is not a readable archive
+    (truncated, corrupt) or holds pickled object arrays.
     """
-    path = os.fspath(path)
-    with open(path, "rb") as file:
+    path = _path(path, "nn.load")
+    try:
+        file = open(path, "rb")  # noqa: SIM115 (closed below; the with statement would also catch its body's errors)
+    except OSError as error:
+        raise _named(error, f"nn.load: cannot read {path!r}") from None
+    with file:
         if not zipfile.is_zipfile(file):
             raise ValueError(f"nn.load: {path!r} is not an .npz archive (is it truncated or corrupt?)")
     try:
@@ -98,23 +110,42 @@ def load(path: str | os.PathLike) -> dict:
         raise ValueError(f"nn.load: {path!r} has an unreadable manifest: {error!r}") from None
 
 
-def _encode(value: Any, keys: tuple, arrays: dict[str, np.ndarray]) -> Any:
+def _path(path: Any, function: str) -> str:
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{function}: path must be a str or os.PathLike, got {type(path).__name__}") from None
+
+
+def _named(error: OSError, what: str) -> OSError:
+    """``error`` again, its message prefixed by ``what`` (the function and the path), its errno kept."""
+    named = type(error)(f"{what}: {error.strerror or error}")
+    named.errno = error.errno  # str() would show only these if strerror and filename were set too
+    return named
+
+
+def _encode(value: Any, keys: tuple, arrays: dict[str, np.ndarray], open_: set[int]) -> Any:
     """The JSON form of ``value``; its arrays go into ``arrays`` under fresh member names.
 
     Nodes: a JSON value for bool/int/float/str/None; ``{"dict": [[key, node], ...]}`` (pairs, so
     int keys stay ints); ``{"list": [...]}``, ``{"tuple": [...]}``; ``{"array": name}``;
-    ``{"scalar": name}`` for a NumPy scalar, stored as a 0-d array.
+    ``{"scalar": name}`` for a NumPy scalar, stored as a 0-d array. ``open_`` holds the ids of the
+    containers being encoded around ``value``, so one that holds itself is refused.
     """
+    if isinstance(value, (dict, list, tuple)):
+        if id(value) in open_:
+            raise TypeError(f"nn.save: {_where(keys)} holds itself, which a file cannot")
+        open_ = open_ | {id(value)}
     if isinstance(value, dict):
         items = []
         for key, item in value.items():
             if type(key) not in (str, int):
                 raise TypeError(f"nn.save: keys must be str or int, got {key!r} in {_where(keys)}")
-            items.append([key, _encode(item, (*keys, key), arrays)])
+            items.append([key, _encode(item, (*keys, key), arrays, open_)])
         return {"dict": items}
     if isinstance(value, (list, tuple)):
         kind = "tuple" if isinstance(value, tuple) else "list"
-        return {kind: [_encode(item, (*keys, i), arrays) for i, item in enumerate(value)]}
+        return {kind: [_encode(item, (*keys, i), arrays, open_) for i, item in enumerate(value)]}
     if isinstance(value, Tensor):
         value = value.data
     if isinstance(value, (np.ndarray, np.generic)):
@@ -165,7 +196,7 @@ def _write_atomically(path: str, arrays: dict[str, np.ndarray]) -> None:
     """Write the arrays as an .npz at ``path`` through a temporary file and ``os.replace``."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"nn.save: the directory {directory!r} of {path!r} does not exist")
+        raise FileNotFoundError(errno.ENOENT, f"its directory {directory!r} does not exist")
     mode = _file_mode(path)
     temporary_name = None
     try:

@@ -10,6 +10,7 @@ therefore continues bit for bit as if the run had never stopped.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -65,10 +66,10 @@ class _Meter:
         self.loss_sum = 0.0
         self.correct = 0
 
-    def update(self, loss: Tensor, scores: Tensor, target: Tensor) -> None:
+    def update(self, loss: float, scores: Tensor, target: Tensor) -> None:
         n = len(target)
         self.samples += n
-        self.loss_sum += loss.item() * n  # loss is the batch mean
+        self.loss_sum += loss * n  # loss is the batch mean
         self.correct += int((scores.data.argmax(axis=1) == target.data).sum())
 
     @property
@@ -86,8 +87,10 @@ def evaluate(
     """Mean loss and accuracy of a classifier over ``loader``, in eval mode and without a graph.
 
     ``model`` maps a batch (B, ...) to class scores (B, classes); ``loss_fn(scores, target)``
-    returns the batch mean. The model's train/eval mode is restored afterwards.
+    returns the batch mean. A loader without a batch raises ``ValueError``. The model's train/eval
+    mode is restored afterwards.
     """
+    _check_batches("evaluate", "loader", loader)
     was_training = model.training
     model.eval()
     meter = _Meter()
@@ -95,7 +98,7 @@ def evaluate(
         with no_grad():
             for x, y in loader:
                 scores = model(x)
-                meter.update(loss_fn(scores, y), scores, y)
+                meter.update(loss_fn(scores, y).item(), scores, y)
     finally:
         model.train(was_training)
     return meter.loss, meter.acc
@@ -128,7 +131,14 @@ def fit(
     writes nothing. A checkpoint that cannot be read or does not fit the model or optimizer raises
     ``CheckpointError`` (a ``ValueError``) and changes nothing; a missing one ``FileNotFoundError``.
     ``on_epoch_end(entry)`` is called with each new history entry.
+
+    A training loss that is NaN or infinite (a diverged run, often a learning rate too high) stops
+    the run with ``FloatingPointError`` naming the epoch and batch, before that batch's step; the
+    checkpoint keeps the last finished epoch.
     """
+    _check_batches("fit", "train_loader", train_loader)
+    if test_loader is not None:
+        _check_batches("fit", "test_loader", test_loader)
     if resume is True and checkpoint_path is None:
         raise ValueError("fit: resume=True needs checkpoint_path (or pass the checkpoint's path as resume)")
     history = History()
@@ -139,13 +149,16 @@ def fit(
         model.train()
         meter = _Meter()
         bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False, disable=not progress)
-        for x, y in bar:
+        for batch, (x, y) in enumerate(bar, 1):
             scores = model(x)
             loss = loss_fn(scores, y)
+            value = loss.item()
+            if not math.isfinite(value):  # a step on it would only spread NaN through every weight
+                raise FloatingPointError(f"fit: the training loss became {value} at epoch {epoch}, batch {batch}")
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            meter.update(loss, scores, y)
+            meter.update(value, scores, y)
             bar.set_postfix(loss=f"{meter.loss:.4f}", acc=f"{meter.acc:.3f}", refresh=False)
         test_loss, test_acc = evaluate(model, test_loader, loss_fn) if test_loader is not None else (None, None)
         entry = {
@@ -164,6 +177,13 @@ def fit(
         if on_epoch_end is not None:
             on_epoch_end(entry)
     return history
+
+
+def _check_batches(function: str, name: str, loader: DataLoader) -> None:
+    """An epoch without a batch would record a loss and accuracy of 0 that no data produced."""
+    if len(loader) == 0:
+        raise ValueError(f"{function}: {name} gives no batch ({len(loader.dataset)} samples, "
+                         f"batch_size {loader.batch_size}, drop_last={loader.drop_last})")
 
 
 def _summary(entry: dict[str, Any], epochs: int) -> str:

@@ -229,19 +229,38 @@ def _check(p: _Problem, eps: float, atol: float, rtol: float, fast: bool) -> Rep
     return summarize(blocks, p.title, atol, rtol, fast)
 
 
-def _prepare(inputs: Sequence[Any], params: list[tuple[str, Tensor]]) -> tuple[list[Any], list[Tensor], list[str]]:
+def _check_arguments(name: str, f: Any, eps: float, atol: float = 0.0, rtol: float = 0.0) -> None:
+    """Refuse what would make every comparison meaningless: eps <= 0 divides by nothing, NaN passes nothing."""
+    if not callable(f):
+        raise TypeError(f"{name}: f must be callable, got {type(f).__name__}")
+    for label, value, low in (("eps", eps, "> 0"), ("atol", atol, ">= 0"), ("rtol", rtol, ">= 0")):
+        number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+        if not number or not np.isfinite(value) or value < 0 or (value == 0 and low == "> 0"):
+            raise ValueError(f"{name}: {label} must be a finite number {low}, got {value!r}")
+
+
+def _prepare(
+    name: str, inputs: Sequence[Any], params: list[tuple[str, Tensor]]
+) -> tuple[list[Any], list[Tensor], list[str]]:
     """float64 copies of the inputs, the tensors to check and their labels.
 
     Those are the params and the floating Tensor inputs that require grad or, when none does,
-    all of them (so ``gradcheck(f, x)`` works on a plain tensor drawn by a strategy).
+    all of them (so ``gradcheck(f, x)`` works on a plain tensor drawn by a strategy). Each must be
+    finite: a difference through NaN or inf compares nothing.
     """
     floats = [i for i, x in enumerate(inputs) if _is_float_tensor(x)]
     wrt = [i for i in floats if inputs[i].requires_grad] or floats
     if not wrt and not params:
-        raise ValueError("gradcheck: no floating-point Tensor among the inputs or params, nothing to check")
+        raise ValueError(f"{name}: no floating-point Tensor among the inputs or params, nothing to check")
     args = _float64_copies(inputs, [i in wrt for i in range(len(inputs))])
     labels = [f"input {i} ({args[i].name!r})" if args[i].name else f"input {i}" for i in wrt]
-    return args, [args[i] for i in wrt] + [p for _, p in params], labels + [label for label, _ in params]
+    tensors, labels = [args[i] for i in wrt] + [p for _, p in params], labels + [label for label, _ in params]
+    for t, label in zip(tensors, labels):
+        bad = np.argwhere(~np.isfinite(t.data))
+        if len(bad):
+            raise ValueError(f"{name}: {label} holds {t.data[tuple(bad[0])]} at index {tuple(int(i) for i in bad[0])}; "
+                             "finite differences need finite values")
+    return args, tensors, labels
 
 
 def _numbered(n: int, single: bool) -> list[str]:
@@ -253,8 +272,9 @@ def first_order_report(
     params: Iterable[Tensor] | None = None, fast_mode: bool = False,
 ) -> Report:  # fmt: skip
     """The comparison behind `gradcheck`, as a `Report`."""
+    _check_arguments("gradcheck", f, eps, atol, rtol)
     with _float64_params(f, params) as labelled:
-        args, wrt, labels = _prepare(inputs, labelled)
+        args, wrt, labels = _prepare("gradcheck", inputs, labelled)
         problem = _Problem(lambda: f(*args), no_grad()(lambda: f(*args)), wrt, labels, _numbered, "gradcheck")
         return _check(problem, eps, atol, rtol, fast_mode)
 
@@ -270,8 +290,9 @@ def second_order_report(
     (a backward pass must be differentiable in both: it is linear in v, and depends on x through
     the op).
     """
+    _check_arguments("gradgradcheck", f, eps, atol, rtol)
     with _float64_params(f, params) as labelled:
-        args, first, labels = _prepare(inputs, labelled)
+        args, first, labels = _prepare("gradgradcheck", inputs, labelled)
         with enable_grad():
             outs, _ = _outputs(f(*args))
         if grad_outputs is None:
@@ -383,6 +404,7 @@ def numerical_grad(f: Callable, *inputs: Any, eps: float = 1e-6) -> tuple:
     >>> numerical_grad(lambda t: (t * t).sum(), tensor([1.0, 2.0]))[0].round(6)  # 2 t
     array([2., 4.])
     """
+    _check_arguments("numerical_grad", f, eps)
     wrt = [i for i, x in enumerate(inputs) if _is_float_tensor(x)]
     args = _float64_copies(inputs, [False] * len(inputs))
     with no_grad():

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .loader import check_count
+
 _DIGITS_TEST_FRACTION = 0.2
 _DIGITS_SPLIT_SEED = 0
 
@@ -211,10 +213,9 @@ def make_spiral(n_per_class: int = 100, classes: int = 3, seed: int = 0) -> tupl
     plus N(0, 0.2^2) noise, i.e. x = (r sin t, r cos t). Returns ``(X, y)``: X float32 of shape
     (classes * n_per_class, 2), y int64 of shape (classes * n_per_class,), arm after arm.
     """
-    if n_per_class < 1 or classes < 1:
-        raise ValueError(
-            f"make_spiral: n_per_class and classes must be positive, got {n_per_class}, {classes}"
-        )
+    check_count(n_per_class, "make_spiral: n_per_class")
+    check_count(classes, "make_spiral: classes")
+    check_count(seed, "make_spiral: seed", minimum=0)
     rng = np.random.default_rng(seed)
     radius = np.tile(np.linspace(0.0, 1.0, n_per_class), classes)
     arm = np.repeat(np.arange(classes), n_per_class)

@@ -42,7 +42,7 @@ class TensorDataset(Dataset):
     def __init__(self, *arrays: np.ndarray | Tensor):
         if not arrays:
             raise ValueError("TensorDataset needs at least one array")
-        self.arrays = tuple(as_array(a) for a in arrays)
+        self.arrays = tuple(_field(a, k) for k, a in enumerate(arrays))
         if any(a.ndim == 0 for a in self.arrays) or len({a.shape[0] for a in self.arrays}) != 1:
             shapes = ", ".join(str(a.shape) for a in self.arrays)
             raise ValueError(f"TensorDataset: all arrays need the same first dimension, got shapes {shapes}")
@@ -58,10 +58,31 @@ class TensorDataset(Dataset):
         return f"TensorDataset({shapes})"
 
 
+def check_count(value: Any, what: str, minimum: int = 1) -> None:
+    """Raise ``ValueError`` naming ``what`` unless ``value`` is an integer (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{what} must be {kind}, got {value!r}")
+
+
+def _field(a: Any, k: int) -> np.ndarray:
+    try:
+        return as_array(a)
+    except ValueError:  # NumPy's words for a ragged nested list
+        raise ValueError(f"TensorDataset: array {k} is a ragged nested sequence, not an array") from None
+
+
 def _collate(samples: Sequence[Any]) -> tuple[np.ndarray, ...]:
     """Stack per-sample fields into batch arrays: [(x0, y0), (x1, y1)] -> (stack(x), stack(y))."""
     rows = [s if isinstance(s, (tuple, list)) else (s,) for s in samples]
-    return tuple(np.stack([as_array(field) for field in column]) for column in zip(*rows))
+    batch = []
+    for k, column in enumerate(zip(*rows)):
+        fields = [as_array(field) for field in column]
+        if len({f.shape for f in fields}) > 1:
+            shapes = ", ".join(sorted({str(f.shape) for f in fields}))
+            raise ValueError(f"DataLoader: field {k} of the samples in one batch has different shapes: {shapes}")
+        batch.append(np.stack(fields))
+    return tuple(batch)
 
 
 class DataLoader:
@@ -86,8 +107,11 @@ class DataLoader:
         drop_last: bool = False,
         seed: int | None = None,
     ):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+        check_count(batch_size, "DataLoader: batch_size")
+        if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+            raise TypeError(f"DataLoader: dataset needs __len__ and __getitem__, got {type(dataset).__name__}")
+        if seed is not None:
+            check_count(seed, "DataLoader: seed", minimum=0)
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle

@@ -288,3 +288,38 @@ def test_the_report_gives_the_largest_difference_not_the_entry_with_least_slack(
     summary = report.summary()
     assert "entries compared: 9" in summary and "0 at kinks" in summary
     assert "tolerance 1e-05 + 0.001 |numerical|" in summary
+
+
+@pytest.mark.parametrize("check", [gradcheck, gradgradcheck])
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("eps", 0, "eps must be a finite number > 0, got 0"),
+        ("eps", -1e-6, "eps must be a finite number > 0, got -1e-06"),
+        ("eps", "1e-6", "eps must be a finite number > 0, got '1e-6'"),
+        ("atol", float("nan"), "atol must be a finite number >= 0, got nan"),
+        ("atol", -1.0, "atol must be a finite number >= 0, got -1.0"),
+        ("rtol", float("inf"), "rtol must be a finite number >= 0, got inf"),
+    ],
+)
+def test_nonsense_eps_and_tolerances_are_refused_by_name(check, option, value, message):
+    # a wrong backward: with eps = 0 or atol = NaN, each would fail or pass for the wrong reason
+    with pytest.raises(ValueError, match=f"{check.__name__}: {message}"):
+        check(WrongCube.apply, f64([0.5, 2.0], requires_grad=True), **{option: value})
+
+
+def test_numerical_grad_refuses_a_zero_eps():
+    with pytest.raises(ValueError, match="numerical_grad: eps must be a finite number > 0, got 0"):
+        numerical_grad(lambda t: t.sin(), f64([0.5]), eps=0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_input_is_refused_naming_it_and_its_index(bad):
+    x = f64([[0.5, 1.0], [2.0, bad]], requires_grad=True)
+    with pytest.raises(ValueError, match=rf"gradcheck: input 1 holds {bad} at index \(1, 1\)"):
+        gradcheck(lambda a, b: a * b, f64([1.0, 2.0], requires_grad=True), x)
+
+
+def test_something_that_is_not_a_function_is_refused():
+    with pytest.raises(TypeError, match="gradcheck: f must be callable, got int"):
+        gradcheck(3, f64([1.0], requires_grad=True))

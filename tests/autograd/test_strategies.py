@@ -93,6 +93,39 @@ def test_integer_tensors(t):
     assert t.dtype == np.int64 and np.all(np.abs(t.data) <= 3)
 
 
+@given(tensors(shape=(3,), dtype=np.float32, min_value=0.1, max_value=0.3))
+def test_float32_bounds_that_float32_cannot_hold_are_narrowed_to_its_nearest_numbers_inside(t):
+    assert t.dtype == np.float32 and np.all((t.data.astype(np.float64) >= 0.1) & (t.data <= 0.3))
+
+
+@given(tensors(shape=(8,), dtype=np.uint8), tensors(shape=(4,), dtype=np.int64, min_value=-0.5, max_value=2.5))
+def test_integer_bounds_keep_to_the_dtype_and_to_the_integers_inside(unsigned, rounded):
+    assert np.all(unsigned.data <= 10)  # the default bounds -10..10, within uint8's 0..255
+    assert np.all((rounded.data >= 0) & (rounded.data <= 2))
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda: shapes(min_dims=3, max_dims=1), ValueError, "shapes: need ints 0 <= min_dims <= max_dims"),
+        (lambda: shapes(min_dims=-1), ValueError, "shapes: .*got min_dims=-1"),
+        (lambda: shapes(min_side=-3, max_side=-1), ValueError, "shapes: .*got min_side=-3, max_side=-1"),
+        (lambda: broadcastable_shapes((-1, 3)), ValueError, r"broadcastable_shapes: shape .* got \(-1, 3\)"),
+        (lambda: broadcastable_shapes((2,), min_side=5, max_side=2), ValueError, "broadcastable_shapes: .*min_side=5"),
+        (lambda: axes(-1), ValueError, "axes: ndim must be a non-negative int, got -1"),
+        (lambda: tensors(shape=(-1, 2)), ValueError, r"tensors: shape .* got \(-1, 2\)"),
+        (lambda: tensors(min_value=5.0, max_value=1.0), ValueError, "tensors: need min_value <= max_value"),
+        (lambda: tensors(min_value=float("nan")), ValueError, "tensors: need min_value <= max_value, got nan"),
+        (lambda: tensors(dtype=np.int64, min_value=0.5, max_value=0.9), ValueError, "no int64 integer lies in"),
+        (lambda: tensors(dtype=str), TypeError, "tensors: dtype must be bool, integer or floating, got <U"),
+        (lambda: tensors(dtype=np.int64, requires_grad=True), TypeError, "requires_grad=True needs a floating dtype"),
+    ],
+)
+def test_impossible_arguments_are_refused_when_the_strategy_is_made(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
 # --- the contract's example: a user's op, tested in a few lines ------------------------------------------
 class Softplus(Function):
     """log(1 + e^x), written by a user, with its derivative sigmoid(x)."""

@@ -72,6 +72,8 @@ def test_help_exits_0(capsys, command):
         (["fly"], "invalid choice"),
         (["train", "--epochs", "0"], "--epochs"),
         (["train", "--lr", "fast"], "--lr"),
+        (["train", "--lr", "inf"], "--lr"),
+        (["train", "--seed", "-1"], "--seed"),
         (["train", "--model", "rnn"], "--model"),
         (["train", "--model", "cnn", "--data", "spiral"], "cnn needs image data"),
         (["train", "--data", "cifar10"], "--data-dir"),
@@ -165,6 +167,67 @@ def test_resume_with_the_epochs_already_done_changes_no_file(tmp_path, capsys, e
     assert captured.out == f"{tmp_path} already has 2 epochs (asked for {epochs}): nothing to do\n"
     assert captured.err == ""
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("blocked", ["model.npz", "history.json", "curves.png", "checkpoint.npz"])
+def test_an_output_that_cannot_be_written_gives_one_line_and_status_1(tmp_path, capsys, blocked):
+    (tmp_path / blocked).mkdir()  # as a full disk would, the write of this one file fails
+    assert train(tmp_path, *SPIRAL, "--epochs", "1") == 1
+    assert f"{tmp_path / blocked}" in one_line_error(capsys)
+    assert (tmp_path / blocked).is_dir()
+    assert not [path.name for path in tmp_path.iterdir() if path.name.startswith(".")]  # no partial file left
+
+
+@pytest.mark.filterwarnings("ignore:.*encountered in matmul:RuntimeWarning")  # the diverging weights
+def test_a_diverging_loss_stops_the_run_with_one_line_and_status_1(tmp_path, capsys):
+    assert train(tmp_path, *SPIRAL, "--epochs", "2", "--lr", "1e30") == 1
+    err = one_line_error(capsys)
+    assert "fit: the training loss became nan at epoch 1, batch 2" in err and "--lr" in err
+    assert not (tmp_path / "model.npz").exists()
+
+
+def interrupt_on_call(monkeypatch, module, name, call):
+    """Make ``module.name`` raise KeyboardInterrupt (as Ctrl-C would) on its ``call``-th call."""
+    original, calls = getattr(module, name), []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, interrupted)
+
+
+def test_ctrl_c_in_the_middle_of_training_then_resume_gives_the_uninterrupted_model(tmp_path, capsys, monkeypatch):
+    import nn.train
+
+    options = ("--model", "mlp", "--data", "spiral", "--batch-size", "64", "--epochs", "3")
+    assert train(tmp_path / "whole", *options) == 0
+    interrupt_on_call(monkeypatch, nn.train, "evaluate", 2)  # epoch 2 is trained but never checkpointed
+    capsys.readouterr()
+    assert train(tmp_path / "cut", *options) == 130
+    assert "--resume" in capsys.readouterr().err
+    assert nn.load(tmp_path / "cut" / "checkpoint.npz")["epoch"] == 1
+    monkeypatch.undo()
+    assert train(tmp_path / "cut", *options, "--resume") == 0
+    whole, cut = nn.load(tmp_path / "whole" / "model.npz"), nn.load(tmp_path / "cut" / "model.npz")
+    assert all(np.array_equal(whole[key], cut[key]) for key in whole)
+
+
+def test_ctrl_c_while_the_files_are_written_leaves_resume_to_write_the_missing_ones(tmp_path, capsys, monkeypatch):
+    import nn.cli
+
+    interrupt_on_call(monkeypatch, nn.cli, "plot_history", 1)
+    assert train(tmp_path, *SPIRAL, "--epochs", "1") == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert not (tmp_path / "curves.png").exists()
+    assert not [path.name for path in tmp_path.iterdir() if path.name.startswith(".")]
+    model = (tmp_path / "model.npz").stat().st_mtime_ns
+    monkeypatch.undo()
+    assert train(tmp_path, *SPIRAL, "--epochs", "1", "--resume") == 0
+    assert (tmp_path / "curves.png").read_bytes().startswith(PNG_SIGNATURE)
+    assert (tmp_path / "model.npz").stat().st_mtime_ns == model  # what was complete stays as it was
 
 
 def test_graph_writes_dot_source(tmp_path, capsys):

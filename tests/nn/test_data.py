@@ -335,3 +335,28 @@ def test_make_spiral_default_matches_cs231n_geometry():
     angles = np.arctan2(ends[:, 0], ends[:, 1])
     wrapped = np.angle(np.exp(1j * (angles - 4.0 * np.arange(1, 4))))
     assert np.all(np.abs(wrapped) < 1.0)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: TensorDataset([[1.0, 2.0], [3.0]]), ValueError, "TensorDataset: array 0 is a ragged nested sequence"),
+        (lambda: DataLoader(None, 2), TypeError, "DataLoader: dataset needs __len__ and __getitem__, got NoneType"),
+        (lambda: DataLoader(TensorDataset(np.ones(3)), 2, shuffle=True, seed=-1), ValueError, "seed must be .* got -1"),
+        (lambda: DataLoader(TensorDataset(np.ones(3)), 2, seed="a"), ValueError, "DataLoader: seed .* got 'a'"),
+        (lambda: list(DataLoader([(np.zeros(2), 0), (np.ones(3), 1)], 2)), ValueError,
+         r"DataLoader: field 0 of the samples in one batch has different shapes: \(2,\), \(3,\)"),
+        (lambda: make_spiral(2.5), ValueError, "make_spiral: n_per_class must be a positive integer, got 2.5"),
+        (lambda: make_spiral(5, seed=-1), ValueError, "make_spiral: seed must be an integer >= 0, got -1"),
+    ],
+    ids=["ragged-list", "no-dataset", "negative-seed", "string-seed", "ragged-samples", "float-count", "spiral-seed"],
+)
+def test_bad_datasets_and_arguments_name_the_function_and_the_value(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize(("n", "drop_last", "shapes"), [(0, False, []), (3, False, [(3, 2)]), (3, True, [])])
+def test_an_empty_dataset_or_a_batch_larger_than_the_data_gives_what_there_is(n, drop_last, shapes):
+    loader = DataLoader(TensorDataset(np.ones((n, 2)), np.zeros(n)), batch_size=10, shuffle=True, drop_last=drop_last)
+    assert [x.shape for x, _ in loader] == shapes and len(loader) == len(shapes)

@@ -150,3 +150,46 @@ def test_errors():
         choose_k(np.zeros((4, 2)), np.arange(4), folds=1)
     with pytest.raises(ValueError, match="NaN"):
         model.predict(np.array([[np.nan, 0.0]]))
+
+
+@pytest.mark.parametrize("k", [0, -1, 1.5, 2.0, True, None, "3"])
+def test_a_k_that_is_not_a_positive_integer_is_refused_by_name(k):
+    model = KNearestNeighbor().fit(np.zeros((4, 2)), np.arange(4))
+    with pytest.raises(ValueError, match=f"KNearestNeighbor: k must be a positive integer, got {k!r}"):
+        model.predict(np.zeros((1, 2)), k=k)
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2"])
+@pytest.mark.parametrize("where", ["train", "test"])
+def test_an_infinite_sample_is_refused_not_voted_on(metric, where):
+    X = np.arange(8.0).reshape(4, 2)
+    bad = X.copy()
+    bad[2, 1] = np.inf
+    with pytest.raises(ValueError, match="KNearestNeighbor: sample 2 holds NaN or inf"):
+        if where == "train":
+            KNearestNeighbor(metric).fit(bad, np.arange(4))
+        else:
+            KNearestNeighbor(metric).fit(X, np.arange(4)).predict(bad)
+
+
+def test_no_test_samples_give_no_labels_and_no_training_samples_a_clear_error():
+    model = KNearestNeighbor().fit(np.zeros((4, 2)), np.array(list("abab")))
+    labels = model.predict(np.zeros((0, 2)))
+    assert labels.shape == (0,) and labels.dtype == model.y_train.dtype
+    with pytest.raises(ValueError, match="fit: needs at least one training sample"):
+        KNearestNeighbor().fit(np.zeros((0, 2)), np.zeros(0))
+    with pytest.raises(TypeError, match="samples must be numbers, got dtype <U1"):
+        KNearestNeighbor().fit(np.array([["a"]] * 2), np.arange(2))
+
+
+@pytest.mark.parametrize(
+    ("y", "ks", "message"),
+    [
+        (np.arange(9), (1,), r"choose_k: y must have shape \(10,\)"),
+        (np.arange(10), (6,), "choose_k: k = 6 exceeds the 5 samples a fold of 10 trains on with folds=2"),
+        (np.arange(10), (0,), "choose_k: every k must be a positive integer, got 0"),
+    ],
+)
+def test_choose_k_checks_labels_and_ks_against_the_folds(y, ks, message):
+    with pytest.raises(ValueError, match=message):
+        choose_k(np.zeros((10, 2)), y, ks=ks, folds=2)

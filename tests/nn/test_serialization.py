@@ -188,6 +188,7 @@ def test_replacing_a_file_keeps_its_permissions_and_a_new_file_follows_the_umask
         ({"a": {"b": {1, 2}}}, r"cannot store set at obj\['a'\]\['b'\]"),
         ({1.5: np.ones(1)}, "keys must be str or int, got 1.5"),
         ({"f": lambda: 0}, "cannot store function"),
+        ((lambda d: d.update(me=[d]) or d)({}), r"obj\['me'\]\[0\] holds itself"),
     ],
 )
 def test_unsupported_values_raise_type_error_before_touching_the_file(tmp_path, obj, message):
@@ -205,6 +206,18 @@ def test_save_needs_a_dict_and_an_existing_directory(tmp_path):
         save({"a": 1}, tmp_path / "missing" / "a.npz")
 
 
+def test_paths_that_cannot_be_read_or_written_name_the_function_and_the_path(tmp_path):
+    with pytest.raises(IsADirectoryError, match=f"nn.save: cannot write '{tmp_path}': Is a directory"):
+        save({"a": 1}, tmp_path)
+    with pytest.raises(IsADirectoryError, match=f"nn.load: cannot read '{tmp_path}': Is a directory"):
+        load(tmp_path)
+    with pytest.raises(TypeError, match="nn.save: path must be a str or os.PathLike, got NoneType"):
+        save({"a": 1}, None)
+    with pytest.raises(TypeError, match="nn.load: path must be a str or os.PathLike, got int"):
+        load(3)
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_pickled_npz_is_refused(tmp_path):
     path = tmp_path / "evil.npz"
     np.savez(path, payload=np.array([{"x": 1}], dtype=object), fine=np.ones(2))
@@ -213,7 +226,7 @@ def test_a_pickled_npz_is_refused(tmp_path):
 
 
 def test_a_missing_file_raises_file_not_found_naming_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nowhere.npz"):
+    with pytest.raises(FileNotFoundError, match="nn.load: cannot read .*nowhere.npz"):
         load(tmp_path / "nowhere.npz")
 
 

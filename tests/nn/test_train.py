@@ -6,6 +6,7 @@ import nn
 from autograd import Tensor
 from nn.data import DataLoader, TensorDataset
 from nn.functional import cross_entropy
+from nn.serialization import load
 from nn.train import HISTORY_KEYS, History, evaluate, fit, plot_history
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -137,6 +138,22 @@ def test_resume_needs_a_checkpoint(tmp_path):
         fit(model, train, optimizer, epochs=1, checkpoint_path=tmp_path / "missing.npz", resume=True, progress=False)
 
 
+@pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")  # the diverging weights
+def test_a_diverging_loss_stops_fit_before_its_step_and_keeps_the_last_checkpoint(tmp_path):
+    X, y = blobs()
+    autograd.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+    loader = DataLoader(TensorDataset(X, y), batch_size=30)
+    optimizer = nn.optim.SGD(model.parameters(), lr=0.1)
+
+    def diverge(entry):  # after epoch 1 and its checkpoint, a step size that blows every weight up
+        optimizer.param_groups[0]["lr"] = 1e30
+
+    with pytest.raises(FloatingPointError, match=r"fit: the training loss became (nan|inf) at epoch 2, batch \d"):
+        fit(model, loader, optimizer, 3, checkpoint_path=tmp_path / "ckpt.npz", progress=False, on_epoch_end=diverge)
+    assert load(tmp_path / "ckpt.npz")["epoch"] == 1
+
+
 def test_history_rejects_unknown_metrics():
     with pytest.raises(KeyError, match="loss"):
         History()["loss"]
@@ -160,3 +177,18 @@ def test_plot_history_puts_the_loss_on_a_log_axis(tmp_path, monkeypatch):
                         "seconds": 1.0}])
     plot_history(history, tmp_path / "curves.png")
     assert scales == ["log", "linear"]  # loss, accuracy
+
+
+@pytest.mark.parametrize(("n", "drop_last"), [(0, False), (20, True)], ids=["empty", "all-dropped"])
+def test_a_loader_without_a_batch_is_refused_not_recorded_as_loss_0(n, drop_last):
+    X, y = blobs()
+    model = nn.Linear(2, 2)
+    empty = DataLoader(TensorDataset(X[:n], y[:n]), batch_size=30, drop_last=drop_last)
+    full = DataLoader(TensorDataset(X, y), batch_size=30)
+    message = rf"gives no batch \({n} samples, batch_size 30, drop_last={drop_last}\)"
+    with pytest.raises(ValueError, match="fit: train_loader " + message):
+        fit(model, empty, nn.optim.SGD(model.parameters(), lr=0.1), 1, progress=False)
+    with pytest.raises(ValueError, match="fit: test_loader " + message):
+        fit(model, full, nn.optim.SGD(model.parameters(), lr=0.1), 1, test_loader=empty, progress=False)
+    with pytest.raises(ValueError, match="evaluate: loader " + message):
+        evaluate(model, empty)
