@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--rankdir", choices=("LR", "TB"), default="TB", help="left-right or top-bottom (default TB)")
     graph.add_argument("--grad-flow", action="store_true", help=(
         "colour nodes by the norm of their gradient; label dead ReLUs and saturated sigmoid/tanh units"))
-    graph.add_argument("--seed", type=int, default=0, metavar="N", help="default 0")
+    graph.add_argument("--seed", type=_positive(int, allow_zero=True), default=0, metavar="N", help="default 0")
     graph.set_defaults(run=_graph)
 
     check = commands.add_parser("gradcheck", help="check every op's gradients numerically", description=(

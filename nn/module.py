@@ -328,6 +328,8 @@ class Module:
         is anything changed. Values may be ndarrays, Tensors, or anything ``np.asarray`` takes
         (a PyTorch tensor, say). Returns ``(missing_keys, unexpected_keys)``.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict: expected a mapping of names to arrays, got {type(state).__name__}")
         targets = dict(self._state_items())
         arrays: dict[str, np.ndarray] = {}
         problems: list[str] = []

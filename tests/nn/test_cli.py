@@ -81,6 +81,7 @@ def test_help_exits_0(capsys, command):
         (["graph", "--model", "mlp"], "-o"),
         (["graph", "--model", "mlp", "-o", "g.gif"], "format"),
         (["graph", "--model", "mlp", "-o", "g.svg", "--depth", "-1"], "--depth"),
+        (["graph", "--model", "mlp", "-o", "g.svg", "--seed", "-1"], "--seed"),
     ],
 )
 def test_bad_arguments_give_one_line_and_status_2(capsys, argv, message):

@@ -278,6 +278,16 @@ def test_load_state_dict_rejects_bad_state_and_changes_nothing(corrupt, message)
         np.testing.assert_array_equal(v, before[k], err_msg=k)
 
 
+@pytest.mark.parametrize("state", [None, [("weight", np.zeros((3, 2), np.float32))], "model.npz"])
+def test_load_state_dict_of_something_not_a_mapping_is_a_type_error_naming_it(state):
+    model = nn.Linear(2, 3)
+    before = _snapshot(model)
+    with pytest.raises(TypeError, match=f"load_state_dict: expected a mapping.*got {type(state).__name__}"):
+        model.load_state_dict(state)
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+
+
 def test_load_state_dict_lists_every_problem():
     model = nn.Linear(2, 3)
     with pytest.raises(ValueError) as info:
