@@ -83,8 +83,6 @@ class Div(Function):
         return _needed(ctx, lambda: g / b, lambda: -g * a / (b * b))  # d(a/b)/db = -a / b^2
 
 class Pow(Function):
-    saves_output = True
-
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -95,7 +93,7 @@ class Pow(Function):
         a, b = ctx.saved_tensors
         a0 = data(a) == 0  # PyTorch's values where a formula breaks down: a^0 is constant, 0^b is 0 or 1
         return _needed(ctx, lambda: _zero_where(a0 & (data(b) == 0), lambda: g * b * a ** (b - 1)),  # b a^(b-1)
-                       lambda: _zero_where(a0 & (data(b) >= 0), lambda: g * ctx.output * log(a)))  # a^b ln a
+                       lambda: _zero_where(a0 & (data(b) >= 0), lambda: g * Pow.apply(a, b) * log(a)))  # a^b ln a
 
 def _zero_where(mask: Any, derivative: Any) -> Tensor:
     """``derivative()`` with 0 where ``mask`` holds: the value it takes at the edge of its domain."""
