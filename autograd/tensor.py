@@ -352,7 +352,7 @@ class Tensor:
         return rd.var(self, *_axis(axis, keepdims, dim, keepdim, "var"), ddof)
 
     def std(self, axis: Any = None, keepdims: Any = None, ddof: int = 0, **torch_names: Any) -> Tensor:
-        return self.var(axis, keepdims, ddof, **torch_names).sqrt()
+        return rd.root(self.var(axis, keepdims, ddof, **torch_names))  # gradient 0 at zero variance
 
     del _reduction
 
@@ -374,12 +374,11 @@ class Tensor:
         return MaxResult(values, Tensor._make(np.asarray(pick(self.data, axis=axis, keepdims=keep))))
 
     def norm(self, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
-        """The p-norm over ``dim`` (all axes by default): (sum |x|^p)^(1/p); p = inf gives max |x|."""
-        if p == np.inf:
-            return self.abs().max(dim, keepdim)
-        if p == 2:
-            return (self * self).sum(dim, keepdim).sqrt()
-        return (self.abs() ** p).sum(dim, keepdim) ** (1 / p)
+        """The p-norm over ``dim`` (all axes by default): (sum |x|^p)^(1/p); p = inf gives max |x|, -inf min |x|.
+        The gradient at a zero norm is 0, as PyTorch's."""
+        if p in (np.inf, -np.inf):
+            return self.abs().max(dim, keepdim) if p > 0 else self.abs().min(dim, keepdim)
+        return rd.root((self * self if p == 2 else self.abs() ** p).sum(dim, keepdim), p)
 
     def softmax(self, dim: int = -1) -> Tensor: return rd.softmax(self, dim)
     def log_softmax(self, dim: int = -1) -> Tensor: return rd.log_softmax(self, dim)

@@ -202,6 +202,9 @@ EDGES = {
     "maximum with nan": (lambda a, b: ag.maximum(a, b) if isinstance(a, Tensor) else a.maximum(b),
                          [np.array([np.nan, 1.0, 2.0]), np.array([1.0, np.nan, 2.0])]),
     "relu of nan": (lambda x: x.relu(), [np.array([np.nan, -1.0, 0.0, 2.0])]),
+    "norm of a zero row": (lambda x: x.norm(dim=1) + x.norm(3, dim=1),
+                           [np.array([[0.0, 0.0], [3.0, -4.0]])]),
+    "std of a constant row": (lambda x: x.std(1, correction=0), [np.array([[2.0, 2.0], [1.0, 3.0]])]),
     "abs of nan": (lambda x: x.abs(), [np.array([np.nan, -1.0, 0.0, 2.0])]),
     "elu of nan": (lambda x: F.elu(x) if isinstance(x, Tensor) else __import__("torch").nn.functional.elu(x),
                    [np.array([np.nan, -1.0, 0.0, 2.0])]),
@@ -214,6 +217,11 @@ def test_gradients_at_the_edges_of_domains_are_pytorchs(name):
     fn, arrays = EDGES[name]
     for ours, theirs in zip(_our_grads(fn, *arrays), _torch_grads(fn, *arrays)):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, equal_nan=True)
+
+
+def test_norm_with_p_minus_inf_is_the_smallest_magnitude():
+    x = Tensor([[2.0, -3.0], [-1.0, 5.0]])
+    assert x.norm(-np.inf).item() == 1.0 and x.norm(-np.inf, dim=1).tolist() == [2.0, 1.0]
 
 
 def test_softmax_and_log_softmax_over_an_empty_axis_give_an_empty_result():
