@@ -8,6 +8,7 @@ import autograd as ag
 import nn
 import nn.functional as F
 from autograd import Tensor, no_grad
+from autograd.testing import gradcheck
 
 
 # --- in place ---------------------------------------------------------------------------------------------
@@ -138,6 +139,27 @@ def test_numpy_functions_without_an_op_refuse_a_tensor_that_requires_grad():
             call()
     np.testing.assert_array_equal(np.round(x.detach()), [2.0, 2.0])  # no graph: NumPy's answer
     assert np.asarray(x) is x.data  # for plotting
+
+
+def test_numpy_calls_whose_arguments_change_the_answer_give_numpys_answer():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 4, 5))
+    x, w = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
+    assert gradcheck(lambda x, w: np.dot(x, w), x, w)  # every stack with every stack: (2, 3, 2, 5), not matmul's
+    np.testing.assert_allclose(np.dot(x, w).data, np.dot(a, b))
+    np.testing.assert_array_equal(np.concatenate([x, w], axis=None).data, np.concatenate([a, b], axis=None))
+    m = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(np.reshape(Tensor(m), (3, 2), order="F"), np.reshape(m, (3, 2), order="F"))
+    with pytest.raises(TypeError, match="np.reshape"):  # no op for F order: refused rather than read as C
+        np.reshape(x, (4, 6), order="F")
+
+
+def test_numpy_spellings_of_arguments_are_accepted():
+    x = Tensor([[-1.0, 2.0], [3.0, 0.5]], requires_grad=True)
+    assert np.clip(x, a_min=0, a_max=1).tolist() == [[0, 1], [1, 0.5]]
+    assert np.einsum("ij,jk->ik", x, x, optimize=True).grad_fn is not None
+    rows, cols = np.where(x > 1)  # one argument: the indices, as np.nonzero
+    assert rows.tolist() == [0, 1] and cols.tolist() == [1, 0]
 
 
 # --- PyTorch's spellings ------------------------------------------------------------------------------------
