@@ -143,8 +143,10 @@ class Tensor:
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
+            raise TypeError("a 0-d tensor has no len() and cannot be iterated; use item() for its value")
         return len(self.data)
+
+    def __iter__(self) -> Any: return map(self.__getitem__, range(len(self)))  # rows; a 0-d tensor raises
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", precision=4, prefix="tensor(")

@@ -162,6 +162,16 @@ def test_numpy_spellings_of_arguments_are_accepted():
     assert rows.tolist() == [0, 1] and cols.tolist() == [1, 0]
 
 
+def test_iterating_gives_the_rows_in_the_graph_and_a_0d_tensor_refuses():
+    x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    rows = list(x)
+    assert [r.tolist() for r in rows] == [[1, 2], [3, 4]]
+    (rows[0].sum() + 2 * rows[1].sum()).backward()
+    assert x.grad.tolist() == [[1, 1], [2, 2]]
+    with pytest.raises(TypeError, match="0-d tensor"):  # it was an empty loop
+        list(x.sum())
+
+
 # --- PyTorch's spellings ------------------------------------------------------------------------------------
 def test_dim_and_keepdim_beside_axis_and_keepdims():
     x = Tensor(np.arange(6.0).reshape(2, 3))
