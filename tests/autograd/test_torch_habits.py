@@ -105,7 +105,7 @@ def test_in_place_through_a_view_in_grad_mode_is_refused():
 
 def test_an_int_tensor_refuses_a_float_result_in_place_instead_of_truncating():
     a = Tensor([1, 2])
-    with pytest.raises(TypeError, match=r"add_: .*float64.*int64"):
+    with pytest.raises(TypeError, match=r"add_: .*float32.*int64"):
         a += 0.5
     assert a.tolist() == [1, 2]
 
@@ -211,6 +211,15 @@ def test_everyday_methods():
 def test_float32_with_int32_stays_float32():
     out = Tensor(np.ones(3, np.float32)) * Tensor(np.arange(3, dtype=np.int32))
     assert out.dtype == np.float32
+
+
+def test_numbers_and_integer_tensors_give_pytorchs_dtype_not_numpys_float64():
+    x = Tensor(np.ones(3, np.float32))
+    pixels = Tensor(np.arange(3, dtype=np.uint8))
+    assert (x * np.sqrt(2.0)).dtype == np.float32 and (np.float64(2.0) - x).dtype == np.float32  # numbers
+    assert (x + [1, 2, 3]).dtype == np.float32
+    assert (pixels / 255).dtype == np.float32 and (pixels * 0.5).dtype == np.float32  # the default dtype
+    assert (x * np.ones(3)).dtype == np.float64  # a float64 array still widens
 
 
 def _torch_grads(fn, *arrays):
