@@ -197,7 +197,7 @@ class Tensor:
         return self if dtype is None else self.astype(dtype)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        return np.array(self.data, dtype, copy=copy)  # np.array(t) copies, as it would an ndarray
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         op = interop.UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None

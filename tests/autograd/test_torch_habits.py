@@ -141,6 +141,14 @@ def test_numpy_functions_without_an_op_refuse_a_tensor_that_requires_grad():
     assert np.asarray(x) is x.data  # for plotting
 
 
+def test_np_array_of_a_tensor_is_a_copy_and_np_asarray_is_its_data():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    before = np.array(w)  # a snapshot, as of an ndarray (it was the tensor's own array)
+    with no_grad():
+        w -= 1.0
+    assert before.tolist() == [1.0, 2.0] and np.asarray(w) is w.data
+
+
 def test_numpy_calls_whose_arguments_change_the_answer_give_numpys_answer():
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 4, 5))
