@@ -335,9 +335,9 @@ class Tensor:
 
     # --- reductions: NumPy's axis=/keepdims= or PyTorch's dim=/keepdim= -------------------------------
     def _reduction(name: str, reduce: Any) -> Any:  # noqa: N805 (runs in the class body, makes methods)
-        def method(self: Tensor, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None,
-                   **options: Any) -> Tensor:
-            return reduce(self, *_axis(axis, keepdims, dim, keepdim, name), **options)
+        def method(self: Tensor, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None
+                   ) -> Tensor:
+            return reduce(self, *_axis(axis, keepdims, dim, keepdim, name))
         method.__name__ = method.__qualname__ = name
         return method
 

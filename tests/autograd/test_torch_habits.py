@@ -170,6 +170,12 @@ def test_numpy_spellings_of_arguments_are_accepted():
     assert rows.tolist() == [0, 1] and cols.tolist() == [1, 0]
 
 
+def test_an_unsupported_numpy_argument_of_a_reduction_is_named_with_the_reduction():
+    x = Tensor([[1.0, 2.0]], requires_grad=True)
+    with pytest.raises(TypeError, match=r"^sum\(\) got an unexpected keyword argument 'where'"):
+        np.sum(x, where=np.array([True, False]))
+
+
 def test_iterating_gives_the_rows_in_the_graph_and_a_0d_tensor_refuses():
     x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
     rows = list(x)
