@@ -143,8 +143,10 @@ class Tensor:
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
+            raise TypeError("a 0-d tensor has no len() and cannot be iterated; use item() for its value")
         return len(self.data)
+
+    def __iter__(self) -> Any: return map(self.__getitem__, range(len(self)))  # rows; a 0-d tensor raises
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", precision=4, prefix="tensor(")
@@ -195,7 +197,7 @@ class Tensor:
         return self if dtype is None else self.astype(dtype)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        return np.array(self.data, dtype, copy=copy)  # np.array(t) copies, as it would an ndarray
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         op = interop.UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None
@@ -333,9 +335,9 @@ class Tensor:
 
     # --- reductions: NumPy's axis=/keepdims= or PyTorch's dim=/keepdim= -------------------------------
     def _reduction(name: str, reduce: Any) -> Any:  # noqa: N805 (runs in the class body, makes methods)
-        def method(self: Tensor, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None,
-                   **options: Any) -> Tensor:
-            return reduce(self, *_axis(axis, keepdims, dim, keepdim, name), **options)
+        def method(self: Tensor, axis: Any = None, keepdims: Any = None, *, dim: Any = None, keepdim: Any = None
+                   ) -> Tensor:
+            return reduce(self, *_axis(axis, keepdims, dim, keepdim, name))
         method.__name__ = method.__qualname__ = name
         return method
 
@@ -352,7 +354,7 @@ class Tensor:
         return rd.var(self, *_axis(axis, keepdims, dim, keepdim, "var"), ddof)
 
     def std(self, axis: Any = None, keepdims: Any = None, ddof: int = 0, **torch_names: Any) -> Tensor:
-        return self.var(axis, keepdims, ddof, **torch_names).sqrt()
+        return rd.root(self.var(axis, keepdims, ddof, **torch_names))  # gradient 0 at zero variance
 
     del _reduction
 
@@ -374,12 +376,11 @@ class Tensor:
         return MaxResult(values, Tensor._make(np.asarray(pick(self.data, axis=axis, keepdims=keep))))
 
     def norm(self, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
-        """The p-norm over ``dim`` (all axes by default): (sum |x|^p)^(1/p); p = inf gives max |x|."""
-        if p == np.inf:
-            return self.abs().max(dim, keepdim)
-        if p == 2:
-            return (self * self).sum(dim, keepdim).sqrt()
-        return (self.abs() ** p).sum(dim, keepdim) ** (1 / p)
+        """The p-norm over ``dim`` (all axes by default): (sum |x|^p)^(1/p); p = inf gives max |x|, -inf min |x|.
+        The gradient at a zero norm is 0, as PyTorch's."""
+        if p in (np.inf, -np.inf):
+            return self.abs().max(dim, keepdim) if p > 0 else self.abs().min(dim, keepdim)
+        return rd.root((self * self if p == 2 else self.abs() ** p).sum(dim, keepdim), p)
 
     def softmax(self, dim: int = -1) -> Tensor: return rd.softmax(self, dim)
     def log_softmax(self, dim: int = -1) -> Tensor: return rd.log_softmax(self, dim)

@@ -40,10 +40,22 @@ def _binary(op: str, ufunc: np.ufunc, a: Any, b: Any) -> np.ndarray:
     elif isinstance(b, np.ndarray) and b.base is not None and 0 in b.strides:
         return kernels.binary(ufunc, a, b)
     try:
-        return ufunc(a, b)
+        out = ufunc(a, b)
     except ValueError:
         broadcast_shapes(op, np.shape(a), np.shape(b))
         raise
+    return out if out.dtype is not _F64 else _weak_numbers(a, b, out)
+
+_F64 = np.dtype(np.float64)
+
+def _weak_numbers(a: Any, b: Any, out: np.ndarray) -> np.ndarray:
+    """A float64 result that no float64 array asked for takes PyTorch's dtype: a NumPy scalar or a list
+    counts as a Python number (x * np.sqrt(2) keeps float32), and integers divided or meeting a float
+    number give the default dtype (uint8 pixels / 255 are float32), where NumPy gives float64."""
+    if (type(a) is np.ndarray and a.dtype is _F64) or (type(b) is np.ndarray and b.dtype is _F64):
+        return out
+    floats = [x.dtype for x in (a, b) if isinstance(x, np.ndarray) and x.dtype.kind == "f"]
+    return out.astype(np.result_type(*floats) if floats else config.default_dtype, copy=False)
 
 def _needed(ctx: Function, *grads: Any) -> tuple:
     """The gradients (callables, evaluated lazily) of the inputs that need one; None for the rest."""
@@ -83,8 +95,6 @@ class Div(Function):
         return _needed(ctx, lambda: g / b, lambda: -g * a / (b * b))  # d(a/b)/db = -a / b^2
 
 class Pow(Function):
-    saves_output = True
-
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -95,7 +105,7 @@ class Pow(Function):
         a, b = ctx.saved_tensors
         a0 = data(a) == 0  # PyTorch's values where a formula breaks down: a^0 is constant, 0^b is 0 or 1
         return _needed(ctx, lambda: _zero_where(a0 & (data(b) == 0), lambda: g * b * a ** (b - 1)),  # b a^(b-1)
-                       lambda: _zero_where(a0 & (data(b) >= 0), lambda: g * ctx.output * log(a)))  # a^b ln a
+                       lambda: _zero_where(a0 & (data(b) >= 0), lambda: g * Pow.apply(a, b) * log(a)))  # a^b ln a
 
 def _zero_where(mask: Any, derivative: Any) -> Tensor:
     """``derivative()`` with 0 where ``mask`` holds: the value it takes at the edge of its domain."""

@@ -115,8 +115,8 @@ class Function:
             self._check_versions()
         return self._saved
 
-    def _check_versions(self) -> None:
-        for t, version in zip(self._saved, self._saved_versions or [0] * len(self._saved)):
+    def _check_versions(self, saved: Any = None) -> None:
+        for t, version in saved or zip(self._saved, self._saved_versions or [0] * len(self._saved)):
             if isinstance(t, Tensor) and t._version != version:
                 raise RuntimeError(f"one of the tensors saved by {type(self).__name__} for backward was modified "
                                    f"in place (its version is {t._version}, it was saved at version {version}); "
@@ -127,7 +127,10 @@ class Function:
         """The forward output as a Tensor of this node (only with ``saves_output = True``)."""
         if self._released:
             self._raise_released()
-        return Tensor._make(self._out, self, True)
+        out = Tensor._make(self._out, self, True)
+        if _versions:  # a fresh array when forward made it: version 0
+            self._check_versions([(out, 0)])
+        return out
 
     def _raise_released(self) -> None:
         raise RuntimeError(f"trying to backward through {type(self).__name__} a second time, but its saved "

@@ -54,11 +54,15 @@ FUNCTIONS = {getattr(np, name): op for name, op in dict(
     argmax=lambda a, axis=None, **kw: as_tensor(a).argmax(axis, **kw),
     argmin=lambda a, axis=None, **kw: as_tensor(a).argmin(axis, **kw),
     concatenate=lambda ts, axis=0: mv.concatenate(ts, axis), stack=lambda ts, axis=0: mv.stack(ts, axis),
-    split=lambda a, sections, axis=0: mv.split(a, sections, axis), where=ew.where,
-    reshape=lambda a, shape, **kw: as_tensor(a).reshape(shape),
+    split=lambda a, sections, axis=0: mv.split(a, sections, axis),
+    where=lambda cond, *ab: ew.where(cond, *ab) if ab else numpy_call("where", np.where, (cond,), {}),
+    reshape=lambda a, shape, order="C": as_tensor(a).reshape(shape) if order == "C" else numpy_call(
+        "reshape", np.reshape, (a, shape, order), {}),  # F order: NumPy's answer, or the refusal that names it
     transpose=lambda a, axes=None: as_tensor(a).transpose(*(axes or ())),
     swapaxes=lambda a, i, j: as_tensor(a).swapaxes(i, j), squeeze=lambda a, axis=None: mv.squeeze(a, axis),
-    expand_dims=lambda a, axis: mv.unsqueeze(a, axis), clip=lambda a, lo=None, hi=None: ew.Clip.apply(a, lo, hi),
-    dot=la.matmul, tensordot=la.tensordot, einsum=la.einsum, shape=lambda a: a.shape, ndim=lambda a: a.ndim,
-    size=lambda a, axis=None: a.numel() if axis is None else a.shape[axis],
+    expand_dims=lambda a, axis: mv.unsqueeze(a, axis),
+    clip=lambda a, a_min=None, a_max=None: ew.Clip.apply(a, a_min, a_max),
+    dot=lambda a, b: la.matmul(a, b) if np.ndim(b) < 3 else la.tensordot(a, b, ([-1], [-2])),  # not batched
+    tensordot=la.tensordot, einsum=lambda *args, optimize=False: la.einsum(*args), shape=lambda a: a.shape,
+    ndim=lambda a: a.ndim, size=lambda a, axis=None: a.numel() if axis is None else a.shape[axis],
 ).items()}

@@ -210,10 +210,12 @@ class Concatenate(Function):
         )
 
 def concatenate(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
-    """Join tensors along an existing axis (``dim=`` is PyTorch's name for it)."""
+    """Join tensors along an existing axis (``dim=`` is PyTorch's name for it); None: flattened, as NumPy."""
     axis = axis if dim is None else dim
     if len(tensors) == 0:
         raise ValueError("concatenate: need at least one tensor")
+    if axis is None:  # NumPy's: flatten them all first
+        return concatenate([as_tensor(t).reshape(-1) for t in tensors])
     return Concatenate.apply(axis, *[as_tensor(t) for t in tensors])
 
 def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:

@@ -11,6 +11,7 @@ import numpy as np
 from ..kernels import reduce_windows, sum_kept
 from ..tensor import Tensor
 from ._util import axes_of, axis_index, count, keepdims_shape
+from .elementwise import where
 from .function import Function
 from .movement import BroadcastTo, Reshape
 
@@ -92,6 +93,13 @@ def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> T
         raise ValueError(f"var: {n} elements are too few for ddof={ddof}")
     d = x - mean(x, axis, keepdims=True)
     return Sum.apply(d * d, axis, keepdims) * (1.0 / (n - ddof))
+
+def root(s: Tensor, p: float = 2) -> Tensor:
+    """s^(1/p) of s >= 0 (a norm, a standard deviation) with gradient 0 where s = 0, as PyTorch: the
+    root's slope is infinite there, and inf * 0 would be NaN; the inner where keeps it out of the graph."""
+    live = s.data != 0  # a NaN stays NaN
+    safe = where(live, s, 1.0)
+    return where(live, safe.sqrt() if p == 2 else safe ** (1 / p), 0.0)
 
 def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) computed stably by shifting with the (constant) max."""

@@ -8,6 +8,7 @@ import autograd as ag
 import nn
 import nn.functional as F
 from autograd import Tensor, no_grad
+from autograd.testing import gradcheck
 
 
 # --- in place ---------------------------------------------------------------------------------------------
@@ -77,6 +78,25 @@ def test_a_change_through_a_view_under_no_grad_counts_for_its_base():
         y.backward()
 
 
+@pytest.mark.parametrize("op", ["exp", "sqrt", "tanh", "sigmoid"])
+def test_an_output_that_its_own_backward_reads_changed_in_place_raises(op):
+    w = Tensor([1.0, 4.0], requires_grad=True)
+    out = getattr(w, op)()  # d out / dw is computed from out itself
+    total = out.sum()
+    with no_grad():
+        out.mul_(0)
+    with pytest.raises(RuntimeError, match=rf"saved by {op.capitalize()} .* version is 1"):
+        total.backward()
+
+
+def test_in_place_power_with_a_tensor_exponent_is_recorded_like_the_op():
+    w, b = Tensor([1.0, 4.0], requires_grad=True), Tensor([2.0, 3.0], requires_grad=True)
+    h = w * 1.0
+    h.pow_(b)
+    h.sum().backward()
+    np.testing.assert_allclose(b.grad.data, [0.0, 64 * np.log(4.0)])  # d(w^b)/db = w^b ln w
+
+
 def test_in_place_through_a_view_in_grad_mode_is_refused():
     h = Tensor(np.arange(4.0), requires_grad=True) * 1.0
     with pytest.raises(RuntimeError, match="view"):
@@ -85,7 +105,7 @@ def test_in_place_through_a_view_in_grad_mode_is_refused():
 
 def test_an_int_tensor_refuses_a_float_result_in_place_instead_of_truncating():
     a = Tensor([1, 2])
-    with pytest.raises(TypeError, match=r"add_: .*float64.*int64"):
+    with pytest.raises(TypeError, match=r"add_: .*float32.*int64"):
         a += 0.5
     assert a.tolist() == [1, 2]
 
@@ -119,6 +139,51 @@ def test_numpy_functions_without_an_op_refuse_a_tensor_that_requires_grad():
             call()
     np.testing.assert_array_equal(np.round(x.detach()), [2.0, 2.0])  # no graph: NumPy's answer
     assert np.asarray(x) is x.data  # for plotting
+
+
+def test_np_array_of_a_tensor_is_a_copy_and_np_asarray_is_its_data():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    before = np.array(w)  # a snapshot, as of an ndarray (it was the tensor's own array)
+    with no_grad():
+        w -= 1.0
+    assert before.tolist() == [1.0, 2.0] and np.asarray(w) is w.data
+
+
+def test_numpy_calls_whose_arguments_change_the_answer_give_numpys_answer():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 4, 5))
+    x, w = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
+    assert gradcheck(lambda x, w: np.dot(x, w), x, w)  # every stack with every stack: (2, 3, 2, 5), not matmul's
+    np.testing.assert_allclose(np.dot(x, w).data, np.dot(a, b))
+    np.testing.assert_array_equal(np.concatenate([x, w], axis=None).data, np.concatenate([a, b], axis=None))
+    m = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(np.reshape(Tensor(m), (3, 2), order="F"), np.reshape(m, (3, 2), order="F"))
+    with pytest.raises(TypeError, match="np.reshape"):  # no op for F order: refused rather than read as C
+        np.reshape(x, (4, 6), order="F")
+
+
+def test_numpy_spellings_of_arguments_are_accepted():
+    x = Tensor([[-1.0, 2.0], [3.0, 0.5]], requires_grad=True)
+    assert np.clip(x, a_min=0, a_max=1).tolist() == [[0, 1], [1, 0.5]]
+    assert np.einsum("ij,jk->ik", x, x, optimize=True).grad_fn is not None
+    rows, cols = np.where(x > 1)  # one argument: the indices, as np.nonzero
+    assert rows.tolist() == [0, 1] and cols.tolist() == [1, 0]
+
+
+def test_an_unsupported_numpy_argument_of_a_reduction_is_named_with_the_reduction():
+    x = Tensor([[1.0, 2.0]], requires_grad=True)
+    with pytest.raises(TypeError, match=r"^sum\(\) got an unexpected keyword argument 'where'"):
+        np.sum(x, where=np.array([True, False]))
+
+
+def test_iterating_gives_the_rows_in_the_graph_and_a_0d_tensor_refuses():
+    x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    rows = list(x)
+    assert [r.tolist() for r in rows] == [[1, 2], [3, 4]]
+    (rows[0].sum() + 2 * rows[1].sum()).backward()
+    assert x.grad.tolist() == [[1, 1], [2, 2]]
+    with pytest.raises(TypeError, match="0-d tensor"):  # it was an empty loop
+        list(x.sum())
 
 
 # --- PyTorch's spellings ------------------------------------------------------------------------------------
@@ -162,6 +227,15 @@ def test_float32_with_int32_stays_float32():
     assert out.dtype == np.float32
 
 
+def test_numbers_and_integer_tensors_give_pytorchs_dtype_not_numpys_float64():
+    x = Tensor(np.ones(3, np.float32))
+    pixels = Tensor(np.arange(3, dtype=np.uint8))
+    assert (x * np.sqrt(2.0)).dtype == np.float32 and (np.float64(2.0) - x).dtype == np.float32  # numbers
+    assert (x + [1, 2, 3]).dtype == np.float32
+    assert (pixels / 255).dtype == np.float32 and (pixels * 0.5).dtype == np.float32  # the default dtype
+    assert (x * np.ones(3)).dtype == np.float64  # a float64 array still widens
+
+
 def _torch_grads(fn, *arrays):
     torch = pytest.importorskip("torch")
     ts = [torch.tensor(a, requires_grad=True) for a in arrays]
@@ -183,6 +257,9 @@ EDGES = {
     "maximum with nan": (lambda a, b: ag.maximum(a, b) if isinstance(a, Tensor) else a.maximum(b),
                          [np.array([np.nan, 1.0, 2.0]), np.array([1.0, np.nan, 2.0])]),
     "relu of nan": (lambda x: x.relu(), [np.array([np.nan, -1.0, 0.0, 2.0])]),
+    "norm of a zero row": (lambda x: x.norm(dim=1) + x.norm(3, dim=1),
+                           [np.array([[0.0, 0.0], [3.0, -4.0]])]),
+    "std of a constant row": (lambda x: x.std(1, correction=0), [np.array([[2.0, 2.0], [1.0, 3.0]])]),
     "abs of nan": (lambda x: x.abs(), [np.array([np.nan, -1.0, 0.0, 2.0])]),
     "elu of nan": (lambda x: F.elu(x) if isinstance(x, Tensor) else __import__("torch").nn.functional.elu(x),
                    [np.array([np.nan, -1.0, 0.0, 2.0])]),
@@ -195,6 +272,11 @@ def test_gradients_at_the_edges_of_domains_are_pytorchs(name):
     fn, arrays = EDGES[name]
     for ours, theirs in zip(_our_grads(fn, *arrays), _torch_grads(fn, *arrays)):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, equal_nan=True)
+
+
+def test_norm_with_p_minus_inf_is_the_smallest_magnitude():
+    x = Tensor([[2.0, -3.0], [-1.0, 5.0]])
+    assert x.norm(-np.inf).item() == 1.0 and x.norm(-np.inf, dim=1).tolist() == [2.0, 1.0]
 
 
 def test_softmax_and_log_softmax_over_an_empty_axis_give_an_empty_result():
