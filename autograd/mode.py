@@ -22,8 +22,9 @@ class _Config:
 state, config = _ThreadState(), _Config()
 
 def manual_seed(seed: int) -> None:
-    """Seed the generator behind ``rand``, ``randn``, ``nn.init``, dropout and ``normal_``/``uniform_``."""
-    config.generator = np.random.default_rng(seed)
+    """Seed the generator behind ``rand``, ``randn``, ``nn.init``, dropout and ``normal_``/``uniform_``;
+    a negative seed counts back from 2**64, as PyTorch's does."""
+    config.generator = np.random.default_rng(seed % 2**64)
 
 def generator() -> np.random.Generator:
     """The library's random generator (reseeded by ``manual_seed``)."""

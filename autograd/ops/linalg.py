@@ -10,6 +10,7 @@ import numpy as np
 from ..kernels import affine, is_transposed_matrix
 from ..tensor import Tensor
 from ._util import as_tensor, broadcast_shapes
+from .elementwise import _binary
 from .function import Function
 from .movement import Reshape, Transpose, sum_to, swapaxes
 
@@ -24,7 +25,7 @@ class MatMul(Function):
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align ({a.shape[-1]} != {b.shape[-2]})")
         if a.ndim > 2 or b.ndim > 2:
             broadcast_shapes(f"matmul: shapes {a.shape} and {b.shape}, batch axes", a.shape[:-2], b.shape[:-2])
-        return np.matmul(a.data, b.data)
+        return _binary("matmul", np.matmul, a, b)  # an integer operand takes the float one's dtype, as in a * b
 
     @staticmethod
     def backward(ctx, g):
@@ -44,7 +45,8 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b):
         ctx.save_for_backward(x, w)
-        return affine(x.data, w.data, None if b is None else b.data)
+        x_ = x.data if x.data.dtype.kind in "fc" else x.data.astype(w.dtype)  # integer samples take w's dtype
+        return affine(x_, w.data, None if b is None else b.data)
 
     @staticmethod
     def backward(ctx, g):

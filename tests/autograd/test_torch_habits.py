@@ -22,6 +22,13 @@ def test_in_place_under_no_grad_changes_the_same_array_and_counts_a_version():
     np.testing.assert_allclose(p.data, [1.0, 1.0])
 
 
+def test_a_negative_seed_counts_back_from_two_to_the_64_as_pytorchs():
+    ag.manual_seed(-1)
+    first = ag.randn(4).tolist()
+    ag.manual_seed(2**64 - 1)
+    assert ag.randn(4).tolist() == first
+
+
 def test_a_hand_written_sgd_loop_trains_exactly_like_nn_optim_sgd():
     X, y = nn.data.make_spiral(n_per_class=40, classes=3, seed=0)
     losses = []
@@ -225,6 +232,16 @@ def test_everyday_methods():
 def test_float32_with_int32_stays_float32():
     out = Tensor(np.ones(3, np.float32)) * Tensor(np.arange(3, dtype=np.int32))
     assert out.dtype == np.float32
+
+
+def test_an_integer_operand_of_a_matrix_product_takes_the_float_ones_dtype():
+    ints, w = Tensor(np.ones((2, 3), np.int64)), Tensor(np.ones((3, 2), np.float32), requires_grad=True)
+    assert (ints @ w).dtype == np.float32 and (w.T @ ints.T).dtype == np.float32
+    assert ag.matmul(np.arange(3, dtype=np.int32), w).dtype == np.float32
+    layer = nn.Linear(3, 2)
+    assert layer(ints).dtype == np.float32 and layer.double()(ints).dtype == np.float64
+    (ints @ w).sum().backward()
+    assert w.grad.dtype == np.float32 and w.grad.tolist() == [[2.0, 2.0]] * 3
 
 
 def test_numbers_and_integer_tensors_give_pytorchs_dtype_not_numpys_float64():
