@@ -345,7 +345,14 @@ def second_order_report(
             lambda n, single: [f"the gradient of {label}" for label in labels],
             "gradgradcheck (second order)",
         )
-        return _check(problem, eps, atol, rtol, fast_mode, f_outs=outs)
+        report = _check(problem, eps, atol, rtol, fast_mode, f_outs=outs)
+        if not report.ok and report.worst is not None and report.worst.analytic is None:
+            report.notes.append(
+                f"the first-order gradient does not depend on {report.worst.input_label} in the graph: a backward "
+                "in f computes on .data, wraps values in a new Tensor or returns an ndarray; write it with Tensor "
+                "ops on ctx.saved_tensors and g"
+            )
+        return report
 
 
 def _verdict(report: Report, raise_exception: bool) -> bool:
