@@ -225,6 +225,7 @@ def _check(p: _Problem, eps: float, atol: float, rtol: float, fast: bool, f_outs
     (gradgradcheck's first-order gradients), for the precision note."""
     with enable_grad():
         outs, single = _outputs(p.f())
+    _require_deterministic(p.title.split()[0], outs, _values(p.f_values))
     blocks, probe, base = _fast(p, outs, eps) if fast else _dense(p, outs, p.output_labels(len(outs), single), eps)
     for b in blocks:
         b.judge(atol, rtol)
@@ -232,6 +233,20 @@ def _check(p: _Problem, eps: float, atol: float, rtol: float, fast: bool, f_outs
     report = summarize(blocks, p.title, atol, rtol, fast)
     report.notes = _precision_notes(p.title, outs if f_outs is None else f_outs, eps)
     return report
+
+
+def _require_deterministic(name: str, outs: Sequence[Tensor], again: Sequence[np.ndarray]) -> None:
+    """Refuse an f whose outputs change between two calls at the same point: differences of it
+    measure its randomness (dropout in train mode), not its slope."""
+    for j, (out, value) in enumerate(zip(outs, again)):
+        moved = np.argwhere(~(np.abs(out.data - value) <= 1e-9 * (1 + np.abs(value))))
+        if len(moved):
+            idx = tuple(int(i) for i in moved[0])
+            raise ValueError(
+                f"{name}: f gives different outputs at the same inputs (output {j} index {idx}: {out.data[idx]:.6g} "
+                f"then {value[idx]:.6g}): it is random or keeps state, so finite differences measure nothing; "
+                "call model.eval() (dropout) or make f deterministic"
+            )
 
 
 def _precision_notes(title: str, outs: Sequence[Tensor], eps: float) -> list[str]:
@@ -381,7 +396,8 @@ def gradcheck(
     through. The check runs on float64 copies of the inputs and on float64 parameters, which get
     back their arrays, ``.grad`` and ``requires_grad`` afterwards (buffers their values). An output
     below float64 (f casts down: differences of size eps are then rounding noise) gets a warning,
-    and a note in the failure message.
+    and a note in the failure message; an f whose outputs change between two calls at the same
+    inputs (dropout in train mode) is refused with a ValueError.
 
     Where the one-sided differences of an entry disagree (a kink: relu at 0, tied maxima), the
     entry passes when the analytic value lies between them. ``fast_mode=True`` compares one random
