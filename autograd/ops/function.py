@@ -81,6 +81,10 @@ class Function:
                     consts.append(a)
             if record:
                 ctx.next, ctx.consts, ctx.seq = edges, consts, next(_made)
+            else:
+                ctx.consts = args  # unrecorded: every argument is a constant (for needs_input_grad)
+        else:
+            ctx.consts = args
         out = cls.forward(ctx, *args)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
@@ -104,8 +108,9 @@ class Function:
 
     @property
     def needs_input_grad(self) -> list[bool]:
-        """For each forward argument: does it need a gradient?"""
-        return [e is not None for e in self.next]
+        """For each forward argument: does it need a gradient? (All False when the op is not
+        recorded: under ``no_grad`` or when no argument requires grad.)"""
+        return [e is not None for e in self.next] if self.next else [False] * len(self.consts)
 
     @property
     def saved_tensors(self) -> tuple:

@@ -19,6 +19,7 @@ backward pass, against the directional difference (v . f(x + eps u) - v . f(x - 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -219,14 +220,52 @@ def _fast(p: _Problem, outs: list[Tensor], eps: float) -> tuple[list[Block], Pro
     return blocks, probe, base
 
 
-def _check(p: _Problem, eps: float, atol: float, rtol: float, fast: bool) -> Report:
+def _check(p: _Problem, eps: float, atol: float, rtol: float, fast: bool, f_outs: Any = None) -> Report:
+    """Compare; ``f_outs``: the outputs of the user's f, where the checked function is another
+    (gradgradcheck's first-order gradients), for the precision note."""
     with enable_grad():
         outs, single = _outputs(p.f())
+    _require_deterministic(p.title.split()[0], outs, _values(p.f_values))
     blocks, probe, base = _fast(p, outs, eps) if fast else _dense(p, outs, p.output_labels(len(outs), single), eps)
     for b in blocks:
         b.judge(atol, rtol)
     second_look(blocks, probe, base, eps, atol, rtol)
-    return summarize(blocks, p.title, atol, rtol, fast)
+    report = summarize(blocks, p.title, atol, rtol, fast)
+    report.notes = _precision_notes(p.title, outs if f_outs is None else f_outs, eps)
+    return report
+
+
+def _require_deterministic(name: str, outs: Sequence[Tensor], again: Sequence[np.ndarray]) -> None:
+    """Refuse an f whose outputs change between two calls at the same point: differences of it
+    measure its randomness (dropout in train mode), not its slope."""
+    for j, (out, value) in enumerate(zip(outs, again)):
+        moved = np.argwhere(~(np.abs(out.data - value) <= 1e-9 * (1 + np.abs(value))))
+        if len(moved):
+            idx = tuple(int(i) for i in moved[0])
+            raise ValueError(
+                f"{name}: f gives different outputs at the same inputs (output {j} index {idx}: {out.data[idx]:.6g} "
+                f"then {value[idx]:.6g}): it is random or keeps state, so finite differences measure nothing; "
+                "call model.eval() (dropout) or make f deterministic"
+            )
+
+
+def _precision_notes(title: str, outs: Sequence[Tensor], eps: float) -> list[str]:
+    """A warning (and a note for the failure message) where f computes below float64.
+
+    The check runs f on float64 copies; an output in float32 means f casts down somewhere, and a
+    difference of size eps then carries a rounding error of about finfo.eps / eps relative to f:
+    1e-1 for float32 at eps = 1e-6, enough to fail a correct gradient or pass a wrong one.
+    """
+    low = {str(o.dtype): o for o in outs if o.requires_grad and o.dtype.itemsize < 8}
+    notes = [
+        f"an output is {dtype} though the inputs were float64 copies: f computes in {dtype} somewhere "
+        f"(.float(), astype), and differences of size eps={eps:g} carry rounding errors of about "
+        f"{np.finfo(o.dtype).eps / eps:.0e} relative to f; compute in float64 or pass a larger eps"
+        for dtype, o in low.items()
+    ]
+    for note in notes:
+        warnings.warn(f"{title}: {note}", stacklevel=5)  # at the caller of gradcheck
+    return notes
 
 
 def _check_arguments(name: str, f: Any, eps: float, atol: float = 0.0, rtol: float = 0.0) -> None:
@@ -321,7 +360,14 @@ def second_order_report(
             lambda n, single: [f"the gradient of {label}" for label in labels],
             "gradgradcheck (second order)",
         )
-        return _check(problem, eps, atol, rtol, fast_mode)
+        report = _check(problem, eps, atol, rtol, fast_mode, f_outs=outs)
+        if not report.ok and report.worst is not None and report.worst.analytic is None:
+            report.notes.append(
+                f"the first-order gradient does not depend on {report.worst.input_label} in the graph: a backward "
+                "in f computes on .data, wraps values in a new Tensor or returns an ndarray; write it with Tensor "
+                "ops on ctx.saved_tensors and g"
+            )
+        return report
 
 
 def _verdict(report: Report, raise_exception: bool) -> bool:
@@ -348,7 +394,10 @@ def gradcheck(
     and for every tensor of ``params``: when ``params`` is None and ``f`` has a ``parameters()``
     method (an ``nn.Module``), its parameters. Other inputs (ints, index arrays, ...) are passed
     through. The check runs on float64 copies of the inputs and on float64 parameters, which get
-    back their arrays, ``.grad`` and ``requires_grad`` afterwards (buffers their values).
+    back their arrays, ``.grad`` and ``requires_grad`` afterwards (buffers their values). An output
+    below float64 (f casts down: differences of size eps are then rounding noise) gets a warning,
+    and a note in the failure message; an f whose outputs change between two calls at the same
+    inputs (dropout in train mode) is refused with a ValueError.
 
     Where the one-sided differences of an entry disagree (a kink: relu at 0, tied maxima), the
     entry passes when the analytic value lies between them. ``fast_mode=True`` compares one random

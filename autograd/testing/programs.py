@@ -8,8 +8,9 @@ and on PyTorch tensors (``program.run_torch(torch, *xs)``, through each op's ``t
 Each step picks an op and, among the earlier values (so intermediates fan out), a first operand
 that fits the op's first input (shape spec and domain: log sees only positive values); the
 further operands get the shapes the op's entry draws from the first, and are earlier values of
-that shape or new inputs. A step is kept if its result stays small and finite; kinks are not
-avoided (gradcheck accepts subgradients there).
+that shape or new inputs. A step is kept if its result stays small and finite, also with its
+operands moved by +-MARGIN (so a user's op of unknown domain, such as sqrt, is never checked at
+its pole); kinks are not avoided (gradcheck accepts subgradients there).
 
 Fuzz your own op among ours: ``cases(my_fn)`` puts ``my_fn`` (a unary function of any shape,
 such as ``MyFunction.apply``, or an `OpInfo`) in every program::
@@ -38,6 +39,7 @@ __all__ = ["Case", "Program", "Step", "cases", "generate", "sample"]
 
 MAX_SIZE = 64  # elements per value: Jacobians have (output size x input size) entries
 LIMIT = 50.0  # |values| above this make finite differences and comparisons meaningless
+MARGIN = 1e-3  # a step must stay tame with its operands moved this far: gradcheck moves them by 1e-6
 
 
 class Step(NamedTuple):
@@ -120,6 +122,19 @@ def _tame(out: Any) -> bool:
     return isinstance(out, Tensor) and 0 < out.size <= MAX_SIZE and bool(np.all(np.abs(out.data) <= LIMIT))
 
 
+def _tame_value(op: OpInfo, operands: Sequence[np.ndarray]) -> np.ndarray | None:
+    """``op``'s value at its operands if it stays small and finite there and with all of them moved
+    by +-MARGIN, else None.
+
+    Finite differences evaluate the op near its operands, so it must be defined there: a user's
+    op of unknown domain (sqrt, log) must not meet the exact 0 that ``sub(v, v)`` or relu makes.
+    """
+    with no_grad(), np.errstate(all="ignore"):
+        out = op.fn(*(Tensor(v) for v in operands))
+        near = (op.fn(*(Tensor(v + d) for v in operands)) for d in (-MARGIN, MARGIN))
+        return out.data if _tame(out) and all(_tame(y) for y in near) else None
+
+
 class _Builder:
     """A program under construction, with the concrete value of every step."""
 
@@ -159,11 +174,10 @@ class _Builder:
                 break
             args.append(i)
         else:
-            with no_grad():
-                out = op.fn(*(Tensor(self.values[i]) for i in args))
-            if _tame(out):
+            out = _tame_value(op, [self.values[i] for i in args])
+            if out is not None:
                 self.steps.append(Step(op.name, tuple(args), {}))
-                self.values.append(out.data)
+                self.values.append(out)
                 return True
         # undo the inputs drawn for this attempt
         del self.steps[mark[0] :], self.values[mark[0] :]

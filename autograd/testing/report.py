@@ -47,6 +47,7 @@ class Report:
     max_abs_error: float = 0.0
     max_rel_error: float = 0.0
     worst: Entry | None = field(default=None, repr=False)
+    notes: list[str] = field(default_factory=list)  # what makes this check less trustworthy
 
     def summary(self) -> str:
         """One line: the errors, the tolerance and the kinks."""
@@ -77,7 +78,7 @@ class Report:
         if w.kink:
             lo, hi = sorted(w.one_sided)
             lines.append(f"  at a kink: one-sided differences {lo:.6g} and {hi:.6g}; a subgradient lies between")
-        return "\n".join([*lines, f"  ({self.summary()})"])
+        return "\n".join([*lines, *(f"  note: {note}" for note in self.notes), f"  ({self.summary()})"])
 
 
 @dataclass

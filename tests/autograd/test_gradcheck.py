@@ -254,12 +254,13 @@ def test_gradgradcheck_catches_a_backward_that_uses_data():
     assert "input 0 ('x')" in msg
     assert "the gradient of input 0 ('x') index" in msg
     assert "analytic:   None" in msg  # the gradient does not depend on x in the graph
+    assert "note: the first-order gradient does not depend on input 0 ('x') in the graph" in msg
 
 
 def test_gradgradcheck_catches_a_backward_that_detaches_the_incoming_gradient():
     x = f64([0.5, -1.0, 2.0], requires_grad=True)
     assert gradcheck(SquareDetachingG.apply, x)
-    with pytest.raises(GradcheckError, match=r"second order\) failed for grad_outputs\[0\]"):
+    with pytest.raises(GradcheckError, match=r"second order\) failed for grad_outputs\[0\](.|\n)*note: .*\.data"):
         gradgradcheck(SquareDetachingG.apply, x)
 
 
@@ -323,3 +324,18 @@ def test_a_non_finite_input_is_refused_naming_it_and_its_index(bad):
 def test_something_that_is_not_a_function_is_refused():
     with pytest.raises(TypeError, match="gradcheck: f must be callable, got int"):
         gradcheck(3, f64([1.0], requires_grad=True))
+
+
+@pytest.mark.parametrize("check", [gradcheck, gradgradcheck])
+def test_a_function_that_computes_in_float32_is_named_as_the_cause_of_a_failure(check):
+    # x.float() ** 2 is a correct gradient, but differences of 1e-6 in float32 are rounding noise
+    x = f64([0.3, -1.2, 2.5], requires_grad=True)
+    warned = pytest.warns(UserWarning, match=rf"{check.__name__}( \(second order\))?: an output is float32")
+    with warned, pytest.raises(GradcheckError, match=r"note: an output is float32 .* compute in float64"):
+        check(lambda t: t.float() ** 2, x)
+
+
+def test_a_function_that_keeps_float64_gets_no_precision_note(recwarn):
+    x = tensor(np.array([0.3, -1.2], dtype=np.float32), requires_grad=True)
+    report = first_order_report(lambda t: t * ag.tensor([2.0, 3.0]), [x])  # float32 constant, float64 result
+    assert report.ok and report.notes == [] and not recwarn.list

@@ -177,3 +177,15 @@ def test_the_readmes_gradient_testing_examples_run():
     namespace: dict = {}
     exec(softplus_block, namespace)
     namespace["test_softplus_in_programs"]()  # hypothesis runs it over drawn programs
+
+
+@pytest.mark.parametrize("check", [gradcheck, gradgradcheck])
+def test_a_random_module_is_refused_with_the_reason_not_blamed_on_its_gradients(check):
+    # dropout in train mode draws a new mask per call: differences measure the mask, not a slope
+    ag.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5))
+    x = ag.tensor(np.ones((8, 3)))  # 24 outputs: two equal masks have chance 2 ** -24
+    with pytest.raises(ValueError, match=rf"{check.__name__}: f gives different outputs at the same inputs.*eval\(\)"):
+        check(model, x)
+    model.eval()
+    assert check(model, x)

@@ -1,0 +1,56 @@
+"""Custom ops written the way a PyTorch user writes them, with `autograd.Function`."""
+
+import numpy as np
+import pytest
+
+from autograd import Function, no_grad, tensor
+
+
+class MulSavingOnlyWhatIsNeeded(Function):
+    """Saves an input only when the other one needs a gradient, as PyTorch's tutorials do."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        need_a, need_b = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        ctx.save_for_backward(b if need_a else None, a if need_b else None)
+        return a.data * b.data
+
+    @staticmethod
+    def backward(ctx, g):
+        b, a = ctx.saved_tensors
+        return (g * b if ctx.needs_input_grad[0] else None, g * a if ctx.needs_input_grad[1] else None)
+
+
+def test_needs_input_grad_has_one_entry_per_argument_in_grad_mode():
+    a = tensor([1.0, 2.0], requires_grad=True)
+    b = tensor([3.0, 4.0])
+    y = MulSavingOnlyWhatIsNeeded.apply(a, b)
+    y.sum().backward()
+    assert a.grad.tolist() == [3.0, 4.0]
+
+
+@pytest.mark.parametrize("grad_mode", [True, False], ids=["no-input-requires-grad", "under-no_grad"])
+def test_needs_input_grad_is_all_false_for_an_op_that_is_not_recorded(grad_mode):
+    # forward reads needs_input_grad[i]: it must not raise IndexError when nothing is recorded
+    a = tensor([1.0, 2.0], requires_grad=not grad_mode)
+    b = tensor([3.0, 4.0])
+    if grad_mode:
+        y = MulSavingOnlyWhatIsNeeded.apply(a, b)
+    else:
+        with no_grad():
+            y = MulSavingOnlyWhatIsNeeded.apply(a, b)
+    assert y.tolist() == [3.0, 8.0] and not y.requires_grad and y.grad_fn is None
+
+
+def test_needs_input_grad_of_an_unrecorded_op_counts_constant_arguments():
+    seen = []
+
+    class Scale(Function):
+        @staticmethod
+        def forward(ctx, x, k):
+            seen.append(list(ctx.needs_input_grad))
+            return x.data * k
+
+    with no_grad():
+        Scale.apply(tensor(np.ones(2), requires_grad=True), 2.0)
+    assert seen == [[False, False]]
