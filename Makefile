@@ -13,6 +13,8 @@ PY := $(VENV)/bin/python
 RUNTIME_EXTRAS := train
 EXTRAS := train,notebooks,test,bench
 TORCH_VERSION := 2.13.0
+# `make bench BENCH_ARGS="--only tanh --rounds 1"`: any options of benchmarks/run.py (see its --help)
+BENCH_ARGS ?= --rounds 3
 LINT_PATHS = $(wildcard autograd nn tests benchmarks scripts notebooks)
 NOTEBOOKS = $(sort $(wildcard notebooks/[0-9]*.py))
 # Notebooks run one at a time: kernels started at the same moment by two xdist workers can race for
@@ -51,7 +53,7 @@ help:
 	@echo "make venv       the runtime, plus the extras for development: chainrule[$(EXTRAS)]"
 	@echo "make torch      add torch==$(TORCH_VERSION) (CPU) to $(VENV), for the PyTorch comparisons"
 	@echo "make fuzz       the long property runs (pytest -m slow, more hypothesis examples)"
-	@echo "make bench      benchmarks/run.py --rounds 3 (each row 3 times, columns in turn)"
+	@echo "make bench      benchmarks/run.py $(BENCH_ARGS) (a table against PyTorch and NumPy; BENCH_ARGS=\"--only tanh\")"
 	@echo "make figures    scripts/make_figures.py"
 	@echo "make lint       ruff, and the check that each notebooks/NN_*.py matches its .ipynb (nbsync)"
 	@echo "make clean      caches, build files and runs/ (keeps $(VENV)); distclean removes $(VENV) too"
@@ -138,7 +140,7 @@ fuzz: venv
 	$(TEST_ENV) CHAINRULE_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q -n 2 -m slow -rP tests  # -rP prints how many programs were fuzzed
 
 bench: runtime
-	$(PY) benchmarks/run.py --rounds 3
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 figures: runtime
 	$(PY) scripts/make_figures.py

@@ -159,7 +159,19 @@ def backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_grap
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
          create_graph: bool = False, allow_unused: bool = False) -> tuple:
     """Gradients of ``outputs`` with respect to ``inputs`` (Tensors or sequences of them), returned
-    rather than stored in ``.grad``; ``grad_outputs`` gives d(loss)/d(output) for non-scalar outputs."""
+    rather than stored in ``.grad``; ``grad_outputs`` gives d(loss)/d(output) for non-scalar outputs.
+
+    Returns a tuple with one Tensor per input, of its shape; no ``.grad`` changes. ``retain_graph``
+    defaults to ``create_graph``; ``create_graph=True`` records the computation, so the results can
+    be differentiated again (Hessian-vector products, gradient penalties). An input that the
+    outputs do not depend on raises ``RuntimeError``, or gives None with ``allow_unused=True``.
+
+    >>> from autograd import tensor
+    >>> x = tensor(3.0, requires_grad=True)
+    >>> (dx,) = grad(x ** 3, x, create_graph=True)   # 3 x^2
+    >>> dx.item(), grad(dx, x)[0].item()              # and 6 x
+    (27.0, 18.0)
+    """
     def listed(x: Any) -> list:
         return [x] if hasattr(x, "grad_fn") else list(x)
 

@@ -61,12 +61,16 @@ class _Mode:
         return wrapper
 
 class no_grad(_Mode):  # noqa: N801 (PyTorch's names)
-    """Run without recording the graph: outputs do not require grad."""
+    """Run without recording the graph: outputs do not require grad (evaluation, optimizer steps).
+
+    A context manager (``with no_grad(): ...``) and a decorator (``@no_grad()``); it sets the mode
+    of the current thread only, and restores the previous mode on exit.
+    """
 
     value = False
 
 class enable_grad(_Mode):  # noqa: N801
-    """Record the graph again inside a ``no_grad`` region."""
+    """Record the graph again inside a ``no_grad`` region; a context manager and a decorator, per thread."""
 
 class set_grad_enabled(_Mode):  # noqa: N801
     """Set grad mode: as a context manager, or as a plain call (as in PyTorch)."""

@@ -82,8 +82,25 @@ class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
     ``Tensor(data, requires_grad=False, dtype=None, name=None)``: ``data`` is a Python scalar, a
-    nested list, an ndarray or a Tensor. ``requires_grad=True`` asks ``backward()`` to fill
-    ``.grad``; it needs a floating dtype.
+    nested list, an ndarray or a Tensor. Python floats take the default dtype (float32, see
+    ``set_default_dtype``); an ndarray keeps its dtype unless ``dtype`` is given.
+    ``requires_grad=True`` asks ``backward()`` to fill ``.grad``; on a non-floating dtype it raises
+    ``TypeError``. ``name`` labels the tensor in graph pictures (``autograd.viz``).
+
+    Attributes: ``data`` (the ndarray), ``shape``, ``ndim``, ``size`` (NumPy's element count;
+    ``size()`` is the shape, as PyTorch), ``dtype``, ``T``, ``grad`` (a Tensor or None),
+    ``requires_grad``, ``is_leaf``, ``grad_fn`` (the op that made it; None for leaves), ``name``.
+    ``numpy()`` returns ``data`` itself, not a copy; ``detach()`` a new leaf sharing it; ``item()``
+    the one element as a Python number (``ValueError`` for more); ``tolist()`` nested lists.
+
+    Operators ``+ - * / ** @``, comparisons (bool tensors, no gradient), indexing, elementwise
+    methods (``exp``, ``log``, ``tanh``, ``relu``, ``clip``, ...), reductions (``sum``, ``mean``,
+    ``max``, ``var``, ... with ``axis=``/``keepdims=`` or ``dim=``/``keepdim=``), shape methods
+    (``reshape``, ``transpose(*axes)`` as NumPy, ``permute``, ``swapaxes``, ``flatten``, ``squeeze``,
+    ...) are recorded for ``backward()`` unless under ``no_grad()``. Inputs broadcast as in NumPy; a
+    shape mismatch raises ``ValueError`` naming the op and both shapes. In-place ``add_``, ``mul_``,
+    ``+=``, ... change the tensor itself; on a leaf that requires grad they need ``no_grad()``
+    (``RuntimeError`` otherwise), as in a hand-written optimizer step.
     """
 
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
@@ -213,9 +230,13 @@ class Tensor:
 
     # --- gradients ----------------------------------------------------------------------------
     def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad (``+=`` across calls).
 
-        ``gradient`` is d(loss)/d(self); it may be omitted only when self has one element.
+        ``gradient`` is d(loss)/d(self), of self's shape; it may be omitted only when self has one
+        element (otherwise ``RuntimeError``). The graph's saved tensors are freed afterwards: a second
+        backward through it raises ``RuntimeError`` unless the first passed ``retain_graph=True``.
+        ``create_graph=True`` records the backward pass too, so the gradients can be differentiated
+        again. Non-leaf tensors keep ``.grad`` only after ``retain_grad()``. Returns None.
         """
         engine.backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph)
 

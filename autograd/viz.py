@@ -437,7 +437,7 @@ def draw_model_step(model: Any, x: Any, target: Any, loss_fn: Callable, depth: i
 
 
 def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str = "svg") -> list[Graph]:
-    """The backward pass as a film: one frame per op, in an order backward can visit them.
+    """The backward pass as a film: returns a list of frames (`Graph`s), one per op, in an order backward can visit.
 
     Each frame draws the forward values on the edges (as ``show_edges=True``), highlights the op
     and writes ``upstream x local = downstream`` on its input edges: d(root)/d(output), d(output)/

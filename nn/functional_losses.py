@@ -147,7 +147,9 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
     or floating probabilities of the input's shape: l = -sum_c w_c t_c log softmax(x)_c, averaged
     over the N * d1 * ... elements. ``label_smoothing`` eps mixes the target with the uniform
     distribution: (1 - eps) t + eps / C. Computed as log_softmax then a weighted pick, so it stays
-    finite for any finite logits.
+    finite for any finite logits. ``reduction``: "mean" (a 0-d Tensor), "sum", or "none" (one loss
+    per element, the target's shape). A class index outside [0, C), a target that does not fit
+    the input, or an unknown ``reduction`` raises ``ValueError`` naming cross_entropy.
     """
     op = "cross_entropy"
     if isinstance(label_smoothing, bool) or not 0 <= label_smoothing <= 1:

@@ -31,6 +31,24 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.
 class Function:
     """Base class of every op. Subclass it, write the two static methods, call ``apply``.
 
+    ``forward(ctx, *args)`` gets the Tensors (and constants) given to ``apply``, computes on their
+    ``.data`` with NumPy and returns an ndarray. ``backward(ctx, g)`` gets d(loss)/d(output) as a
+    Tensor and returns the gradient of each argument of forward, in order (a Tensor of that
+    argument's shape or None; one alone for one argument; trailing constants may be left out),
+    written with Tensor ops so that gradients of gradients work::
+
+        class Cube(Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x.data ** 3
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                return g * 3 * x ** 2
+
+        y = Cube.apply(x)
+
     Inside ``forward``: ``ctx.save_for_backward(*tensors)`` keeps what backward needs (released
     after backward unless ``retain_graph=True``), ``ctx.needs_input_grad[i]`` says whether
     argument i needs a gradient. Set ``saves_output = True`` on the class to get the output
