@@ -34,6 +34,8 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
     elif isinstance(data, (np.ndarray, np.generic)):
         array = np.asarray(data)
     else:
+        if isinstance(data, (list, tuple)) and any(isinstance(v, Tensor) and v._requires_grad for v in data):
+            raise TypeError("tensor: a list of tensors that require grad would drop their graph; use autograd.stack")
         array = np.asarray(data)
         if array.dtype == object and any(v is None for v in array.flat):
             raise TypeError("tensor: None is not a number (NumPy would silently turn it into NaN)")

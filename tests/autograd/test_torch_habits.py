@@ -22,6 +22,15 @@ def test_in_place_under_no_grad_changes_the_same_array_and_counts_a_version():
     np.testing.assert_allclose(p.data, [1.0, 1.0])
 
 
+def test_a_tensor_made_from_a_list_of_tensors_that_require_grad_is_refused_not_cut_from_the_graph():
+    a, b = Tensor(1.0, requires_grad=True), Tensor(2.0, requires_grad=True)
+    with pytest.raises(TypeError, match="would drop their graph; use autograd.stack"):
+        Tensor([a, b])
+    assert Tensor([a.detach(), b.detach()]).tolist() == [1.0, 2.0]  # constants are fine
+    ag.stack([a, b]).sum().backward()
+    assert a.grad.item() == 1.0
+
+
 def test_a_negative_seed_counts_back_from_two_to_the_64_as_pytorchs():
     ag.manual_seed(-1)
     first = ag.randn(4).tolist()
