@@ -69,8 +69,8 @@ plt.show()
 # %%
 for metric in ("l1", "l2"):
     knn = nn.KNearestNeighbor(metric).fit(X_train, y_train)
-    accuracy = np.mean(knn.predict(X_test, k=1) == y_test)
-    print(f"{metric.upper()} distance, k = 1: test accuracy {accuracy:.3f}")
+    test_accuracy = np.mean(knn.predict(X_test, k=1) == y_test)
+    print(f"{metric.upper()} distance, k = 1: test accuracy {test_accuracy:.3f}")
 
 # %% [markdown]
 # What does "nearest" look like? For a few test images, the five closest training images under
@@ -166,13 +166,15 @@ print("mean SVM loss:", round(nn.SVMLoss()(scores, labels).item(), 2),
 # `nn.Linear(64, 10)` holds W (10, 64) and b (10,). We train it twice, once with each loss, by
 # stochastic gradient descent on mini-batches: forward (scores and loss), backward (gradients of
 # the loss with respect to W and b), then a step against the gradient. A little weight decay (an
-# L2 penalty on W) keeps the weights smooth.
+# L2 penalty on W) keeps the weights smooth. Each loss gets its own learning rate, 0.01 for the
+# SVM and 0.1 for the softmax; on these digits either test accuracy moves by one or two percent
+# over a tenfold range of learning rates.
 
 # %%
 from nn.data import DataLoader, TensorDataset
 
 x_train = X_train.reshape(len(X_train), -1)  # (N, 64): one row of pixels per image
-x_test = autograd.tensor(X_test.reshape(len(X_test), -1))
+x_test = X_test.reshape(len(X_test), -1)
 
 
 def train_linear(loss_fn, epochs=30, lr=0.1):
@@ -198,7 +200,7 @@ linear = {"SVM loss": train_linear(nn.SVMLoss(), lr=0.01),
           "cross-entropy": train_linear(nn.CrossEntropyLoss(), lr=0.1)}
 for name, model in linear.items():
     print(f"{name:>13}: train accuracy {accuracy(model, x_train, y_train):.3f}, "
-          f"test accuracy {accuracy(model, X_test.reshape(len(X_test), -1), y_test):.3f}")
+          f"test accuracy {accuracy(model, x_test, y_test):.3f}")
 
 # %% [markdown]
 # ### What the linear classifier learned: one template per class

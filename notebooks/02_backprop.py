@@ -106,8 +106,9 @@ viz.draw(f, show_edges=True)
 # %% [markdown]
 # ## A neuron: f(w, x) = sigmoid(w0 x0 + w1 x1 + w2)
 #
-# Written with elementary gates only (multiply, add, negate, exp, add 1, reciprocal), the
-# sigmoid neuron is a longer circuit. Backpropagation walks it gate by gate:
+# Written with elementary gates only (multiply, add, negate, exp, add 1, and the reciprocal 1 / u,
+# drawn as a Div node), the sigmoid neuron is a longer circuit. Backpropagation walks it gate by
+# gate:
 
 # %%
 w0, x0, w1, x1, w2 = (autograd.tensor(v, requires_grad=True, name=n)
@@ -163,12 +164,15 @@ viz.draw(f, show_edges=True)
 #   \qquad \nabla_W f = 2\, q\, x^T, \qquad \nabla_x f = 2\, W^T q.$$
 #
 # A gradient always has the shape of the variable it belongs to: W is 2x2, so is its gradient.
+# (In the graph, the matrix-vector product W x is a matrix product with x as a (2, 1) column:
+# that is what the two Reshape nodes around MatMul do.)
 
 # %%
 W = autograd.tensor([[0.1, 0.5], [-0.3, 0.8]], requires_grad=True, name="W")
 x = autograd.tensor([0.2, 0.4], requires_grad=True, name="x")
 q = W @ x
 f = (q * q).sum()
+f.name = "f"
 f.backward()
 
 q_value = q.numpy()

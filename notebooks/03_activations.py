@@ -77,6 +77,8 @@ for ax, (name, activation) in zip(axes.flat, activations.items()):
     ax.set_ylim(-2, 4)
     ax.grid(alpha=0.3)
 axes.flat[0].legend(loc="upper left")
+for ax in axes[1]:
+    ax.set_xlabel("x")
 axes.flat[-1].axis("off")
 plt.tight_layout()
 plt.show()
@@ -99,7 +101,8 @@ plt.show()
 # %%
 prelu = nn.PReLU(init=0.25)
 prelu(autograd.tensor(grid)).sum().backward()
-print("d(sum f)/d(alpha) by autograd:", prelu.weight.grad.numpy(), "  sum of the negative x:", grid[grid < 0].sum())
+print(f"d(sum f)/d(alpha) by autograd: {prelu.weight.grad.item():.2f}",
+      f"  sum of the negative x: {grid[grid < 0].sum():.2f}")
 
 # %% [markdown]
 # ## Saturation: sigmoid gradients vanish with depth
@@ -141,7 +144,8 @@ plt.show()
 # The sigmoid network's first layers receive gradients orders of magnitude smaller than its
 # last layer, so they barely learn. Large weights make it worse: the pre-activations grow, the
 # units saturate at 0 or 1, and their local gradient sigma'(z) = sigma(z)(1 - sigma(z)) is about 0.
-# The same sigmoid layer with default and with 10x larger weights:
+# The same sigmoid layer on the same 256 digits, with default and with 10x larger weights; each
+# histogram counts the 256 x 64 (example, unit) pairs:
 
 # %%
 layer = nn.Linear(64, 64)
@@ -151,8 +155,9 @@ for ax, scale in zip(axes, (1, 10)):
         z = x_batch @ (layer.weight * scale).T + layer.bias * scale
     local = (z.sigmoid() * (1 - z.sigmoid())).numpy().ravel()
     ax.hist(local, bins=50, range=(0, 0.25))
-    ax.set_title(f"weights x{scale}: {np.mean(local < 0.01):.0%} of units have sigma'(z) < 0.01")
+    ax.set_title(f"weights x{scale}: sigma'(z) < 0.01 for {np.mean(local < 0.01):.0%} of the pairs")
     ax.set_xlabel("local gradient sigma'(z)")
+    ax.set_ylabel("(example, unit) pairs")
 plt.show()
 
 # %% [markdown]
@@ -169,6 +174,14 @@ for activation in (nn.Sigmoid, nn.ReLU):
                                 grad_flow=True, rankdir="TB"))
 
 # %% [markdown]
+# No sigmoid is saturated here: at the default initialisation their inputs stay near 0, where
+# sigma' is close to its maximum 0.25. The gradient shrinks anyway, because every layer multiplies
+# it by at most 0.25 (and by small weights). In the ReLU network the gradient shrinks far less,
+# but its deeper layers already have many dead units on this batch: under PyTorch's default
+# initialisation the part of a pre-activation that varies from example to example shrinks from
+# layer to layer until the bias alone decides its sign, and the units with a negative bias
+# output 0 for every example.
+#
 # ## Dead ReLUs
 #
 # A ReLU unit whose input is negative for *every* training example outputs 0 everywhere and,
@@ -231,12 +244,16 @@ big_step = two_layer()
 train(big_step, 1)
 print(f"trained 1 epoch: {dead_fraction(big_step):.0%} dead; now one SGD step with lr = 10")
 one_big_step(big_step, lr=10.0)
+with autograd.no_grad():
+    print(f"right after the big step: loss {nn.CrossEntropyLoss()(big_step(x_all), y_train).item():.1f}")
 report("after the big step", big_step)
 
 # %% [markdown]
 # Training does not bring dead units back; the bad initialisation and the big step leave the
-# network with fewer working units and a higher loss. The reason: the gradient reaching a dead
-# unit's incoming weights is exactly zero, as one more backward pass shows.
+# network with fewer working units and a higher loss. The big step does damage twice: it kills
+# some units at once, and the huge loss it leaves behind makes the next updates large too, so
+# the first epochs after it kill many more. The reason nothing comes back: the gradient reaching
+# a dead unit's incoming weights is exactly zero, as one more backward pass shows.
 # A Leaky ReLU in the same place always passes some gradient back.
 
 # %%

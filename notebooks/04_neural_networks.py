@@ -158,7 +158,9 @@ plt.show()
 
 # %% [markdown]
 # The linear classifier can only cut the plane into three wedges and gets about half the points
-# right. With one hidden layer the network bends its boundary around the arms.
+# right (the titles give the accuracy on the training points). With one hidden layer the network
+# bends its boundary around the arms; with two, it follows them more tightly and reaches a lower
+# loss in the same 600 steps.
 #
 # ## Gradient descent, frame by frame
 #
@@ -212,5 +214,5 @@ for ax, width in zip(axes, (3, 10, 100)):
     autograd.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, width), nn.ReLU(), nn.Linear(width, 3))
     train(model, steps=400, lr=0.1)
-    plot_boundary(ax, model, f"{width} hidden units: {accuracy(model):.0%}")
+    plot_boundary(ax, model, f"{width} hidden units: {accuracy(model):.0%} after 400 steps")
 plt.show()

@@ -161,21 +161,24 @@ plt.show()
 #
 # A `Conv2d` layer learns its filters instead. Freshly initialised, six 3x3 filters followed by
 # a ReLU already turn one digit into six different maps (an all-dark map belongs to a filter whose
-# response is negative everywhere on this digit, which the ReLU sets to zero). Notebook 7 shows
-# the filters and maps of a trained network.
+# response is negative everywhere on this digit, which the ReLU sets to zero). The filters share
+# one colour scale (red positive, blue negative, white 0), and so do the maps (dark is 0).
+# Notebook 7 shows the filters and maps of a trained network.
 
 # %%
 layer = nn.Sequential(nn.Conv2d(1, 6, kernel_size=3, padding=1), nn.ReLU())
 with autograd.no_grad():
     activation_maps = layer(autograd.tensor(digits[:1])).numpy()[0]  # (6, 8, 8)
 
+weights = layer[0].weight.numpy()[:, 0]  # (6, 3, 3)
+limit = np.abs(weights).max()
 fig, axes = plt.subplots(2, 7, figsize=(12, 3.8))
 axes[0, 0].imshow(digits[0, 0], cmap="gray_r")
 axes[0, 0].set_title("input", fontsize=9)
 for k in range(6):
-    axes[0, k + 1].imshow(layer[0].weight.numpy()[k, 0], cmap="RdBu_r")
+    axes[0, k + 1].imshow(weights[k], cmap="RdBu_r", vmin=-limit, vmax=limit)
     axes[0, k + 1].set_title(f"filter {k}", fontsize=9)
-    axes[1, k + 1].imshow(activation_maps[k], cmap="viridis")
+    axes[1, k + 1].imshow(activation_maps[k], cmap="viridis", vmin=0, vmax=activation_maps.max())
     axes[1, k + 1].set_title(f"map {k}", fontsize=9)
 for ax in axes.flat:
     ax.axis("off")
@@ -211,7 +214,7 @@ fig, axes = plt.subplots(1, 2, figsize=(7, 3.3))
 for ax, values, title in ((axes[0], x.numpy(), "input (winners outlined)"), (axes[1], x.grad.numpy(), "gradient")):
     ax.imshow(values, cmap="Blues")
     for (i, j), v in np.ndenumerate(values):
-        ax.text(j, i, f"{v:g}", ha="center", va="center")
+        ax.text(j, i, f"{v:g}", ha="center", va="center", color="white" if v > 0.6 * values.max() else "black")
         if x.grad.numpy()[i, j] != 0:
             ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red", lw=2))
     ax.axhline(1.5, color="k")  # the borders of the four pooling windows

@@ -184,12 +184,27 @@ print(nn.summary(model, X_test[:1]))
 # `viz.draw_model_step` draws one training step (forward, loss, backward) of the same network,
 # one node per layer, with its input and output shapes and parameter count. `depth=2` would open
 # each layer's children, `depth=None` shows every primitive op, and `expand` opens the layers it
-# names: here the first BatchNorm, whose arithmetic appears in a box. The model is in `eval()`
-# mode (set above), so BatchNorm normalises with its running statistics, drawn as inputs by their
-# buffer names, and its `eps`; drawing changes no weight, running statistic or `.grad`.
+# names. Drawing changes no weight, running statistic or `.grad`.
 
 # %%
 viz.draw_model_step(model, X_test[:8], y_test[:8], F.cross_entropy, rankdir="TB")
+
+# %% [markdown]
+# Opening the first BatchNorm (`expand=("1",)`) shows its arithmetic in a box, and the box
+# differs between the two modes. In training mode it is the algorithm of notebook 6 on the
+# batch: the mean (a Sum times 1/m, m = 2 x 8 x 8 = 128 values per channel), the centred values,
+# their variance, + eps, the power -1/2, then gamma (`1.weight`) and beta (`1.bias`).
+
+# %%
+model.train()
+display(viz.draw_model_step(model, X_test[:2], y_test[:2], F.cross_entropy, expand=("1",), rankdir="TB"))
+model.eval()
+
+# %% [markdown]
+# In evaluation mode the statistics are fixed numbers, so the layer is one affine map per
+# channel, y = a x + (beta - mu a) with a = gamma / sqrt(running_var + eps). The running
+# statistics get no gradient and enter as constants (the grey `const` nodes): mu on the left,
+# 1 / sqrt(running_var + eps) next to `1.weight`.
 
 # %%
 viz.draw_model_step(model, X_test[:2], y_test[:2], F.cross_entropy, expand=("1",), rankdir="TB")

@@ -70,8 +70,9 @@ x = autograd.tensor(np.array([-3.0, 0.0, 2.0, 800.0]), requires_grad=True, name=
 y = Softplus.apply(x)
 total = y.sum()
 total.backward()
-print("softplus(x)  =", y.numpy())
-print("d/dx         =", x.grad.numpy(), " sigmoid(x) =", 1 / (1 + np.exp(-x.numpy())))
+with np.printoptions(precision=4, suppress=True):
+    print("softplus(x)  =", y.numpy())
+    print("d/dx         =", x.grad.numpy(), " sigmoid(x) =", 1 / (1 + np.exp(-x.numpy())))
 viz.draw(total, show_grads=True)  # our op is a node like any built-in one
 
 # %% [markdown]
