@@ -44,6 +44,11 @@ class _Mode:
 
     name, value = "grad_enabled", True
 
+    def __new__(cls, *args: Any) -> Any:
+        if len(args) == 1 and callable(args[0]):  # a bare decorator, @no_grad, as PyTorch allows
+            return cls()(args[0])
+        return super().__new__(cls)
+
     def __enter__(self) -> Any:
         self._prev = getattr(state, self.name)
         setattr(state, self.name, self.value)
@@ -63,7 +68,7 @@ class _Mode:
 class no_grad(_Mode):  # noqa: N801 (PyTorch's names)
     """Run without recording the graph: outputs do not require grad (evaluation, optimizer steps).
 
-    A context manager (``with no_grad(): ...``) and a decorator (``@no_grad()``); it sets the mode
+    A context manager (``with no_grad(): ...``) and a decorator (``@no_grad`` or ``@no_grad()``); it sets the mode
     of the current thread only, and restores the previous mode on exit.
     """
 

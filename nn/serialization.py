@@ -83,6 +83,10 @@ def load(path: str | os.PathLike) -> dict:
     with file:
         if not zipfile.is_zipfile(file):
             raise ValueError(f"nn.load: {path!r} is not an .npz archive (is it truncated or corrupt?)")
+        if any(name.endswith("data.pkl") for name in zipfile.ZipFile(file).namelist()):
+            raise ValueError(f"nn.load: {path!r} is a PyTorch file (torch.save), a pickle, which is not read: "
+                             "unpickling can run arbitrary code; in PyTorch write the state dict's arrays with "
+                             "np.savez(path, **{k: v.numpy() for k, v in model.state_dict().items()})")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}

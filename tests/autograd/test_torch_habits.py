@@ -31,6 +31,29 @@ def test_a_tensor_made_from_a_list_of_tensors_that_require_grad_is_refused_not_c
     assert a.grad.item() == 1.0
 
 
+def test_no_grad_and_enable_grad_decorate_bare_as_in_pytorch():
+    x = Tensor(1.0, requires_grad=True)
+
+    @ag.no_grad
+    def frozen(t):
+        return t * 2
+
+    @ag.enable_grad
+    def recorded(t):
+        return t * 2
+
+    assert frozen.__name__ == "frozen" and not frozen(x).requires_grad and ag.is_grad_enabled()
+    with no_grad():
+        assert recorded(x).requires_grad and not ag.is_grad_enabled()
+
+
+def test_cpu_is_the_tensor_itself_and_cuda_is_refused_naming_the_device():
+    x = Tensor([1.0, 2.0])
+    assert x.cpu() is x and x.cpu().numpy() is x.data
+    with pytest.raises(ValueError, match="CPU only, got device 'cuda'"):
+        x.cuda()
+
+
 def test_a_negative_seed_counts_back_from_two_to_the_64_as_pytorchs():
     ag.manual_seed(-1)
     first = ag.randn(4).tolist()

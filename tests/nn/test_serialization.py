@@ -304,3 +304,9 @@ def test_a_model_and_optimizer_checkpoint_through_the_public_api_resumes_identic
     assert checkpoint["epoch"] == 2
     for (name, got), (_, expected) in zip(resumed.named_parameters(), model.named_parameters()):
         np.testing.assert_array_equal(got.data, expected.data, err_msg=name)
+
+
+def test_a_torch_save_file_is_refused_by_name_with_the_way_to_convert_it(tmp_path, torch):
+    torch.save(torch.nn.Linear(2, 3).state_dict(), tmp_path / "model.pt")
+    with pytest.raises(ValueError, match=r"is a PyTorch file \(torch.save\), a pickle, which is not read.*np.savez"):
+        load(tmp_path / "model.pt")
