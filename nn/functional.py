@@ -78,7 +78,10 @@ def batch_norm(
     per_channel = (1, c) + (1,) * (x.ndim - 2)  # broadcasts a (C,) vector over axis 1
     if training:
         m = x.size // c
-        if m < 2:
+        if m == 0:  # an empty batch: an empty output, and the running statistics stay as they are (PyTorch's)
+            out = x if weight is None else x * weight.reshape(per_channel)
+            return out if bias is None else out + bias.reshape(per_channel)
+        if m == 1:
             raise ValueError(f"batch_norm: training needs more than one value per channel, got input {x.shape}")
         mean = x.mean(axis=axes, keepdims=True)
         centred = x + (-mean)  # negating the (1, C, 1, ...) mean, not the full-size gradient, in backward

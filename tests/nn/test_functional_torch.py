@@ -200,6 +200,23 @@ def test_batch_norm_gradcheck_and_gradgradcheck(draw):
     assert gradgradcheck(f, x, w, b)
 
 
+@pytest.mark.parametrize("shape", [(0, 3), (0, 3, 4, 5)])
+def test_batch_norm_of_an_empty_batch_in_training_is_empty_and_keeps_the_running_stats_as_torch(torch, shape):
+    import nn
+
+    layer, ref = (nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)) if len(shape) == 2 else (nn.BatchNorm2d(3),
+                                                                                          torch.nn.BatchNorm2d(3))
+    layer.running_mean.data = np.arange(3.0, dtype=np.float32)
+    ref.running_mean += torch.arange(3.0)
+    out, expected = layer(Tensor(np.zeros(shape, np.float32))), ref(torch.zeros(shape))
+    assert out.shape == tuple(expected.shape)
+    out.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_array_equal(layer.weight.grad.data, ref.weight.grad.numpy())
+    for name, buffer in ref.named_buffers():
+        np.testing.assert_array_equal(getattr(layer, name).data, buffer.numpy(), err_msg=name)
+
+
 def test_batch_norm_errors(draw):
     x = Tensor(draw(4, 3))
     with pytest.raises(ValueError, match="more than one value"):
