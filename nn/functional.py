@@ -122,13 +122,15 @@ def _drop(x: Tensor, p: float, mask_shape: tuple[int, ...]) -> Tensor:
     """x times a mask of ``mask_shape`` (broadcast over x), 0 with probability p and 1 / (1 - p) otherwise."""
     if p == 0:
         return x
+    if p == 1:  # every element dropped: zeros, and a zero gradient (PyTorch's; 1 / (1 - p) would be infinite)
+        return x * 0.0
     keep = generator().random(mask_shape) >= p
     return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)
 
 
 def _check_probability(p: float, op: str) -> None:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
-        raise ValueError(f"{op}: p must be a probability in [0, 1), got {p!r}")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+        raise ValueError(f"{op}: p must be a probability in [0, 1], got {p!r}")
 
 
 def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

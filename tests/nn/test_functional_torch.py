@@ -245,9 +245,21 @@ def test_dropout_keeps_expectation_and_is_reproducible():
 def test_dropout_identity_when_off_and_rejects_bad_p():
     x = Tensor(np.ones(3))
     assert F.dropout(x, 0.5, training=False) is x and F.dropout(x, 0.0) is x
-    for p in (1.0, -0.1, 2):
+    for p in (1.5, -0.1, 2):
         with pytest.raises(ValueError, match="dropout"):
             F.dropout(x, p)
+
+
+@pytest.mark.parametrize("p", [1, 1.0])
+def test_dropout_of_every_element_gives_zeros_and_a_zero_gradient_as_torch(torch, p):
+    import nn
+
+    x, xt = Tensor(np.ones((2, 3, 4, 4)), requires_grad=True), torch.ones((2, 3, 4, 4), requires_grad=True)
+    for ours, theirs in ((nn.Dropout(p), torch.nn.Dropout(p)), (nn.Dropout2d(p), torch.nn.Dropout2d(p))):
+        out, expected = ours(x), theirs(xt)
+        np.testing.assert_array_equal(out.data, expected.detach().numpy())
+        (g,), (gt,) = grad(out.sum(), x), torch.autograd.grad(expected.sum(), xt)
+        np.testing.assert_array_equal(g.data, gt.numpy())
 
 
 # --- activations --------------------------------------------------------------------------------------
