@@ -108,11 +108,12 @@ def batch_norm(
     return out if bias is None else out + bias.reshape(per_channel)
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: zero each element with probability p and scale the rest by 1 / (1 - p).
 
     The expected output equals x, so evaluation (``training=False``) is the identity. The mask is
-    drawn from ``autograd.generator()``.
+    drawn from ``autograd.generator()``. ``inplace`` is taken for PyTorch's signature; the result
+    is always a new tensor (as for every ``inplace=`` here).
     """
     _check_probability(p, "dropout")
     return _drop(x, p, x.shape) if training else x
@@ -133,7 +134,7 @@ def _check_probability(p: float, op: str) -> None:
         raise ValueError(f"{op}: p must be a probability in [0, 1], got {p!r}")
 
 
-def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout2d(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Channel dropout: zero each whole feature map of x (N, C, H, W) (each channel of an unbatched
     (C, H, W)) with probability p and scale the rest by 1 / (1 - p); the identity in evaluation.
 
@@ -172,7 +173,7 @@ def layer_norm(
 
 
 # --- activations ---------------------------------------------------------------------------------
-def relu(x: Tensor) -> Tensor:
+def relu(x: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0); relu'(0) = 0."""
     return x.relu()
 
@@ -182,7 +183,7 @@ def _positive(x: Tensor) -> np.ndarray:
     return (x.data > 0).astype(x.dtype if x.dtype.kind == "f" else np.float64)
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x for x > 0, negative_slope * x otherwise (so the slope at 0 is ``negative_slope``, as PyTorch).
 
     x times a constant map of slopes, p + (1 - p) s with p = [x > 0]: exactly 1 or s, and no select
@@ -205,7 +206,7 @@ def prelu(x: Tensor, weight: Tensor) -> Tensor:
     return x * (slope * (1 - positive) + positive)
 
 
-def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, alpha * (exp(x) - 1) otherwise; the slope at 0 is alpha, and a NaN input takes
     the x branch (as PyTorch). exp only ever sees min(x, 0), so large inputs cannot overflow."""
     negative = x.data <= 0
@@ -242,7 +243,7 @@ def maxout(x: Tensor, weight: Tensor, bias: Tensor | None = None, pieces: int = 
     return z.reshape(z.shape[:-1] + (z.shape[-1] // pieces, pieces)).max(axis=-1)
 
 
-def silu(x: Tensor) -> Tensor:
+def silu(x: Tensor, inplace: bool = False) -> Tensor:
     """x sigmoid(x) (the swish)."""
     return x * x.sigmoid()
 

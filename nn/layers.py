@@ -239,12 +239,14 @@ class BatchNorm2d(_BatchNorm):
 
 
 class Dropout(Module):
-    """Inverted dropout with drop probability ``p`` in training; the identity in evaluation."""
+    """Inverted dropout with drop probability ``p`` in training; the identity in evaluation.
 
-    def __init__(self, p: float = 0.5):
+    ``inplace`` is taken for PyTorch's signature; the result is always a new tensor."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         F._check_probability(p, "Dropout")
-        self.p = p
+        self.p, self.inplace = p, inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)

@@ -212,6 +212,25 @@ def test_conv2d_padding_modes_match_torch_with_second_derivatives(torch, rng, pa
         np.testing.assert_allclose(g.data, t.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
+def test_blocks_with_inplace_flags_as_torchvision_writes_them_build_and_match_torch(torch, rng):
+    def block(library):
+        return library.Sequential(
+            library.Conv2d(3, 4, 3, padding=1, bias=False), library.BatchNorm2d(4), library.ReLU(inplace=True),
+            library.LeakyReLU(0.1, inplace=True), library.ELU(inplace=True), library.SiLU(inplace=True),
+            library.Dropout(0.5, inplace=True), library.Dropout2d(0.2, inplace=True),
+        )
+
+    theirs, ours = block(torch.nn).eval(), block(nn).double().eval()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x = rng.standard_normal((2, 3, 5, 4))
+    np.testing.assert_allclose(ours(Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
+    for name, args in (("relu", ()), ("leaky_relu", (0.1,)), ("elu", (1.0,)), ("silu", ()), ("dropout", (0.5, False)),
+                       ("dropout2d", (0.5, False))):
+        expected = getattr(torch.nn.functional, name)(torch.tensor(x), *args, inplace=True).numpy()
+        np.testing.assert_allclose(getattr(F, name)(Tensor(x), *args, inplace=True).data, expected, rtol=1e-12,
+                                   err_msg=name)
+
+
 def test_max_pool2d_layer_returns_indices_when_asked(torch, rng):
     x = rng.standard_normal((2, 3, 7, 7))
     out, indices = nn.MaxPool2d(3, 2, return_indices=True, ceil_mode=True)(Tensor(x))
