@@ -1,4 +1,8 @@
-"""Activation functions as modules (each calls its ``nn.functional`` counterpart)."""
+"""Activation functions as modules (each calls its ``nn.functional`` counterpart).
+
+``inplace=`` is taken where PyTorch takes it, so model code such as ``nn.ReLU(inplace=True)`` runs
+unchanged; the result is always a new tensor (in PyTorch the flag saves memory, not a value).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,10 @@ from .module import Module, Parameter
 class ReLU(Module):
     """max(x, 0)."""
 
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
 
@@ -21,9 +29,9 @@ class ReLU(Module):
 class LeakyReLU(Module):
     """x for x > 0, negative_slope * x otherwise."""
 
-    def __init__(self, negative_slope: float = 0.01):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)
@@ -54,9 +62,9 @@ class PReLU(Module):
 class ELU(Module):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
 
-    def __init__(self, alpha: float = 1.0):
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
-        self.alpha = alpha
+        self.alpha, self.inplace = alpha, inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return F.elu(x, self.alpha)
@@ -97,6 +105,10 @@ class GELU(Module):
 
 class SiLU(Module):
     """x sigmoid(x)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return F.silu(x)

@@ -78,7 +78,10 @@ def batch_norm(
     per_channel = (1, c) + (1,) * (x.ndim - 2)  # broadcasts a (C,) vector over axis 1
     if training:
         m = x.size // c
-        if m < 2:
+        if m == 0:  # an empty batch: an empty output, and the running statistics stay as they are (PyTorch's)
+            out = x if weight is None else x * weight.reshape(per_channel)
+            return out if bias is None else out + bias.reshape(per_channel)
+        if m == 1:
             raise ValueError(f"batch_norm: training needs more than one value per channel, got input {x.shape}")
         mean = x.mean(axis=axes, keepdims=True)
         centred = x + (-mean)  # negating the (1, C, 1, ...) mean, not the full-size gradient, in backward
@@ -105,11 +108,12 @@ def batch_norm(
     return out if bias is None else out + bias.reshape(per_channel)
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: zero each element with probability p and scale the rest by 1 / (1 - p).
 
     The expected output equals x, so evaluation (``training=False``) is the identity. The mask is
-    drawn from ``autograd.generator()``.
+    drawn from ``autograd.generator()``. ``inplace`` is taken for PyTorch's signature; the result
+    is always a new tensor (as for every ``inplace=`` here).
     """
     _check_probability(p, "dropout")
     return _drop(x, p, x.shape) if training else x
@@ -119,16 +123,18 @@ def _drop(x: Tensor, p: float, mask_shape: tuple[int, ...]) -> Tensor:
     """x times a mask of ``mask_shape`` (broadcast over x), 0 with probability p and 1 / (1 - p) otherwise."""
     if p == 0:
         return x
+    if p == 1:  # every element dropped: zeros, and a zero gradient (PyTorch's; 1 / (1 - p) would be infinite)
+        return x * 0.0
     keep = generator().random(mask_shape) >= p
     return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)
 
 
 def _check_probability(p: float, op: str) -> None:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
-        raise ValueError(f"{op}: p must be a probability in [0, 1), got {p!r}")
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+        raise ValueError(f"{op}: p must be a probability in [0, 1], got {p!r}")
 
 
-def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+def dropout2d(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Channel dropout: zero each whole feature map of x (N, C, H, W) (each channel of an unbatched
     (C, H, W)) with probability p and scale the rest by 1 / (1 - p); the identity in evaluation.
 
@@ -167,7 +173,7 @@ def layer_norm(
 
 
 # --- activations ---------------------------------------------------------------------------------
-def relu(x: Tensor) -> Tensor:
+def relu(x: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0); relu'(0) = 0."""
     return x.relu()
 
@@ -177,7 +183,7 @@ def _positive(x: Tensor) -> np.ndarray:
     return (x.data > 0).astype(x.dtype if x.dtype.kind == "f" else np.float64)
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x for x > 0, negative_slope * x otherwise (so the slope at 0 is ``negative_slope``, as PyTorch).
 
     x times a constant map of slopes, p + (1 - p) s with p = [x > 0]: exactly 1 or s, and no select
@@ -200,7 +206,7 @@ def prelu(x: Tensor, weight: Tensor) -> Tensor:
     return x * (slope * (1 - positive) + positive)
 
 
-def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, alpha * (exp(x) - 1) otherwise; the slope at 0 is alpha, and a NaN input takes
     the x branch (as PyTorch). exp only ever sees min(x, 0), so large inputs cannot overflow."""
     negative = x.data <= 0
@@ -237,7 +243,7 @@ def maxout(x: Tensor, weight: Tensor, bias: Tensor | None = None, pieces: int = 
     return z.reshape(z.shape[:-1] + (z.shape[-1] // pieces, pieces)).max(axis=-1)
 
 
-def silu(x: Tensor) -> Tensor:
+def silu(x: Tensor, inplace: bool = False) -> Tensor:
     """x sigmoid(x) (the swish)."""
     return x * x.sigmoid()
 

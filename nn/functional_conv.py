@@ -44,6 +44,23 @@ def _pad(x: Tensor, widths: tuple[tuple[int, int], tuple[int, int]], fill: float
     return pad(x, ((0, 0), (0, 0), *widths), value=fill)
 
 
+# Conv2d's padding modes, by NumPy's names for the same index rules ("zeros" is conv2d's own padding)
+_PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _pad_by_mode(x: Tensor, widths: tuple[tuple[int, int], tuple[int, int]], mode: str) -> Tensor:
+    """x (..., H, W) padded by (top, bottom) rows and (left, right) columns of copies of itself:
+    ``"reflect"`` mirrors it (the edge not repeated), ``"replicate"`` repeats the edge, ``"circular"``
+    wraps around, as PyTorch's ``padding_mode``. Rows then columns are picked by an index array
+    (np.pad's rule applied to arange), so the gradient of a pixel is the sum over its copies."""
+    for axis, (size, (lo, hi)) in enumerate(zip(x.shape[-2:], widths)):
+        if mode == "reflect" and max(lo, hi) >= size or mode == "circular" and max(lo, hi) > size:
+            raise ValueError(f"Conv2d: padding {(lo, hi)} is too large for {mode} padding of an axis of {size}")
+        index = np.pad(np.arange(size), (lo, hi), mode=_PADDING_MODES[mode])
+        x = x[..., index, :] if axis == 0 else x[..., index]
+    return x
+
+
 def _channels_last(x: Tensor) -> Tensor:
     """x (N, C, H, W), stored channels-last (NHWC in memory): windows then gather whole pixels."""
     strides = [abs(s) for s in x.data.strides]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd import Tensor, maximum, where
+from autograd import Tensor, where
 
 from .functional import _as_tensor, log_softmax
 
@@ -235,13 +235,15 @@ def binary_cross_entropy_with_logits(x: Tensor, target: Any, weight: Any = None,
 
     ``weight`` broadcasts to x; ``pos_weight`` p (e.g. one per class, on the last axis) weighs the
     positive term. With softplus(-x) = -log sigmoid(x) and log(1 - sigmoid(x)) = -x - softplus(-x)
-    the loss is (1 - t) x + (1 + (p - 1) t) softplus(-x), and softplus(-x) = max(-x, 0) +
-    log(1 + exp(-|x|)) never overflows. At x = 0 the two kinks give the right gradient: maximum
-    splits its gradient (1/2) and |x|' = 0, so p = 1 gives sigmoid(0) - t.
+    the loss is (1 - t) x + (1 + (p - 1) t) softplus(-x), and softplus(-x) = relu(-x) +
+    log(1 + exp(-|x|)) never overflows. The loss is smooth at x = 0, and so is this form, to every
+    order: |x| = s x with the constant sign s = 1 at 0, so relu(-x) has slope 0 there and the log
+    term carries the whole curve, slope -sigmoid(0) and curvature sigmoid'(0) = 1/4.
     """
     op = "binary_cross_entropy_with_logits"
     t = _same_shape(x, target, op)
-    softplus_neg = maximum(-x, 0.0) + ((-x.abs()).exp() + 1).log()
+    sign = np.where(x.data < 0, -1, 1).astype(x.dtype)
+    softplus_neg = (-x).relu() + ((x * -sign).exp() + 1).log()
     if pos_weight is not None:
         softplus_neg = softplus_neg * ((_elementwise_weight(pos_weight, x, "pos_weight", op) - 1) * t + 1)
     loss = x * (1 - t) + softplus_neg

@@ -16,6 +16,7 @@ from autograd import Tensor, get_default_dtype
 
 from . import functional as F
 from . import init
+from .functional_conv import _PADDING_MODES, _conv_padding, _pad_by_mode
 from .module import Module, Parameter
 
 
@@ -59,7 +60,8 @@ class Linear(Module):
 
 class Conv2d(Module):
     """2-D convolution over NCHW images (see ``functional.conv2d``); weight (out, in / groups, kh, kw),
-    bias (out,). ``padding`` is an int, a pair, ``"valid"`` or ``"same"``."""
+    bias (out,). ``padding`` is an int, a pair, ``"valid"`` or ``"same"``; ``padding_mode`` fills it
+    with ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"`` copies of the image, as PyTorch."""
 
     def __init__(
         self,
@@ -71,9 +73,14 @@ class Conv2d(Module):
         dilation: int | tuple[int, int] = 1,
         groups: int = 1,
         bias: bool = True,
+        padding_mode: str = "zeros",
     ):
         super().__init__()
         _check_positive("Conv2d", in_channels=in_channels, out_channels=out_channels, groups=groups)
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"Conv2d: padding_mode must be one of {', '.join(map(repr, _PADDING_MODES))}, "
+                             f"got {padding_mode!r}")
+        self.padding_mode = padding_mode
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"Conv2d: in_channels {in_channels} and out_channels {out_channels} must be "
                              f"divisible by groups={groups}")
@@ -91,7 +98,11 @@ class Conv2d(Module):
         reset_affine(self.weight, self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        if self.padding_mode == "zeros":
+            return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        widths = _conv_padding(self.padding, self.kernel_size, self.dilation, self.stride)
+        x = _pad_by_mode(F._as_tensor(x), widths, self.padding_mode)
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -101,7 +112,8 @@ class Conv2d(Module):
             text += f", dilation={self.dilation}"
         if self.groups != 1:
             text += f", groups={self.groups}"
-        return text + ("" if self.bias is not None else ", bias=False")
+        text += "" if self.bias is not None else ", bias=False"
+        return text + ("" if self.padding_mode == "zeros" else f", padding_mode={self.padding_mode}")
 
 
 class _Pool2d(Module):
@@ -227,12 +239,14 @@ class BatchNorm2d(_BatchNorm):
 
 
 class Dropout(Module):
-    """Inverted dropout with drop probability ``p`` in training; the identity in evaluation."""
+    """Inverted dropout with drop probability ``p`` in training; the identity in evaluation.
 
-    def __init__(self, p: float = 0.5):
+    ``inplace`` is taken for PyTorch's signature; the result is always a new tensor."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
         F._check_probability(p, "Dropout")
-        self.p = p
+        self.p, self.inplace = p, inplace
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, self.training)

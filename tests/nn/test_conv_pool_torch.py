@@ -8,7 +8,7 @@ import pytest
 
 import nn
 import nn.functional as F
-from autograd import Function, Tensor
+from autograd import Function, Tensor, grad
 
 
 def check_against_torch(torch, ours, theirs, *arrays, seed=0):
@@ -187,6 +187,50 @@ def test_layers_with_options_match_their_torch_twins(torch, rng, name, args, opt
     np.testing.assert_allclose(ours(Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("padding_mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("x_shape, args, options", [
+    ((2, 4, 5, 6), (4, 6, (3, 2)), dict(padding=(2, 1), stride=2)),
+    ((4, 5, 6), (4, 4, 3), dict(padding="same", dilation=2, groups=4, bias=False)),
+])
+def test_conv2d_padding_modes_match_torch_with_second_derivatives(torch, rng, padding_mode, x_shape, args, options):
+    theirs = torch.nn.Conv2d(*args, padding_mode=padding_mode, **options)
+    ours = nn.Conv2d(*args, padding_mode=padding_mode, **options).double()
+    assert repr(ours) == repr(theirs)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x = rng.standard_normal(x_shape)
+    xo, xt = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, ref = ours(xo), theirs(xt)
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+    upstream = rng.standard_normal(out.shape)
+    inputs, their_inputs = [xo, ours.weight], [xt, theirs.weight]
+    grads = grad((out * Tensor(upstream)).sum(), inputs, create_graph=True)
+    their_grads = torch.autograd.grad((ref * torch.tensor(upstream)).sum(), their_inputs, create_graph=True)
+    penalty = sum((g * g).sum() for g in grads)  # a gradient penalty: second derivatives through the padding
+    their_penalty = sum((g * g).sum() for g in their_grads)
+    for g, t in zip(grads + grad(penalty, inputs), their_grads + torch.autograd.grad(their_penalty, their_inputs)):
+        np.testing.assert_allclose(g.data, t.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_blocks_with_inplace_flags_as_torchvision_writes_them_build_and_match_torch(torch, rng):
+    def block(library):
+        return library.Sequential(
+            library.Conv2d(3, 4, 3, padding=1, bias=False), library.BatchNorm2d(4), library.ReLU(inplace=True),
+            library.LeakyReLU(0.1, inplace=True), library.ELU(inplace=True), library.SiLU(inplace=True),
+            library.Dropout(0.5, inplace=True), library.Dropout2d(0.2, inplace=True),
+        )
+
+    theirs, ours = block(torch.nn).eval(), block(nn).double().eval()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x = rng.standard_normal((2, 3, 5, 4))
+    np.testing.assert_allclose(ours(Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10, atol=1e-12)
+    for name, args in (("relu", ()), ("leaky_relu", (0.1,)), ("elu", (1.0,)), ("silu", ()), ("dropout", (0.5, False)),
+                       ("dropout2d", (0.5, False))):
+        expected = getattr(torch.nn.functional, name)(torch.tensor(x), *args, inplace=True).numpy()
+        np.testing.assert_allclose(getattr(F, name)(Tensor(x), *args, inplace=True).data, expected, rtol=1e-12,
+                                   err_msg=name)
+
+
 def test_max_pool2d_layer_returns_indices_when_asked(torch, rng):
     x = rng.standard_normal((2, 3, 7, 7))
     out, indices = nn.MaxPool2d(3, 2, return_indices=True, ceil_mode=True)(Tensor(x))
@@ -209,6 +253,10 @@ def test_conv2d_layer_checks_its_options():
         nn.Conv2d(4, 4, 3, stride=2, padding="same")
     with pytest.raises(ValueError, match="Conv2d: padding must be 'same', 'valid'"):
         nn.Conv2d(4, 4, 3, padding="full")
+    with pytest.raises(ValueError, match="Conv2d: padding_mode must be one of 'zeros', 'reflect'"):
+        nn.Conv2d(4, 4, 3, padding_mode="mirror")
+    with pytest.raises(ValueError, match=r"Conv2d: padding \(3, 3\) is too large for reflect padding of an axis of 3"):
+        nn.Conv2d(4, 4, 3, padding=3, padding_mode="reflect")(Tensor(np.zeros((4, 3, 8))))
 
 
 def test_conv_and_pool_layers_take_a_numpy_batch_as_linear_does(rng):

@@ -200,6 +200,23 @@ def test_batch_norm_gradcheck_and_gradgradcheck(draw):
     assert gradgradcheck(f, x, w, b)
 
 
+@pytest.mark.parametrize("shape", [(0, 3), (0, 3, 4, 5)])
+def test_batch_norm_of_an_empty_batch_in_training_is_empty_and_keeps_the_running_stats_as_torch(torch, shape):
+    import nn
+
+    layer, ref = (nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)) if len(shape) == 2 else (nn.BatchNorm2d(3),
+                                                                                          torch.nn.BatchNorm2d(3))
+    layer.running_mean.data = np.arange(3.0, dtype=np.float32)
+    ref.running_mean += torch.arange(3.0)
+    out, expected = layer(Tensor(np.zeros(shape, np.float32))), ref(torch.zeros(shape))
+    assert out.shape == tuple(expected.shape)
+    out.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_array_equal(layer.weight.grad.data, ref.weight.grad.numpy())
+    for name, buffer in ref.named_buffers():
+        np.testing.assert_array_equal(getattr(layer, name).data, buffer.numpy(), err_msg=name)
+
+
 def test_batch_norm_errors(draw):
     x = Tensor(draw(4, 3))
     with pytest.raises(ValueError, match="more than one value"):
@@ -228,9 +245,21 @@ def test_dropout_keeps_expectation_and_is_reproducible():
 def test_dropout_identity_when_off_and_rejects_bad_p():
     x = Tensor(np.ones(3))
     assert F.dropout(x, 0.5, training=False) is x and F.dropout(x, 0.0) is x
-    for p in (1.0, -0.1, 2):
+    for p in (1.5, -0.1, 2):
         with pytest.raises(ValueError, match="dropout"):
             F.dropout(x, p)
+
+
+@pytest.mark.parametrize("p", [1, 1.0])
+def test_dropout_of_every_element_gives_zeros_and_a_zero_gradient_as_torch(torch, p):
+    import nn
+
+    x, xt = Tensor(np.ones((2, 3, 4, 4)), requires_grad=True), torch.ones((2, 3, 4, 4), requires_grad=True)
+    for ours, theirs in ((nn.Dropout(p), torch.nn.Dropout(p)), (nn.Dropout2d(p), torch.nn.Dropout2d(p))):
+        out, expected = ours(x), theirs(xt)
+        np.testing.assert_array_equal(out.data, expected.detach().numpy())
+        (g,), (gt,) = grad(out.sum(), x), torch.autograd.grad(expected.sum(), xt)
+        np.testing.assert_array_equal(g.data, gt.numpy())
 
 
 # --- activations --------------------------------------------------------------------------------------

@@ -272,7 +272,7 @@ def test_dropout_module_is_active_only_in_training():
     assert np.any(drop(x).data == 0)
     assert drop.eval()(x) is x
     with pytest.raises(ValueError, match="Dropout"):
-        nn.Dropout(1.0)
+        nn.Dropout(1.5)
 
 
 def test_batch_norm_checks_its_input():

@@ -51,7 +51,7 @@ def _targets(rng, n, c):
 )
 def test_loss_matches_torch(torch, rng, reduction, ours, theirs, kind):
     x = rng.standard_normal((6, 4)) * 3
-    x[0, 0] = 0.0  # the kinks of the hinge and of BCE's |x| at a logit of exactly 0
+    x[0, 0] = 0.0  # a logit of exactly 0: the hinge's kink, and BCE's relu(-x) and |x|
     if kind == "classes":
         target = _targets(rng, 6, 4)
         target_t = torch.from_numpy(target)

@@ -6,7 +6,7 @@ import pytest
 
 import nn
 import nn.functional as F
-from autograd import Tensor
+from autograd import Tensor, grad
 from autograd.testing import gradcheck
 
 REDUCTIONS = ["mean", "sum", "none"]
@@ -106,7 +106,7 @@ def test_nll_loss_with_weight_and_ignore_index_matches_torch(torch, rng, reducti
 @pytest.mark.parametrize("pos_weighted", [False, True])
 def test_bce_with_logits_weight_and_pos_weight_match_torch(torch, rng, reduction, weight_shape, pos_weighted):
     x = rng.standard_normal((5, 4)) * 3
-    x[0, 0] = 0.0  # the kinks of max(-x, 0) and |x|
+    x[0, 0] = 0.0  # a logit of exactly 0, where relu(-x) and |x| have their kinks
     t = rng.uniform(0, 1, (5, 4))
     weight = None if weight_shape is None else rng.uniform(0.2, 2, weight_shape)
     pos_weight = rng.uniform(0.2, 3, 4) if pos_weighted else None
@@ -121,6 +121,24 @@ def test_bce_with_logits_weight_and_pos_weight_match_torch(torch, rng, reduction
             x, torch.tensor(t), weight=torch_or_none(weight), reduction=reduction, pos_weight=torch_or_none(pos_weight)
         ),
     )
+
+
+@pytest.mark.parametrize("pos_weighted", [False, True])
+def test_bce_with_logits_second_derivative_matches_torch_at_zero_and_extreme_logits(torch, pos_weighted):
+    """A gradient penalty: BCE is smooth at a logit of 0 (curvature sigmoid'(0) = 1/4), and flat far out."""
+    x = np.array([0.0, -0.0, 1e4, -1e4, 30.0, -30.0, 2.0, -3.0])
+    t = np.array([1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.3, 0.6])
+    pos_weight = np.full(8, 3.0) if pos_weighted else None
+    xo, xt = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (g,) = grad(F.binary_cross_entropy_with_logits(xo, t, reduction="sum", pos_weight=pos_weight), xo,
+                create_graph=True)
+    (gt,) = torch.autograd.grad(torch.nn.functional.binary_cross_entropy_with_logits(
+        xt, torch.tensor(t), reduction="sum", pos_weight=None if pos_weight is None else torch.tensor(pos_weight)),
+        xt, create_graph=True)
+    np.testing.assert_allclose(g.data, gt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    (gg,) = grad((g * g).sum(), xo)
+    (ggt,) = torch.autograd.grad((gt * gt).sum(), xt)
+    np.testing.assert_allclose(gg.data, ggt.numpy(), rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
