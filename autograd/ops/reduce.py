@@ -37,9 +37,9 @@ class _Extremum(Function):
 
     @classmethod
     def forward(cls, ctx, x, axis, keepdims):
-        if x.size == 0:
-            raise ValueError(f"{cls.__name__.lower()}: reduction of an empty tensor of shape {x.shape}")
         axes = axes_of(axis, x.ndim, cls.__name__.lower())
+        if count(x.shape, axes) == 0:  # an empty batch is fine; an empty axis has no maximum
+            raise ValueError(f"{cls.__name__.lower()}: reduction over an empty axis of shape {x.shape}")
         best = reduce_windows(cls.pick, x.data, axes)
         if any(ctx.needs_input_grad):
             hits = x.data == best

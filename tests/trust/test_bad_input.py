@@ -314,8 +314,11 @@ CASES = {
     ),
     "mean of empty": (lambda: T(0, 3).mean(), Error(ValueError, r"mean: reduction over an empty axis .*\(0, 3\)")),
     "mean over a full axis of an empty tensor": (lambda: T(0, 3).mean(axis=1).shape, Result((0,))),
-    "max of empty": (lambda: T(0, 3).max(), Error(ValueError, r"max: reduction of an empty tensor of shape \(0, 3\)")),
-    "min of empty": (lambda: T(0).min(), Error(ValueError, r"min: .*empty tensor of shape \(0,\)")),
+    "max of empty": (lambda: T(0, 3).max(), Error(ValueError, r"max: reduction over an empty axis of shape \(0, 3\)")),
+    "min of empty": (lambda: T(0).min(), Error(ValueError, r"min: .*empty axis of shape \(0,\)")),
+    "max over an empty axis": (lambda: T(3, 0).max(axis=1), Error(ValueError, r"max: .*empty axis of shape \(3, 0\)")),
+    "max over a full axis of an empty batch": (lambda: T(0, 3, 4).max(axis=2).shape, Result((0, 3))),
+    "max pooling of an empty batch": (lambda: T(0, 3, 4, 4).max(axis=(2, 3)).shape, Result((0, 3))),
     "var of empty": (lambda: T(0).var(), Error(ValueError, "var: 0 elements are too few for ddof=0")),
     "logsumexp of empty": (lambda: T(0).logsumexp().item(), Result(-np.inf)),  # log of an empty sum, as PyTorch
     "logsumexp over a full axis of an empty tensor": (lambda: T(0, 3).logsumexp(axis=1).shape, Result((0,))),
