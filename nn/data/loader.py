@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd import Tensor
+from autograd import Tensor, generator
 
 
 def as_array(x: Any) -> np.ndarray:
@@ -92,7 +92,9 @@ class DataLoader:
     ``batch_size`` (the last batch may be smaller unless ``drop_last=True``). Arrays keep their
     dtype. With ``shuffle=True`` every epoch draws a fresh permutation from one
     ``np.random.default_rng(seed)`` made with the loader, so epochs differ from each other while
-    the whole sequence of epochs is reproducible for a given ``seed``.
+    the whole sequence of epochs is reproducible for a given ``seed``. A shuffling loader without a
+    ``seed`` takes one from ``autograd.generator()`` when it is made, so ``autograd.manual_seed``
+    fixes its order as it fixes the initial weights (as ``torch.manual_seed`` does a DataLoader's).
 
     A ``TensorDataset`` is indexed with the batch's index array in one call; any other dataset
     (``__len__`` plus ``__getitem__(int)`` returning a sample or a tuple of fields) is gathered
@@ -117,6 +119,8 @@ class DataLoader:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.seed = seed
+        if seed is None and shuffle:
+            seed = int(generator().integers(2**63))
         self._rng = np.random.default_rng(seed)
 
     @property
