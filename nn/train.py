@@ -11,6 +11,7 @@ therefore continues bit for bit as if the run had never stopped.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -122,7 +123,9 @@ def fit(
 
     Each epoch: ``model.train()``, one optimizer step per batch of ``train_loader`` (batches of
     ``(x, y)``; ``loss_fn(model(x), y)`` is the batch-mean loss), a progress bar with the running
-    loss and accuracy unless ``progress=False``, then ``evaluate`` on ``test_loader`` if given.
+    loss and accuracy unless ``progress=False`` (drawn only in a terminal or a notebook; a log file
+    gets the one summary line per epoch that ``progress=True`` prints), then ``evaluate`` on
+    ``test_loader`` if given.
     ``train_loss``/``train_acc`` average over the epoch's batches as they were trained.
 
     ``checkpoint_path``: after every epoch the state needed to continue is written there
@@ -157,7 +160,8 @@ def fit(
         start = time.perf_counter()
         model.train()
         meter = _Meter()
-        bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False, disable=not progress)
+        bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False,
+                   disable=not _bar_shown(progress))
         for batch, (x, y) in enumerate(bar, 1):
             scores = model(x)
             loss = loss_fn(scores, y)
@@ -190,6 +194,13 @@ def fit(
         if on_epoch_end is not None and on_epoch_end(entry) is True:
             break
     return history
+
+
+def _bar_shown(progress: bool) -> bool:
+    """A bar redraws itself in place: in a terminal or a notebook's widget; into a log file or a pipe
+    every redraw would be kept, so there only the one summary line per epoch is written."""
+    notebook = any(cls.__module__ == "tqdm.notebook" for cls in tqdm.__mro__)
+    return progress and (notebook or getattr(sys.stderr, "isatty", lambda: False)())
 
 
 def _check_batches(function: str, name: str, loader: DataLoader) -> None:

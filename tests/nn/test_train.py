@@ -1,3 +1,6 @@
+import io
+import sys
+
 import numpy as np
 import pytest
 
@@ -212,6 +215,20 @@ def test_a_diverging_loss_stops_fit_before_its_step_and_keeps_the_last_checkpoin
     with pytest.raises(FloatingPointError, match=r"fit: the training loss became (nan|inf) at epoch 2, batch \d"):
         fit(model, loader, optimizer, 3, checkpoint_path=tmp_path / "ckpt.npz", progress=False, on_epoch_end=diverge)
     assert load(tmp_path / "ckpt.npz")["epoch"] == 1
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "log-file"])
+def test_the_progress_bar_is_drawn_in_a_terminal_and_left_out_of_a_log_file(terminal, monkeypatch, capsys):
+    class Stderr(io.StringIO):
+        def isatty(self):
+            return terminal
+
+    monkeypatch.setattr(sys, "stderr", Stderr())
+    X, y = blobs(n=40)
+    model = nn.Linear(2, 2)
+    fit(model, DataLoader(TensorDataset(X, y), batch_size=8), nn.optim.SGD(model.parameters(), lr=0.1), 2)
+    assert ("epoch 2/2:   0%" in sys.stderr.getvalue()) == terminal  # the bar, as it starts epoch 2
+    assert capsys.readouterr().out.count("train loss") == 2  # the summary line of each epoch, always
 
 
 def test_history_rejects_unknown_metrics():
