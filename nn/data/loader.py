@@ -78,6 +78,9 @@ def _collate(samples: Sequence[Any]) -> tuple[np.ndarray, ...]:
     batch = []
     for k, column in enumerate(zip(*rows)):
         fields = [as_array(field) for field in column]
+        if fields[0].dtype.kind in "OUSV":  # a dict, a string, ...: nothing a Tensor can hold
+            raise TypeError(f"DataLoader: field {k} of a sample is a {type(column[0]).__name__}; a sample must be "
+                            "an array or a number, or a tuple of them, e.g. (x, label)")
         if len({f.shape for f in fields}) > 1:
             shapes = ", ".join(sorted({str(f.shape) for f in fields}))
             raise ValueError(f"DataLoader: field {k} of the samples in one batch has different shapes: {shapes}")

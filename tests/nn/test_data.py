@@ -244,6 +244,13 @@ def test_an_unseeded_shuffle_follows_autograd_manual_seed():
     assert orders[0][0] != orders[0][1]  # still a fresh order each epoch
 
 
+@pytest.mark.parametrize(("sample", "what"), [({"x": np.ones(2), "y": 1}, "field 0 of a sample is a dict"),
+                                              ((np.ones(2), "cat"), "field 1 of a sample is a str")])
+def test_a_sample_a_tensor_cannot_hold_is_named_in_the_error(sample, what):
+    with pytest.raises(TypeError, match=f"DataLoader: {what}"):
+        next(iter(DataLoader([sample, sample], batch_size=2)))
+
+
 def test_dataloader_gathers_plain_map_style_datasets_sample_by_sample():
     class Squares:
         def __len__(self):
