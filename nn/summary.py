@@ -63,7 +63,8 @@ def _output_shape(out: Any) -> Any:
 
 def summary(model: Module, example_input: Any) -> Summary:
     """Run ``model`` once on ``example_input`` (a Tensor, an array, or a tuple of them for several
-    arguments) and return its `Summary`: one row per submodule call, in call order.
+    arguments) and return its `Summary`: one row per submodule call, in call order (a model without
+    submodules, a lone ``Linear`` say, gets one row of its own, named "").
 
     Example: ``print(nn.summary(model, X[:1]))``.
     """
@@ -85,7 +86,8 @@ def summary(model: Module, example_input: Any) -> Summary:
         running.pop()["output_shape"] = _output_shape(out)
 
     state, modes, rng = model.state_dict(), [(m, m.training) for m in model.modules()], generator().bit_generator.state
-    handles = [h for path, m in model.named_modules() if path
+    leaf = not any(True for _ in model.children())  # a single layer is its own one row, named ""
+    handles = [h for path, m in model.named_modules() if path or leaf
                for h in (m.register_forward_pre_hook(begin(path)), m.register_forward_hook(end))]
     try:
         model.eval()

@@ -3,7 +3,7 @@
 ``fit`` runs the usual loop (forward, loss, backward, step) over a ``DataLoader`` for a number of
 epochs, evaluates on held-out data after each epoch, and records one history entry per epoch.
 With ``checkpoint_path`` it writes, after every epoch, everything the rest of the run depends on:
-the model's and optimizer's state dicts, the history, and the random states of the training
+the model's and optimizer's state dicts (and the scheduler's), the history, and the random states of the training
 loader (its shuffling) and of ``autograd.generator()`` (dropout). Resuming from that file
 therefore continues bit for bit as if the run had never stopped.
 """
@@ -11,6 +11,7 @@ therefore continues bit for bit as if the run had never stopped.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from autograd import Tensor, no_grad
 from .data import DataLoader
 from .functional import cross_entropy
 from .module import Module
+from .optim.lr_scheduler import ReduceLROnPlateau
 from .serialization import load, save
 
 HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
@@ -114,13 +116,16 @@ def fit(
     checkpoint_path: str | Path | None = None,
     resume: bool | str | Path = False,
     progress: bool = True,
-    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    on_epoch_end: Callable[[dict[str, Any]], bool | None] | None = None,
+    scheduler: Any = None,
 ) -> History:
     """Train a classifier for ``epochs`` epochs in total and return its ``History``.
 
     Each epoch: ``model.train()``, one optimizer step per batch of ``train_loader`` (batches of
     ``(x, y)``; ``loss_fn(model(x), y)`` is the batch-mean loss), a progress bar with the running
-    loss and accuracy unless ``progress=False``, then ``evaluate`` on ``test_loader`` if given.
+    loss and accuracy unless ``progress=False`` (drawn only in a terminal or a notebook; a log file
+    gets the one summary line per epoch that ``progress=True`` prints), then ``evaluate`` on
+    ``test_loader`` if given.
     ``train_loss``/``train_acc`` average over the epoch's batches as they were trained.
 
     ``checkpoint_path``: after every epoch the state needed to continue is written there
@@ -130,7 +135,13 @@ def fit(
     would have. A checkpoint that already holds ``epochs`` epochs or more trains nothing and
     writes nothing. A checkpoint that cannot be read or does not fit the model or optimizer raises
     ``CheckpointError`` (a ``ValueError``) and changes nothing; a missing one ``FileNotFoundError``.
-    ``on_epoch_end(entry)`` is called with each new history entry.
+    ``on_epoch_end(entry)`` is called with each new history entry; returning True stops the run
+    there (early stopping), after that epoch's checkpoint.
+
+    ``scheduler`` (an ``nn.optim.lr_scheduler`` object) steps once after each epoch's evaluation;
+    ``ReduceLROnPlateau`` is given the epoch's test loss, or its training loss without a
+    ``test_loader``. Its state goes into the checkpoint and comes back on resume, so the learning
+    rates go on as in an uninterrupted run. A schedule that steps per batch needs a loop of one's own.
 
     A training loss that is NaN or infinite (a diverged run, often a learning rate too high) stops
     the run with ``FloatingPointError`` naming the epoch and batch, before that batch's step; the
@@ -143,12 +154,14 @@ def fit(
         raise ValueError("fit: resume=True needs checkpoint_path (or pass the checkpoint's path as resume)")
     history = History()
     if resume is not False:
-        history = _load_checkpoint(Path(checkpoint_path if resume is True else resume), model, optimizer, train_loader)
+        history = _load_checkpoint(Path(checkpoint_path if resume is True else resume), model, optimizer, train_loader,
+                                   scheduler)
     for epoch in range(len(history) + 1, epochs + 1):
         start = time.perf_counter()
         model.train()
         meter = _Meter()
-        bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False, disable=not progress)
+        bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=False,
+                   disable=not _bar_shown(progress))
         for batch, (x, y) in enumerate(bar, 1):
             scores = model(x)
             loss = loss_fn(scores, y)
@@ -170,13 +183,24 @@ def fit(
             "seconds": time.perf_counter() - start,
         }
         history.epochs.append(entry)
+        if isinstance(scheduler, ReduceLROnPlateau):
+            scheduler.step(entry["train_loss"] if test_loss is None else test_loss)
+        elif scheduler is not None:
+            scheduler.step()
         if progress:
             tqdm.write(_summary(entry, epochs))
         if checkpoint_path is not None:
-            _save_checkpoint(Path(checkpoint_path), model, optimizer, train_loader, history)
-        if on_epoch_end is not None:
-            on_epoch_end(entry)
+            _save_checkpoint(Path(checkpoint_path), model, optimizer, train_loader, history, scheduler)
+        if on_epoch_end is not None and on_epoch_end(entry) is True:
+            break
     return history
+
+
+def _bar_shown(progress: bool) -> bool:
+    """A bar redraws itself in place: in a terminal or a notebook's widget; into a log file or a pipe
+    every redraw would be kept, so there only the one summary line per epoch is written."""
+    notebook = any(cls.__module__ == "tqdm.notebook" for cls in tqdm.__mro__)
+    return progress and (notebook or getattr(sys.stderr, "isatty", lambda: False)())
 
 
 def _check_batches(function: str, name: str, loader: DataLoader) -> None:
@@ -193,18 +217,19 @@ def _summary(entry: dict[str, Any], epochs: int) -> str:
     return line + f" ({entry['seconds']:.1f} s)"
 
 
-def _save_checkpoint(path: Path, model: Module, optimizer: Any, loader: DataLoader, history: History) -> None:
-    save(
-        {
-            "model": model.state_dict(),
-            "optim": optimizer.state_dict(),
-            "epoch": len(history),
-            "history": history.to_dict(),
-            "loader_rng": loader.generator.bit_generator.state,
-            "autograd_rng": autograd.generator().bit_generator.state,
-        },
-        path,
-    )
+def _save_checkpoint(path: Path, model: Module, optimizer: Any, loader: DataLoader, history: History,
+                     scheduler: Any) -> None:
+    checkpoint = {
+        "model": model.state_dict(),
+        "optim": optimizer.state_dict(),
+        "epoch": len(history),
+        "history": history.to_dict(),
+        "loader_rng": loader.generator.bit_generator.state,
+        "autograd_rng": autograd.generator().bit_generator.state,
+    }
+    if scheduler is not None:
+        checkpoint["scheduler"] = scheduler.state_dict()
+    save(checkpoint, path)
 
 
 class CheckpointError(ValueError):
@@ -220,13 +245,14 @@ class CheckpointError(ValueError):
         self.mismatch = mismatch
 
 
-def _load_checkpoint(path: Path, model: Module, optimizer: Any, loader: DataLoader) -> History:
+def _load_checkpoint(path: Path, model: Module, optimizer: Any, loader: DataLoader, scheduler: Any) -> History:
     if not path.is_file():
         raise FileNotFoundError(f"fit: cannot resume, no checkpoint at {path}")
     try:
         checkpoint = load(path)
         history = History(checkpoint["history"]["epochs"])
         states = (checkpoint["model"], checkpoint["optim"], checkpoint["loader_rng"], checkpoint["autograd_rng"])
+        scheduler_state = checkpoint["scheduler"] if scheduler is not None else None
     except (ValueError, KeyError, TypeError) as error:
         reason = _one_line(error).replace(f"nn.load: {str(path)!r} ", "")  # the path comes first already
         raise CheckpointError(f"{path} {reason}") from error
@@ -234,19 +260,24 @@ def _load_checkpoint(path: Path, model: Module, optimizer: Any, loader: DataLoad
         raise CheckpointError(f"{path} says epoch {checkpoint['epoch']} but holds {len(history)} epochs")
     # all or nothing: a checkpoint whose optimizer part (say) does not fit leaves the model as it was too
     generators = (loader.generator.bit_generator, autograd.generator().bit_generator)
-    before = (model.state_dict(), optimizer.state_dict(), [g.state for g in generators])
+    before = (model.state_dict(), optimizer.state_dict(), [g.state for g in generators],
+              scheduler.state_dict() if scheduler is not None else None)
     try:
         model.load_state_dict(states[0])
         optimizer.load_state_dict(states[1])
         for generator, state in zip(generators, states[2:]):
             generator.state = state
+        if scheduler is not None:
+            scheduler.load_state_dict(scheduler_state)
     except Exception as error:
         model.load_state_dict(before[0])
         optimizer.load_state_dict(before[1])
         for generator, state in zip(generators, before[2]):
             generator.state = state
-        raise CheckpointError(f"{path} does not fit this model and optimizer: {_one_line(error)}",
-                              mismatch=True) from error
+        if scheduler is not None:
+            scheduler.load_state_dict(before[3])
+        parts = "model and optimizer" if scheduler is None else "model, optimizer and scheduler"
+        raise CheckpointError(f"{path} does not fit this {parts}: {_one_line(error)}", mismatch=True) from error
     return history
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd import Tensor
+from autograd import Tensor, generator
 
 
 def as_array(x: Any) -> np.ndarray:
@@ -78,6 +78,9 @@ def _collate(samples: Sequence[Any]) -> tuple[np.ndarray, ...]:
     batch = []
     for k, column in enumerate(zip(*rows)):
         fields = [as_array(field) for field in column]
+        if fields[0].dtype.kind in "OUSV":  # a dict, a string, ...: nothing a Tensor can hold
+            raise TypeError(f"DataLoader: field {k} of a sample is a {type(column[0]).__name__}; a sample must be "
+                            "an array or a number, or a tuple of them, e.g. (x, label)")
         if len({f.shape for f in fields}) > 1:
             shapes = ", ".join(sorted({str(f.shape) for f in fields}))
             raise ValueError(f"DataLoader: field {k} of the samples in one batch has different shapes: {shapes}")
@@ -92,7 +95,9 @@ class DataLoader:
     ``batch_size`` (the last batch may be smaller unless ``drop_last=True``). Arrays keep their
     dtype. With ``shuffle=True`` every epoch draws a fresh permutation from one
     ``np.random.default_rng(seed)`` made with the loader, so epochs differ from each other while
-    the whole sequence of epochs is reproducible for a given ``seed``.
+    the whole sequence of epochs is reproducible for a given ``seed``. A shuffling loader without a
+    ``seed`` takes one from ``autograd.generator()`` when it is made, so ``autograd.manual_seed``
+    fixes its order as it fixes the initial weights (as ``torch.manual_seed`` does a DataLoader's).
 
     A ``TensorDataset`` is indexed with the batch's index array in one call; any other dataset
     (``__len__`` plus ``__getitem__(int)`` returning a sample or a tuple of fields) is gathered
@@ -117,6 +122,8 @@ class DataLoader:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.seed = seed
+        if seed is None and shuffle:
+            seed = int(generator().integers(2**63))
         self._rng = np.random.default_rng(seed)
 
     @property

@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pytest
 
+import autograd
 from autograd import Tensor
 from nn.data import DataLoader, Dataset, TensorDataset, load_cifar10, load_digits, make_spiral
 
@@ -230,6 +231,24 @@ def test_dataloader_seeded_shuffle_is_reproducible_and_differs_between_epochs():
     assert epochs_a == epochs_b
     assert epochs_a[0] != epochs_a[1] != epochs_a[2]
     assert epoch_indices(DataLoader(ds, batch_size=7, shuffle=True, seed=124)) != epochs_a[0]
+
+
+def test_an_unseeded_shuffle_follows_autograd_manual_seed():
+    ds = TensorDataset(np.arange(50), np.zeros(50))
+    orders = []
+    for seed in (5, 5, 6):
+        autograd.manual_seed(seed)
+        loader = DataLoader(ds, batch_size=7, shuffle=True)
+        orders.append([epoch_indices(loader) for _ in range(2)])
+    assert orders[0] == orders[1] and orders[0] != orders[2]
+    assert orders[0][0] != orders[0][1]  # still a fresh order each epoch
+
+
+@pytest.mark.parametrize(("sample", "what"), [({"x": np.ones(2), "y": 1}, "field 0 of a sample is a dict"),
+                                              ((np.ones(2), "cat"), "field 1 of a sample is a str")])
+def test_a_sample_a_tensor_cannot_hold_is_named_in_the_error(sample, what):
+    with pytest.raises(TypeError, match=f"DataLoader: {what}"):
+        next(iter(DataLoader([sample, sample], batch_size=2)))
 
 
 def test_dataloader_gathers_plain_map_style_datasets_sample_by_sample():

@@ -98,3 +98,9 @@ def test_hooks_run_in_registration_order():
         layer.register_forward_hook(lambda m, a, o, k=k: calls.append(k))
     layer(Tensor(np.ones(2)))
     assert calls == [0, 1, 2]
+
+
+def test_a_single_layer_model_gets_a_row_of_its_own():
+    table = nn.summary(nn.Linear(3, 2), np.zeros((4, 3), np.float32))
+    assert table.rows == [{"name": "", "type": "Linear", "output_shape": (4, 2), "params": 8}]
+    assert "(4, 2)" in str(table)

@@ -1,3 +1,6 @@
+import io
+import sys
+
 import numpy as np
 import pytest
 
@@ -7,7 +10,7 @@ from autograd import Tensor
 from nn.data import DataLoader, TensorDataset
 from nn.functional import cross_entropy
 from nn.serialization import load
-from nn.train import HISTORY_KEYS, History, evaluate, fit, plot_history
+from nn.train import HISTORY_KEYS, CheckpointError, History, evaluate, fit, plot_history
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -128,6 +131,66 @@ def test_resume_from_an_explicit_path_continues_the_history(tmp_path):
     assert history["epoch"] == [1, 2, 3]
 
 
+def scheduled_run(path, epochs, resume=False):
+    """A fresh process's run with a StepLR schedule: the model and the lr set after each epoch it trained."""
+    train, _ = image_loaders(loader_seed=1, n=64)
+    model = small_net(0)
+    optimizer = nn.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = nn.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    lrs = []
+    fit(model, train, optimizer, epochs, checkpoint_path=path, resume=resume, progress=False, scheduler=scheduler,
+        on_epoch_end=lambda entry: lrs.append(optimizer.param_groups[0]["lr"]))
+    return model, lrs
+
+
+def test_fit_steps_the_scheduler_per_epoch_and_resume_goes_on_with_its_schedule(tmp_path):
+    straight, straight_lrs = scheduled_run(tmp_path / "straight.npz", epochs=5)
+    assert straight_lrs == [0.1 * 0.5 ** (epoch // 2) for epoch in range(1, 6)]  # the lr for epoch + 1
+    scheduled_run(tmp_path / "cut.npz", epochs=3)
+    resumed, resumed_lrs = scheduled_run(tmp_path / "cut.npz", epochs=5, resume=True)
+    assert resumed_lrs == straight_lrs[3:]
+    for key, value in straight.state_dict().items():
+        assert np.array_equal(np.asarray(resumed.state_dict()[key]), np.asarray(value)), key
+
+
+def test_resuming_with_a_scheduler_from_a_checkpoint_without_one_changes_nothing(tmp_path):
+    train, _ = image_loaders(loader_seed=0, n=64)
+    model = small_net(0)
+    fit(model, train, nn.optim.SGD(model.parameters(), lr=0.1), 1, checkpoint_path=tmp_path / "a.npz", progress=False)
+    model = small_net(1)
+    optimizer = nn.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = nn.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.5)
+    before = model.state_dict()["1.weight"].copy()
+    with pytest.raises(CheckpointError, match="has no entry 'scheduler'"):
+        fit(model, train, optimizer, 2, resume=tmp_path / "a.npz", progress=False, scheduler=scheduler)
+    assert np.array_equal(model.state_dict()["1.weight"], before) and scheduler.last_epoch == 0
+
+
+@pytest.mark.parametrize("with_test", [True, False], ids=["test-loss", "train-loss"])
+def test_fit_gives_reduce_lr_on_plateau_the_test_loss_or_else_the_training_loss(with_test):
+    train, test = image_loaders(loader_seed=0, n=64)
+    model = small_net(0)
+    optimizer = nn.optim.SGD(model.parameters(), lr=0.1)
+    seen = []
+
+    class Recording(nn.optim.lr_scheduler.ReduceLROnPlateau):
+        def step(self, metrics):
+            seen.append(metrics)
+            super().step(metrics)
+
+    history = fit(model, train, optimizer, 3, test_loader=test if with_test else None, progress=False,
+                  scheduler=Recording(optimizer))
+    assert seen == history["test_loss" if with_test else "train_loss"]
+
+
+def test_on_epoch_end_returning_true_stops_fit_early():
+    X, y = blobs(n=40)
+    model = nn.Linear(2, 2)
+    history = fit(model, DataLoader(TensorDataset(X, y), batch_size=8), nn.optim.SGD(model.parameters(), lr=0.1),
+                  epochs=10, progress=False, on_epoch_end=lambda entry: entry["epoch"] == 3)
+    assert history["epoch"] == [1, 2, 3]
+
+
 def test_resume_needs_a_checkpoint(tmp_path):
     train, _ = image_loaders(loader_seed=0, n=64)
     model = small_net(0)
@@ -152,6 +215,20 @@ def test_a_diverging_loss_stops_fit_before_its_step_and_keeps_the_last_checkpoin
     with pytest.raises(FloatingPointError, match=r"fit: the training loss became (nan|inf) at epoch 2, batch \d"):
         fit(model, loader, optimizer, 3, checkpoint_path=tmp_path / "ckpt.npz", progress=False, on_epoch_end=diverge)
     assert load(tmp_path / "ckpt.npz")["epoch"] == 1
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "log-file"])
+def test_the_progress_bar_is_drawn_in_a_terminal_and_left_out_of_a_log_file(terminal, monkeypatch, capsys):
+    class Stderr(io.StringIO):
+        def isatty(self):
+            return terminal
+
+    monkeypatch.setattr(sys, "stderr", Stderr())
+    X, y = blobs(n=40)
+    model = nn.Linear(2, 2)
+    fit(model, DataLoader(TensorDataset(X, y), batch_size=8), nn.optim.SGD(model.parameters(), lr=0.1), 2)
+    assert ("epoch 2/2:   0%" in sys.stderr.getvalue()) == terminal  # the bar, as it starts epoch 2
+    assert capsys.readouterr().out.count("train loss") == 2  # the summary line of each epoch, always
 
 
 def test_history_rejects_unknown_metrics():
