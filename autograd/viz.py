@@ -133,19 +133,24 @@ def _walk(roots: Iterable[Tensor], names: dict[int, str]) -> tuple[list[_Item], 
 
 
 def _replay(roots: Iterable[Tensor], items: list[_Item]) -> tuple[dict, dict]:
-    """id -> value of every op output, and id -> d(sum of roots)/d(it) for every op and leaf."""
-    order, outs = [it.obj for it in reversed(items) if it.kind == "op"], {}  # parents first
+    """id -> value of every op output; id -> d(sum of roots)/d(it) for every op and leaf, and (id(input), id(op),
+    argument) -> the share of it that flows along that edge (a fan-out's shares add up to the total)."""
+    order, outs, uses = [it.obj for it in reversed(items) if it.kind == "op"], {}, {}  # parents first
     with enable_grad():
         for node in order:
-            outs[id(node)] = type(node).apply(*[outs[id(p)] if isinstance(p, Function) else (c if p is None else p)
-                                                for p, c in zip(map(_math, node.next), node.consts)])
+            parents = list(enumerate(map(_math, node.next)))
+            uses.update({(id(p), id(node), i): t.reshape(t.shape) for i, p in parents if p is not None  # an identity
+                         for t in [outs.get(id(p), p)]})  # per edge: its gradient is what flows along the edge
+            outs[id(node)] = type(node).apply(*[c if p is None else uses[id(p), id(node), i]
+                                                for (i, p), c in zip(parents, node.consts)])
     leaves = [it.obj for it in items if it.kind in ("leaf", "param")]
     finals = [outs[id(top)] for r in roots if isinstance(top := _math(r.grad_fn), Function)]
     grads = {id(r): np.ones_like(r.data) for r in roots}
     if finals:
-        found = grad(finals, [outs[id(n)] for n in order] + leaves, allow_unused=True,
+        keys = [id(n) for n in order] + [id(t) for t in leaves] + list(uses)
+        found = grad(finals, [outs[id(n)] for n in order] + leaves + list(uses.values()), allow_unused=True,
                      grad_outputs=[Tensor(np.ones_like(t.data)) for t in finals])
-        grads.update({id(o): g.data for o, g in zip(order + leaves, found) if g is not None})
+        grads.update({k: g.data for k, g in zip(keys, found) if g is not None})
     return {k: t.data for k, t in outs.items()}, grads
 
 
@@ -283,13 +288,17 @@ def _label(it: _Item, opts: dict, values: dict, grads: dict) -> str:
     return "<" + "<br/>".join(line for line in lines if line) + ">"
 
 
-def _edge_label(src: _Item, dst: _Item, carried: _Item, values: dict, grads: dict | None) -> dict[str, str]:
-    """Value over gradient (none for constants or ``grads=None``) in one label: an xlabel can hide under a node."""
+def _edge_label(src: _Item, dst: _Item, carried: _Item, values: dict, grads: dict | None, arg: int | None = None
+                ) -> dict[str, str]:
+    """Value over gradient (none for constants or ``grads=None``) in one label: an xlabel can hide under a node.
+    The gradient is the share that flows along this edge, into argument ``arg`` (None: all that ``dst`` takes)."""
     obj = dst.obj if dst.kind == "output" else (carried.exit or carried.obj)
     label = f'<font color="{VALUE_COLOR}">{html.escape(_fmt(_value(obj, values)))}</font>'
     if carried.kind != "const" and grads is not None:
-        g = grads.get(id(obj))
-        text = "\u2014" if g is None else _fmt(g) + (" (total)" if src.uses > 1 and dst.kind != "output" else "")
+        shares = [grads[id(obj)]] if dst.kind == "output" and id(obj) in grads else [
+            grads[k] for m in dst.members or [dst] for j in range(len(m.obj.next))
+            if arg in (None, j) and (k := (id(obj), id(m.obj), j)) in grads]
+        text = _fmt(sum(shares)) if shares else "\u2014"
         label += f'<br/><font color="{GRAD_COLOR}">{html.escape(text)}</font>'
     return {"label": f"<{label}>"}
 
@@ -325,7 +334,8 @@ def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, 
     cut_into = set()
     for src, dst, i, *carried in sorted(edges, key=lambda e: e[2]):  # with ordering=in: an op's 1st input on top
         if src.id in drawn and dst.id in drawn:
-            label = edge_label or (lambda s, d, i, c=carried: _edge_label(s, d, (c or [s])[0], values, grads))
+            label = edge_label or (lambda s, d, i, c=carried: _edge_label(s, d, (c or [s])[0], values, grads,
+                                                                          None if c else i))  # grouped: all
             dot.edge(src.id, dst.id, **(label(src, dst, i) if wide else {}))
         elif dst.id in drawn and dst.id not in cut_into:  # one dashed edge from the marker to each node it feeds
             cut_into.add(dst.id)
@@ -458,11 +468,11 @@ def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str =
         wrt = [a for a, p in zip(args, node.next) if p is not None]
         with enable_grad():
             out = type(node).apply(*args)
-            local = grad(out, wrt, grad_outputs=Tensor(np.ones_like(out.data)), retain_graph=True, allow_unused=True)
-            down = grad(out, wrt, grad_outputs=Tensor(up.astype(out.dtype)), allow_unused=True)
+            local = grad(out, wrt, grad_outputs=Tensor(np.ones_like(out.data)), allow_unused=True)
         where, short = [i for i, p in enumerate(node.next) if p is not None], max([up.size, *(w.size for w in wrt)]) > 1
-        steps[id(node)] = {i: f"{_fmt(up, short)} \u00d7 {_fmt(lo.data, short)} = {_fmt(d.data, short)}"
-                           for i, lo, d in zip(where, local, down) if d is not None}
+        steps[id(node)] = {i: f"{_fmt(up, short)} \u00d7 {_fmt(lo.data, short)} = {_fmt(d, short)}"  # d: the share
+                           for i, lo in zip(where, local) if (d := grads.get((id(_math(node.next[i])), id(node), i)))
+                           is not None}
     rank, ids, frames = {id(n): k for k, n in enumerate(order)}, {id(it.obj): it.id for it in items}, []
     for k, node in enumerate(order):
 

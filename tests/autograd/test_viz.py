@@ -108,17 +108,31 @@ def test_a_leaf_changed_in_place_shows_its_new_value():
     assert "value: 6" in nodes(dot)[node_id(dot, "<b>Add</b>")]  # 1 + 5, replayed
 
 
-def test_a_tensor_used_twice_carries_its_total_gradient():
+def test_each_edge_of_a_fan_out_carries_its_branchs_share_and_the_node_the_sum():
+    # as on the slides, gradients add at a branch: h = 2x feeds Exp and Mul, x feeds Mul(2) and Mul(h)
     x = Tensor(3.0, requires_grad=True, name="x")
-    f = x.exp() + x  # df/dx = e^x + 1, summed over the two uses
+    h = x * 2
+    f = h.exp() + h * x
     f.backward()
-    dot = viz.draw(f, show_edges=True)
-    x_id = node_id(dot, "<b>x</b>")
-    labels = [edge_lines(lab) for (a, _), lab in edges(dot).items() if a == x_id]
-    assert len(labels) == 2
-    assert all(lab[viz.GRAD_COLOR] == f"{np.exp(3.0) + 1:.4g} (total)" for lab in labels)
-    exp_edge = edge_lines(edges(dot)[node_id(dot, "<b>Exp</b>"), node_id(dot, "<b>Add</b>")])
-    assert exp_edge[viz.GRAD_COLOR] == "1"  # used once: no "(total)"
+    dot = viz.draw(f, show_edges=True, show_grads=True)
+    found, (first, second) = edges(dot), sorted(n for n, a in nodes(dot).items() if "<b>Mul</b>" in a)
+    share = {e: edge_lines(label)[viz.GRAD_COLOR] for e, label in found.items() if viz.GRAD_COLOR in label}
+    x_id, exp_id = node_id(dot, "<b>x</b>"), node_id(dot, "<b>Exp</b>")
+    h_id = first if (first, exp_id) in found else second  # the Mul that makes h feeds Exp
+    hx_id = second if h_id == first else first
+    assert share[h_id, exp_id] == f"{np.exp(6.0):.4g}" and share[h_id, hx_id] == "3"  # d(e^h)/dh, d(h x)/dh = x
+    assert share[x_id, h_id] == f"{2 * (np.exp(6.0) + 3):.4g}" and share[x_id, hx_id] == "6"  # d(2x)/dx, d(hx)/dx = h
+    assert f"grad: {np.exp(6.0) + 3:.4g}" in nodes(dot)[h_id]  # the node: the sum of its branches
+    assert f"grad: {2 * np.exp(6.0) + 12:.4g}" in nodes(dot)[x_id]
+    assert "total" not in dot.source
+
+
+def test_x_times_x_draws_two_edges_each_with_its_own_share():
+    x = Tensor(3.0, requires_grad=True, name="x")
+    dot = viz.draw(x * x, show_edges=True)
+    x_id, mul = node_id(dot, "<b>x</b>"), node_id(dot, "<b>Mul</b>")
+    lines = re.findall(rf"^\s*{x_id} -> {mul} \[(.*)\]$", dot.source, flags=re.M)
+    assert [edge_lines(label) for label in lines] == [{viz.VALUE_COLOR: "3", viz.GRAD_COLOR: "3"}] * 2  # 3 + 3 = 6
 
 
 # --- nodes: one per op and per tensor, styled by role ----------------------------------------------
@@ -394,6 +408,32 @@ def test_demo_cnn_at_depth_1_is_one_node_per_layer():
     conv = nodes(dot)[node_id(dot, "<b>0: Conv2d</b>")]
     assert "(8, 1, 8, 8) \u2192 (8, 16, 8, 8)" in conv and "144 params" in conv
     assert len(edges(dot)) == 11  # a chain: x -> 9 layers -> loss -> its output
+
+
+class Skip(nn.Module):
+    """tanh(fc(x)) + fc(x): the Linear's output fans out to the Tanh module and to the model's own Add."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc, self.act = nn.Linear(3, 2), nn.Tanh()
+
+    def forward(self, x):
+        h = self.fc(x)
+        return self.act(h) + h
+
+
+def summary(a):
+    return f"min {a.min():.4g}, mean {a.mean():.4g}, max {a.max():.4g}, norm {np.linalg.norm(a):.4g}"
+
+
+def test_a_modules_output_used_twice_carries_each_branchs_share_on_its_edges():
+    autograd.manual_seed(0)
+    model, x = Skip(), np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    dot = viz.draw_model_step(model, x, None, lambda out, _: out.sum(), show_edges=True)
+    fc, act, add = node_id(dot, "<b>fc: Linear</b>"), node_id(dot, "<b>act: Tanh</b>"), node_id(dot, "<b>Add</b>")
+    h = model.fc(Tensor(x)).data
+    assert edge_lines(edges(dot)[fc, act])[viz.GRAD_COLOR] == summary(1 - np.tanh(h) ** 2)  # d tanh(h)/dh
+    assert edge_lines(edges(dot)[fc, add])[viz.GRAD_COLOR] == summary(np.ones_like(h))  # the skip: d h/dh
 
 
 def test_depth_0_is_the_whole_model_and_none_every_primitive():
