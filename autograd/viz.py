@@ -309,7 +309,9 @@ def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, 
     """The DOT graph of ``items`` (cut at ``max_nodes``, with a marker); ``replay()``: (values, gradients)."""
     shows = ("show_values", "show_grads", "show_edges", "grad_flow")
     values, grads = replay() if any(map(opts.get, shows)) else ({}, {})
-    shown = items if opts["max_nodes"] is None else items[: opts["max_nodes"]]
+    kept = {it.id for it in [it for it in items if it.kind != "const"][: opts["max_nodes"]]}  # None: all
+    fed = {src.id for src, dst, *_ in edges if dst.id in kept}  # a drawn op's constants are drawn with it
+    shown = [it for it in items if it.id in kept or it.kind == "const" and it.id in fed]
     drawn, wide = {it.id for it in shown}, opts["show_edges"]
     dot = Graph(name="graph", graph_attr={"rankdir": opts["rankdir"], "ordering": "in", "fontname": "Helvetica",
                                           "nodesep": "0.5" if wide else "0.25", "ranksep": "0.8" if wide else "0.35"},
@@ -378,7 +380,7 @@ def draw(*roots: Tensor, show_shapes: bool = True, show_values: bool = False, sh
     d(sum of roots)/d(value) on nodes (scalars in full, arrays as min, mean, max, norm).
     ``show_edges``: forward value (green) over its gradient (red) on each edge, as on the
     lecture slides. ``rankdir``: "LR", "TB", "RL" or "BT". ``max_nodes``: draw this many nodes,
-    nearest the roots first, with a marker saying how many more there are (None: all).
+    nearest the roots first, and their constants, with a marker saying how many more there are (None: all).
     ``params``: names, ``dict(model.named_parameters())`` or tensor -> name. ``legend``: a key.
     ``grad_flow``: colour nodes by their gradient's norm (log scale); label ReLUs with their dead
     fraction (units 0 for every example), sigmoid/tanh with their saturated one.

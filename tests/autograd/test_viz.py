@@ -296,6 +296,22 @@ def test_a_10000_op_chain_draws_whole_without_recursion():
     assert "grad: 1" in nodes(dot)[node_id(dot, "<b>x</b>")]  # (-1)^10000
 
 
+def test_a_cut_graph_draws_the_constants_of_its_ops_and_cuts_only_what_is_missing():
+    x = Tensor(np.ones(3), requires_grad=True, name="x")
+    y = x
+    for _ in range(8):
+        y = (y * 1.1).tanh()
+    dot = viz.draw(y.sum(), max_nodes=7)  # output, Sum, Tanh, Mul, Tanh, Mul, Tanh: and both Muls' 1.1
+    found = nodes(dot)
+    consts = [n for n, attrs in found.items() if attrs.startswith("label=<1.1>")]
+    into = {tail: head for tail, head in edges(dot) if tail in consts + ["cut"]}
+    assert len(consts) == 2 and all("<b>Mul</b>" in found[into[c]] for c in consts)  # each with its Mul
+    (cut_into,) = [head for tail, head in edges(dot) if tail == "cut"]  # only the Tanh whose Mul was cut
+    assert "<b>Tanh</b>" in found[cut_into]
+    # 27 nodes: x, 8 Mul, 8 Tanh, 8 constants, Sum, the output; 9 drawn
+    assert "\u2026 18 more nodes not drawn (max_nodes=7)" in found["cut"] and len(found) == 10
+
+
 def test_no_cut_marker_when_the_graph_fits():
     assert "more nodes not drawn" not in viz.draw(chain(10), max_nodes=12).source
     assert "\u2026 1 more nodes" in viz.draw(chain(10), max_nodes=11).source
