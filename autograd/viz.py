@@ -255,11 +255,12 @@ def _activity(it: _Item, values: dict) -> str | None:
     return ", ".join(f"{k} {np.concatenate(v).mean():.0%}" for k, v in stats.items()) or None
 
 
-def _flow_color(norm: float, lo: int, hi: int) -> tuple[str, str]:
-    """Fill and font colour of a gradient norm: viridis by its nearest decade in lo..hi (the legend's); 0: grey."""
+def _flow_color(norm: float, lo: int) -> tuple[str, str]:
+    """Fill and font colour of a gradient norm: viridis by its nearest decade, one colour per decade from 1e``lo``
+    (the legend's); a norm below it takes the lowest colour (the legend says "<=1e-8"); 0: grey."""
     if not norm > 0:
         return "#d1d5db", "#111827"
-    k = round((min(max(round(math.log10(norm)), lo), hi) - lo) / max(hi - lo, 1) * (len(FLOW_COLORS) - 1))
+    k = min(max(round(math.log10(norm)) - lo, 0), len(FLOW_COLORS) - 1)
     return FLOW_COLORS[k], "white" if k < 5 else "#111827"
 
 
@@ -318,7 +319,8 @@ def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, 
                 node_attr={"fontname": "Helvetica", "fontsize": "11", "height": "0.3", "margin": "0.1,0.04"},
                 edge_attr={"fontname": "Helvetica", "fontsize": "10", "color": "#4b5563", "arrowsize": "0.7"})
     logs = [math.log10(n) for it in shown if (g := _grad(it, grads)) is not None and (n := np.linalg.norm(g)) > 0]
-    lo, hi = round(min([-8, *logs])), round(max([0, *logs]))  # decades 1e-8..1 at least: pictures compare
+    hi = round(max([0, *logs]))  # as many decades as colours, up to 1 at least (1e-8..1): pictures compare
+    lo = hi - len(FLOW_COLORS) + 1
     graphs: dict[tuple, graphviz.Digraph] = {(): dot}
     for path in sorted({it.box[:k] for it in shown for k in range(1, len(it.box) + 1)}, key=len):
         graphs[path] = graphviz.Digraph(name=f"cluster_{len(graphs)}", graph_attr={  # a box per open module call
@@ -327,7 +329,7 @@ def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, 
         attrs = {"label": _label(it, opts, values, grads), **_STYLES[it.kind]}
         if opts["grad_flow"] and it.kind != "const":
             g = _grad(it, grads)
-            attrs["fillcolor"], attrs["fontcolor"] = _flow_color(0.0 if g is None else np.linalg.norm(g), lo, hi)
+            attrs["fillcolor"], attrs["fontcolor"] = _flow_color(0.0 if g is None else np.linalg.norm(g), lo)
         graphs[it.box].node(it.id, **attrs)
     for path in sorted(graphs, key=len, reverse=True)[:-1]:
         graphs[path[:-1]].subgraph(graphs[path])
@@ -344,8 +346,9 @@ def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, 
             dot.edge("cut", dst.id, style="dashed", color=GRAD_COLOR)
     key = f'<td>edge: <font color="{VALUE_COLOR}">value</font> / <font color="{GRAD_COLOR}">gradient</font></td>'
     cells = [key] if wide and opts["legend"] else []
-    cells += ["<td>gradient norm</td>"] + [f'<td bgcolor="{c}"><font color="{f}">1e{e}</font></td>' for e in range(
-        lo, hi + 1) for c, f in [_flow_color(10.0 ** e, lo, hi)]] if opts["grad_flow"] else []
+    cells += ["<td>gradient norm</td>"] + [f'<td bgcolor="{c}"><font color="{f}">{"≤" * (e == lo)}1e{e}</font></td>'
+                                           for e in range(lo, hi + 1) for c, f in [_flow_color(10.0 ** e, lo)]
+                                           ] if opts["grad_flow"] else []
     if cells:  # a key: the edge colours, the gradient-norm scale
         dot.node("legend", f'<<table border="0" cellspacing="2"><tr>{"".join(cells)}</tr></table>>', shape="plaintext",
                  fontsize="9")

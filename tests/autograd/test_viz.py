@@ -345,12 +345,24 @@ def test_grad_flow_colours_nodes_by_gradient_norm_with_a_legend():
 def test_grad_flow_colours_a_node_as_the_legend_cell_of_its_nearest_decade():
     small, big = Tensor([1.0], requires_grad=True, name="small"), Tensor([1.0], requires_grad=True, name="big")
     dot = viz.draw((small * 0.25).sum() + (big * 1.2).sum(), grad_flow=True)  # gradient norms 0.25 and 1.2
-    legend = {int(e): fill for fill, e in re.findall(r'bgcolor="(#\w+)"><font color="[^"]+">1e(-?\d+)<',
+    legend = {int(e): fill for fill, e in re.findall(r'bgcolor="(#\w+)"><font color="[^"]+">≤?1e(-?\d+)<',
                                                      nodes(dot)["legend"])}
-    assert sorted(legend) == list(range(-8, 1))  # 1e-8 .. 1e0: 1.2 rounds to 1e0, no 1e1 cell for it
+    assert sorted(legend) == list(range(-8, 1))  # (<=) 1e-8 .. 1e0: 1.2 rounds to 1e0, no 1e1 cell for it
     assert len(set(legend.values())) == len(legend)  # one colour per decade
     for name, decade in [("small", -1), ("big", 0)]:  # 0.25 is nearer 1e-1 than 1e0 on the log scale
         assert f'fillcolor="{legend[decade]}"' in nodes(dot)[node_id(dot, f"<b>{name}</b>")], name
+
+
+def test_grad_flow_norms_beyond_the_palettes_decades_keep_one_colour_per_legend_cell():
+    # norms 1e-14 and 1e3 span 18 decades, the palette 9: the scale ends at 1e3 and its lowest cell
+    # says "<=", so no two cells share a colour and the tiny norm takes the lowest cell's
+    a, b = Tensor([1.0], requires_grad=True, name="a"), Tensor([1.0], requires_grad=True, name="b")
+    dot = viz.draw((a * 1e-14).sum() + (b * 1e3).sum(), grad_flow=True)
+    cells = re.findall(r'bgcolor="(#\w+)"><font color="[^"]+">([^<]*)<', nodes(dot)["legend"])
+    assert [text for _, text in cells] == ["\u22641e-5"] + [f"1e{e}" for e in range(-4, 4)]
+    assert len({fill for fill, _ in cells}) == len(cells) == len(viz.FLOW_COLORS)
+    assert f'fillcolor="{cells[0][0]}"' in nodes(dot)[node_id(dot, "<b>a</b>")]
+    assert f'fillcolor="{cells[-1][0]}"' in nodes(dot)[node_id(dot, "<b>b</b>")]
 
 
 # --- the backward film ----------------------------------------------------------------------------
