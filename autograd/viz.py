@@ -280,8 +280,8 @@ def _label(it: _Item, opts: dict, values: dict, grads: dict) -> str:
         title = it.name or ("parameter" if it.kind == "param" else it.kind)
         lines = [f"<b>{html.escape(title)}</b>"]
         lines += [f"{_tuple(value.shape)} {value.dtype}"] if opts["show_shapes"] or it.kind == "const" else []
-    if opts["show_values"] and it.kind != "module":
-        lines.append(f"value: {_fmt(_value(obj, values))}")
+    if opts["show_values"]:  # a module: its output's
+        lines.append(f"value: {_fmt(_value(it.exit if it.kind == 'module' else obj, values))}")
     if opts["show_grads"] and it.kind != "const":
         lines.append("grad: " + ("\u2014" if g is None else _fmt(g)))
     if opts["grad_flow"] and it.kind != "const":

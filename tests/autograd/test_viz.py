@@ -464,6 +464,15 @@ def test_a_modules_output_used_twice_carries_each_branchs_share_on_its_edges():
     assert edge_lines(edges(dot)[fc, add])[viz.GRAD_COLOR] == summary(np.ones_like(h))  # the skip: d h/dh
 
 
+def test_module_nodes_show_the_value_of_their_output_as_they_show_its_gradient():
+    autograd.manual_seed(0)
+    model, x = Skip(), np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    dot = viz.draw_model_step(model, x, None, lambda out, _: out.sum(), show_values=True, show_grads=True)
+    h = model.fc(Tensor(x)).data
+    assert f"value: {summary(h)}<br/>grad: {summary(2 - np.tanh(h) ** 2)}" in nodes(dot)[node_id(dot, "fc: Linear")]
+    assert f"value: {summary(np.tanh(h))}<br/>grad: " in nodes(dot)[node_id(dot, "act: Tanh")]
+
+
 def test_depth_0_is_the_whole_model_and_none_every_primitive():
     model, x, y = demo_cnn()
     whole = viz.draw_model_step(model, x, y, F.cross_entropy, depth=0)
