@@ -129,6 +129,10 @@ def _walk(roots: Iterable[Tensor], names: dict[int, str]) -> tuple[list[_Item], 
                     edges.append((src, dst, i))
         items.append(item(root, "output", id(root)))
         edges.extend([(by_key[id(top)], items[-1], 0)] if isinstance(top, Function) else [])
+    leaves = [it for it in items if it.kind in ("leaf", "param")]
+    for it in (it for it in items if it.kind == "const" and isinstance(it.obj, Tensor)):  # x.detach(): x's memory
+        src = next((lf for lf in leaves if np.may_share_memory(it.obj.data, lf.obj.data)), None)
+        it.name = it.name or src and f"{src.name or ('parameter' if src.kind == 'param' else 'leaf')} (detached)"
     return items[::-1], edges
 
 
@@ -276,7 +280,7 @@ def _label(it: _Item, opts: dict, values: dict, grads: dict) -> str:
     else:
         value = np.asarray(_value(obj, values))
         if it.kind == "const" and value.size == 1:
-            return f"<{_fmt(value)}>"
+            return f"<{f'<b>{html.escape(it.name)}</b><br/>' if it.name else ''}{_fmt(value)}>"
         title = it.name or ("parameter" if it.kind == "param" else it.kind)
         lines = [f"<b>{html.escape(title)}</b>"]
         lines += [f"{_tuple(value.shape)} {value.dtype}"] if opts["show_shapes"] or it.kind == "const" else []

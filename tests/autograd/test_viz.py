@@ -231,6 +231,18 @@ def test_constant_arrays_show_their_shape_and_are_one_node():
     assert node_id(dot, "<2.5>")
 
 
+@pytest.mark.parametrize("after_backward", [False, True])
+def test_a_detached_leaf_is_drawn_as_a_constant_that_says_it_is_detached(after_backward):
+    x, w = Tensor(2.0, requires_grad=True, name="x"), nn.Parameter(np.ones(3))
+    f = x * x.detach() + (w * w.detach()).sum()
+    if after_backward:
+        f.backward()
+    found = nodes(viz.draw(f))
+    labels = sorted(re.match(r"label=<(.*?)> ", a).group(1) for a in found.values() if "detached" in a)
+    assert labels == ["<b>parameter (detached)</b><br/>(3,) float64", "<b>x (detached)</b><br/>2"]
+    assert not [a for a in nodes(viz.draw(x * 2)).values() if "detached" in a]  # a plain number is no detached tensor
+
+
 def test_sum_with_axis_arguments_draws_no_constants():
     x = Tensor(np.ones((2, 3)), requires_grad=True)
     dot = viz.draw(x.sum(axis=1, keepdims=True))
