@@ -1,14 +1,14 @@
 """Computation graphs as Graphviz pictures: `draw`, `save`, `draw_model_step`, `storyboard`.
 
-One node per op (it stands for its output too), leaf, root and constant input (a number shows its
-value, an array its shape); op parameters (an axis, a shape) are not inputs. The graph keeps no
-values, so pictures with values or gradients *replay* it: each op runs again, parents first, on
-its parents' replayed outputs, the original leaves and its constants, and ``grad`` of the replayed
-roots gives every gradient, before or after ``backward()``, changing no ``.grad``. A leaf changed
-in place since the forward pass shows, and replays with, its new value."""
+One node per op (it stands for its output too), leaf, root and constant input (a number shows its value, an array its
+shape); op parameters (an axis, a shape) are not inputs. The graph keeps no values, so pictures with values or
+gradients *replay* it: each op runs again, parents first, on its parents' replayed outputs, the original leaves and its
+constants, and ``grad`` of the replayed roots gives every gradient, before or after ``backward()``, changing no
+``.grad``. A leaf changed in place since the forward pass shows, and replays with, its new value."""
 
 from __future__ import annotations
 
+import functools
 import html
 import io
 import math
@@ -25,11 +25,9 @@ from .mode import enable_grad
 from .ops.function import Function
 from .tensor import Tensor
 
-INSTALL_HINT = (
-    "rendering graph pictures needs the Graphviz `dot` program, which was not found on PATH; "
-    "install it with `sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` "
-    "(macOS) or `conda install -c conda-forge graphviz`. Without it, save the graph as .dot."
-)
+INSTALL_HINT = ("rendering graph pictures needs the Graphviz `dot` program, which was not found on PATH; "
+                "install it with `sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` "
+                "(macOS) or `conda install -c conda-forge graphviz`. Without it, save the graph as .dot.")
 FORMATS = (".png", ".svg", ".pdf", ".dot")
 VALUE_COLOR, GRAD_COLOR = "#15803d", "#b91c1c"  # forward values green above edges, gradients red below
 FLOW_COLORS = ("#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725")
@@ -79,8 +77,8 @@ def _fmt(a: Any, short: bool = False) -> str:
 class _Item:
     """One drawn node: a root or leaf Tensor, an op (Function), a constant, or a module call."""
     def __init__(self, kind: str, obj: Any, ident: str, name: str | None) -> None:
-        self.kind, self.obj, self.id, self.name, self.uses, self.box, self.members, self.exit = (
-            kind, obj, ident, name, 0, (), [], None)  # box: the open module calls around it; a module's ops, output
+        self.kind, self.obj, self.id, self.name, self.box, self.members, self.exit = (
+            kind, obj, ident, name, (), [], None)  # box: the open module calls around it; a module's ops, output
 
 
 def _math(node: Any) -> Any:
@@ -102,7 +100,6 @@ def _walk(roots: Iterable[Tensor], names: dict[int, str]) -> tuple[list[_Item], 
             by_key[key] = _Item("param" if param else kind, obj, f"n{len(by_key)}", name)
             items.extend([by_key[key]] if kind in ("leaf", "const") else [])
         return by_key[key]
-
     for root in roots:
         top = _math(root.grad_fn)  # the op that made the root (None for a leaf)
         stack = [(top, False)] if isinstance(top, Function) else []
@@ -125,27 +122,34 @@ def _walk(roots: Iterable[Tensor], names: dict[int, str]) -> tuple[list[_Item], 
                         src = item(c, "const", id(c) if isinstance(c, (Tensor, np.ndarray)) else (id(node), i))
                     else:
                         continue
-                    src.uses += 1
                     edges.append((src, dst, i))
         items.append(item(root, "output", id(root)))
         edges.extend([(by_key[id(top)], items[-1], 0)] if isinstance(top, Function) else [])
+    leaves = [it for it in items if it.kind in ("leaf", "param")]
+    for it in (it for it in items if it.kind == "const" and isinstance(it.obj, Tensor)):  # x.detach(): x's memory
+        src = next((lf for lf in leaves if np.may_share_memory(it.obj.data, lf.obj.data)), None)
+        it.name = it.name or src and f"{src.name or ('parameter' if src.kind == 'param' else 'leaf')} (detached)"
     return items[::-1], edges
 
 
 def _replay(roots: Iterable[Tensor], items: list[_Item]) -> tuple[dict, dict]:
-    """id -> value of every op output, and id -> d(sum of roots)/d(it) for every op and leaf."""
-    order, outs = [it.obj for it in reversed(items) if it.kind == "op"], {}  # parents first
+    """id -> value of every op output; id -> d(sum of roots)/d(it) for every op and leaf, and (id(input), id(op),
+    argument) -> the share of it that flows along that edge (a fan-out's shares add up to the total)."""
+    order, outs, uses = [it.obj for it in reversed(items) if it.kind == "op"], {}, {}  # parents first
     with enable_grad():
         for node in order:
-            outs[id(node)] = type(node).apply(*[outs[id(p)] if isinstance(p, Function) else (c if p is None else p)
-                                                for p, c in zip(map(_math, node.next), node.consts)])
+            parents = list(enumerate(map(_math, node.next)))
+            uses.update({(id(p), id(node), i): t.reshape(t.shape) for i, p in parents if p is not None  # identities:
+                         for t in [outs.get(id(p), p)]})  # the gradient of each is what flows along its edge
+            outs[id(node)] = type(node).apply(*[c if p is None else uses[id(p), id(node), i]
+                                                for (i, p), c in zip(parents, node.consts)])
     leaves = [it.obj for it in items if it.kind in ("leaf", "param")]
     finals = [outs[id(top)] for r in roots if isinstance(top := _math(r.grad_fn), Function)]
     grads = {id(r): np.ones_like(r.data) for r in roots}
     if finals:
-        found = grad(finals, [outs[id(n)] for n in order] + leaves, allow_unused=True,
-                     grad_outputs=[Tensor(np.ones_like(t.data)) for t in finals])
-        grads.update({id(o): g.data for o, g in zip(order + leaves, found) if g is not None})
+        wrt = {**{id(n): outs[id(n)] for n in order}, **{id(t): t for t in leaves}, **uses}
+        found = grad([f.sum() for f in finals], list(wrt.values()), allow_unused=True)  # d(sum of roots)/d(each)
+        grads.update({k: g.data for k, g in zip(wrt, found) if g is not None})
     return {k: t.data for k, t in outs.items()}, grads
 
 
@@ -180,7 +184,6 @@ def _trace(model: Any, owner: dict) -> list:
 
     def post(module: Any, args: tuple, out: Any) -> None:
         (call := running.pop()).claim(_tensors([out]), (*running, call), owner)  # outermost call first
-
     return [h for path, m in model.named_modules() for h in (m.register_forward_hook(post), m.register_forward_pre_hook(
         lambda module, args, path=path: running.append(_Call(path, module, len(running), args))))]
 
@@ -193,7 +196,6 @@ def _group(items: list[_Item], edges: list[tuple], owner: dict, depth: int | Non
     def is_open(c: _Call) -> bool:
         return depth is None or c.level < depth or any(
             c.path in ("", e) or c.path.startswith(e + ".") or e.startswith(c.path + ".") for e in expand)
-
     rep, folded = {}, {}
     for it in (it for it in items if it.kind == "op"):
         chain = owner.get(id(it.obj), (None, ()))[1]
@@ -250,11 +252,11 @@ def _activity(it: _Item, values: dict) -> str | None:
     return ", ".join(f"{k} {np.concatenate(v).mean():.0%}" for k, v in stats.items()) or None
 
 
-def _flow_color(norm: float, lo: int, hi: int) -> tuple[str, str]:
-    """Fill and font colour of a gradient norm: viridis by its nearest decade in lo..hi (the legend's); 0: grey."""
+def _flow_color(norm: float, lo: int) -> tuple[str, str]:
+    """Fill and font colour of a gradient norm: one viridis colour per decade from 1e``lo`` up (lower: 1e``lo``'s)."""
     if not norm > 0:
         return "#d1d5db", "#111827"
-    k = round((min(max(round(math.log10(norm)), lo), hi) - lo) / max(hi - lo, 1) * (len(FLOW_COLORS) - 1))
+    k = min(max(round(math.log10(norm)) - lo, 0), len(FLOW_COLORS) - 1)
     return FLOW_COLORS[k], "white" if k < 5 else "#111827"
 
 
@@ -270,12 +272,12 @@ def _label(it: _Item, opts: dict, values: dict, grads: dict) -> str:
     else:
         value = np.asarray(_value(obj, values))
         if it.kind == "const" and value.size == 1:
-            return f"<{_fmt(value)}>"
+            return f"<{f'<b>{html.escape(it.name)}</b><br/>' if it.name else ''}{_fmt(value)}>"
         title = it.name or ("parameter" if it.kind == "param" else it.kind)
         lines = [f"<b>{html.escape(title)}</b>"]
         lines += [f"{_tuple(value.shape)} {value.dtype}"] if opts["show_shapes"] or it.kind == "const" else []
-    if opts["show_values"] and it.kind != "module":
-        lines.append(f"value: {_fmt(_value(obj, values))}")
+    if opts["show_values"]:  # a module: its output's
+        lines.append(f"value: {_fmt(_value(it.exit if it.kind == 'module' else obj, values))}")
     if opts["show_grads"] and it.kind != "const":
         lines.append("grad: " + ("\u2014" if g is None else _fmt(g)))
     if opts["grad_flow"] and it.kind != "const":
@@ -283,13 +285,18 @@ def _label(it: _Item, opts: dict, values: dict, grads: dict) -> str:
     return "<" + "<br/>".join(line for line in lines if line) + ">"
 
 
-def _edge_label(src: _Item, dst: _Item, carried: _Item, values: dict, grads: dict | None) -> dict[str, str]:
-    """Value over gradient (none for constants or ``grads=None``) in one label: an xlabel can hide under a node."""
+def _edge_label(values: dict, grads: dict | None, src: _Item, dst: _Item, arg: int, carried: _Item | None = None
+                ) -> dict[str, str]:
+    """Value over gradient (none for constants or ``grads=None``) in one label (an xlabel can hide under a node): the
+    gradient that flows along the edge, into argument ``arg`` or all that ``dst`` takes from a folded ``carried``."""
+    carried, arg = (src, arg) if carried is None else (carried, None)
     obj = dst.obj if dst.kind == "output" else (carried.exit or carried.obj)
     label = f'<font color="{VALUE_COLOR}">{html.escape(_fmt(_value(obj, values)))}</font>'
     if carried.kind != "const" and grads is not None:
-        g = grads.get(id(obj))
-        text = "\u2014" if g is None else _fmt(g) + (" (total)" if src.uses > 1 and dst.kind != "output" else "")
+        shares = [grads[id(obj)]] if dst.kind == "output" and id(obj) in grads else [
+            grads[k] for m in dst.members or [dst] for j in range(len(m.obj.next))
+            if arg in (None, j) and (k := (id(obj), id(m.obj), j)) in grads]
+        text = _fmt(sum(shares)) if shares else "\u2014"
         label += f'<br/><font color="{GRAD_COLOR}">{html.escape(text)}</font>'
     return {"label": f"<{label}>"}
 
@@ -300,14 +307,16 @@ def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, 
     """The DOT graph of ``items`` (cut at ``max_nodes``, with a marker); ``replay()``: (values, gradients)."""
     shows = ("show_values", "show_grads", "show_edges", "grad_flow")
     values, grads = replay() if any(map(opts.get, shows)) else ({}, {})
-    shown = items if opts["max_nodes"] is None else items[: opts["max_nodes"]]
+    kept = {it.id for it in [it for it in items if it.kind != "const"][: opts["max_nodes"]]}  # None: all
+    fed = {src.id for src, dst, *_ in edges if dst.id in kept}  # a drawn op's constants are drawn with it
+    shown = [it for it in items if it.id in kept or it.kind == "const" and it.id in fed]
     drawn, wide = {it.id for it in shown}, opts["show_edges"]
     dot = Graph(name="graph", graph_attr={"rankdir": opts["rankdir"], "ordering": "in", "fontname": "Helvetica",
                                           "nodesep": "0.5" if wide else "0.25", "ranksep": "0.8" if wide else "0.35"},
                 node_attr={"fontname": "Helvetica", "fontsize": "11", "height": "0.3", "margin": "0.1,0.04"},
                 edge_attr={"fontname": "Helvetica", "fontsize": "10", "color": "#4b5563", "arrowsize": "0.7"})
     logs = [math.log10(n) for it in shown if (g := _grad(it, grads)) is not None and (n := np.linalg.norm(g)) > 0]
-    lo, hi = round(min([-8, *logs])), round(max([0, *logs]))  # decades 1e-8..1 at least: pictures compare
+    lo = (hi := round(max([0, *logs]))) - len(FLOW_COLORS) + 1  # a decade per colour, up to 1 at least: 1e-8..1
     graphs: dict[tuple, graphviz.Digraph] = {(): dot}
     for path in sorted({it.box[:k] for it in shown for k in range(1, len(it.box) + 1)}, key=len):
         graphs[path] = graphviz.Digraph(name=f"cluster_{len(graphs)}", graph_attr={  # a box per open module call
@@ -316,24 +325,24 @@ def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, 
         attrs = {"label": _label(it, opts, values, grads), **_STYLES[it.kind]}
         if opts["grad_flow"] and it.kind != "const":
             g = _grad(it, grads)
-            attrs["fillcolor"], attrs["fontcolor"] = _flow_color(0.0 if g is None else np.linalg.norm(g), lo, hi)
+            attrs["fillcolor"], attrs["fontcolor"] = _flow_color(0.0 if g is None else np.linalg.norm(g), lo)
         graphs[it.box].node(it.id, **attrs)
     for path in sorted(graphs, key=len, reverse=True)[:-1]:
         graphs[path[:-1]].subgraph(graphs[path])
     if cut := len(items) - len(shown):
         dot.node("cut", f"\u2026 {cut} more nodes not drawn (max_nodes={opts['max_nodes']})", **_STYLES["cut"])
-    cut_into = set()
+    cut_into, label = set(), edge_label or functools.partial(_edge_label, values, grads)
     for src, dst, i, *carried in sorted(edges, key=lambda e: e[2]):  # with ordering=in: an op's 1st input on top
         if src.id in drawn and dst.id in drawn:
-            label = edge_label or (lambda s, d, i, c=carried: _edge_label(s, d, (c or [s])[0], values, grads))
-            dot.edge(src.id, dst.id, **(label(src, dst, i) if wide else {}))
+            dot.edge(src.id, dst.id, **(label(src, dst, i, *carried) if wide else {}))
         elif dst.id in drawn and dst.id not in cut_into:  # one dashed edge from the marker to each node it feeds
             cut_into.add(dst.id)
             dot.edge("cut", dst.id, style="dashed", color=GRAD_COLOR)
     key = f'<td>edge: <font color="{VALUE_COLOR}">value</font> / <font color="{GRAD_COLOR}">gradient</font></td>'
     cells = [key] if wide and opts["legend"] else []
-    cells += ["<td>gradient norm</td>"] + [f'<td bgcolor="{c}"><font color="{f}">1e{e}</font></td>' for e in range(
-        lo, hi + 1) for c, f in [_flow_color(10.0 ** e, lo, hi)]] if opts["grad_flow"] else []
+    cells += ["<td>gradient norm</td>"] + [f'<td bgcolor="{c}"><font color="{f}">{"≤" * (e == lo)}1e{e}</font></td>'
+                                           for e in range(lo, hi + 1) for c, f in [_flow_color(10.0 ** e, lo)]
+                                           ] if opts["grad_flow"] else []
     if cells:  # a key: the edge colours, the gradient-norm scale
         dot.node("legend", f'<<table border="0" cellspacing="2"><tr>{"".join(cells)}</tr></table>>', shape="plaintext",
                  fontsize="9")
@@ -364,25 +373,21 @@ def draw(*roots: Tensor, show_shapes: bool = True, show_values: bool = False, sh
          legend: bool = False, grad_flow: bool = False) -> Graph:
     """Draw the computation graph behind ``roots`` (Tensors) as a `Graph`.
 
-    ``show_shapes``: shape (a tuple) and dtype on nodes. ``show_values``/``show_grads``: value and
-    d(sum of roots)/d(value) on nodes (scalars in full, arrays as min, mean, max, norm).
-    ``show_edges``: forward value (green) over its gradient (red) on each edge, as on the
-    lecture slides. ``rankdir``: "LR", "TB", "RL" or "BT". ``max_nodes``: draw this many nodes,
-    nearest the roots first, with a marker saying how many more there are (None: all).
-    ``params``: names, ``dict(model.named_parameters())`` or tensor -> name. ``legend``: a key.
-    ``grad_flow``: colour nodes by their gradient's norm (log scale); label ReLUs with their dead
-    fraction (units 0 for every example), sigmoid/tanh with their saturated one.
-    """
+    ``show_shapes``: shape (a tuple) and dtype on nodes. ``show_values``/``show_grads``: value and d(sum of roots)/
+    d(value) on nodes (scalars in full, arrays as min, mean, max, norm). ``show_edges``: on each edge its forward value
+    (green) over the gradient that flows along it (red; a fan-out's edges add up to the node's), as on the slides.
+    ``rankdir``: "LR", "TB", "RL" or "BT". ``max_nodes``: draw this many nodes, nearest the roots first, and their
+    constants, with a marker saying how many more there are (None: all). ``params``: names,
+    ``dict(model.named_parameters())`` or tensor -> name. ``legend``: a key. ``grad_flow``: colour nodes by their
+    gradient's norm (log scale); label ReLUs with their dead fraction, sigmoid/tanh with their saturated one."""
     opts, names = _options(roots, **{k: v for k, v in locals().items() if k != "roots"})
     items, edges = _walk(roots, names)
     return _emit(items, edges, opts, lambda: _replay(roots, items))
 
 
 def save(root: Tensor | graphviz.Digraph, path: str | Path, **kwargs: Any) -> Path:
-    """Draw ``root`` (a Tensor, with `draw`'s keyword options, or a drawn graph) to ``path``; return it.
-
-    The suffix picks the format: .png, .svg, .pdf (these need Graphviz's ``dot``) or .dot (always).
-    """
+    """Draw ``root`` (a Tensor, with `draw`'s keyword options, or a drawn graph) to ``path``; return it. The suffix
+    picks the format: .png, .svg, .pdf (these need Graphviz's ``dot``) or .dot (always)."""
     path, suffix = Path(path), Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(f"save: unsupported file type {path.suffix!r} for {path}; use one of {', '.join(FORMATS)}")
@@ -397,12 +402,11 @@ def draw_model_step(model: Any, x: Any, target: Any, loss_fn: Callable, depth: i
                     expand: Iterable[str] = (), grad_flow: bool = False, **draw_options: Any) -> Graph:
     """Draw one training step of ``model``, ``loss_fn(model(x), target)``, module by module.
 
-    ``depth``: at 1 each top-level module is one node (name, type, input -> output shapes, parameter
-    count), at 2 their children, at 0 the model; None: every primitive. ``expand``: names from
-    ``named_modules()`` to open fully. Open modules are boxes; the loss is one node but at None. A
-    float ``x`` becomes a leaf that requires grad. ``grad_flow`` and ``draw_options``: see `draw`. The
-    model runs in its train/eval mode; afterwards its parameters, buffers (running statistics),
-    ``.grad``s and modes, and the random generator, are as they were: nothing calls ``backward``."""
+    ``depth``: at 1 each top-level module is one node (name, type, input -> output shapes, parameter count), at 2 their
+    children, at 0 the model; None: every primitive. ``expand``: names from ``named_modules()`` to open fully. Open
+    modules are boxes; the loss is one node but at None. A float ``x`` becomes a leaf that requires grad. ``grad_flow``
+    and ``draw_options``: see `draw`. The model runs in its train/eval mode; afterwards its parameters, buffers
+    (running statistics), ``.grad``s, modes and the random generator are as they were: nothing calls ``backward``."""
     modules, expand = [n for n, _ in model.named_modules() if n], tuple(expand)
     if any(e not in modules for e in expand):
         raise ValueError(f"draw_model_step: expand names unknown modules {[e for e in expand if e not in modules]}; "
@@ -439,11 +443,10 @@ def draw_model_step(model: Any, x: Any, target: Any, loss_fn: Callable, depth: i
 def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str = "svg") -> list[Graph]:
     """The backward pass as a film: returns a list of frames (`Graph`s), one per op, in an order backward can visit.
 
-    Each frame draws the forward values on the edges (as ``show_edges=True``), highlights the op
-    and writes ``upstream x local = downstream`` on its input edges: d(root)/d(output), d(output)/
-    d(input) (for arrays the vector-Jacobian product with ones; arrays show as norms) and what the
-    op sends back; visited edges keep their gradient. No ``.grad`` changes. ``path``: a ``.gif``
-    (Pillow, frames centred on one canvas), or a folder for ``frame_NN.svg`` (``frame_format``)."""
+    Each frame draws the forward values on the edges (as ``show_edges=True``), highlights the op and writes ``upstream x
+    local = downstream`` on its input edges: d(root)/d(output), d(output)/d(input) (for arrays the vector-Jacobian
+    product with ones; arrays show as norms) and what the op sends back; visited edges keep it. No ``.grad`` changes.
+    ``path``: a ``.gif`` (Pillow, frames centred on one canvas), or a folder for ``frame_NN.svg`` (``frame_format``)."""
     if not isinstance(root, Tensor) or root.grad_fn is None:
         raise ValueError(f"storyboard: the root must be a Tensor made by ops on tensors that require grad, got "
                          f"{type(root).__name__}{' without a graph' if isinstance(root, Tensor) else ''}")
@@ -458,22 +461,20 @@ def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str =
         wrt = [a for a, p in zip(args, node.next) if p is not None]
         with enable_grad():
             out = type(node).apply(*args)
-            local = grad(out, wrt, grad_outputs=Tensor(np.ones_like(out.data)), retain_graph=True, allow_unused=True)
-            down = grad(out, wrt, grad_outputs=Tensor(up.astype(out.dtype)), allow_unused=True)
+            local = grad(out, wrt, grad_outputs=Tensor(np.ones_like(out.data)), allow_unused=True)
         where, short = [i for i, p in enumerate(node.next) if p is not None], max([up.size, *(w.size for w in wrt)]) > 1
-        steps[id(node)] = {i: f"{_fmt(up, short)} \u00d7 {_fmt(lo.data, short)} = {_fmt(d.data, short)}"
+        down = [grads.get((id(_math(node.next[i])), id(node), i)) for i in where]  # what flows along each edge
+        steps[id(node)] = {i: f"{_fmt(up, short)} \u00d7 {_fmt(lo.data, short)} = {_fmt(d, short)}"
                            for i, lo, d in zip(where, local, down) if d is not None}
     rank, ids, frames = {id(n): k for k, n in enumerate(order)}, {id(it.obj): it.id for it in items}, []
     for k, node in enumerate(order):
-
         def edge(src: _Item, dst: _Item, i: int, k: int = k) -> dict:
-            j, value = rank.get(id(dst.obj), k + 1), _edge_label(src, dst, src, values, None)["label"][1:-1]
+            j, value = rank.get(id(dst.obj), k + 1), _edge_label(values, None, src, dst, i)["label"][1:-1]
             text = "1" if dst.kind == "output" else steps[id(dst.obj)].get(i)  # constants get no gradient
             colour = GRAD_COLOR if j <= k or dst.kind == "output" else "#ffffff"  # white till reached: a still layout
             below = f'<br/><font color="{colour}">{text}</font>' if text else ""
             return {"label": f"<{value}{below}>",
                     **({"penwidth": "2.5", "color": GRAD_COLOR} if j == k and text else {})}
-
         frames.append(_emit(items, edges, opts, lambda: (values, grads), edge_label=edge))
         for j, n in enumerate(order[: k + 1]):  # a later node statement adds attributes: done ops pink, current yellow
             frames[-1].node(ids[id(n)], fillcolor="#fde68a" if j == k else "#fee2e2", color=GRAD_COLOR)

@@ -108,17 +108,31 @@ def test_a_leaf_changed_in_place_shows_its_new_value():
     assert "value: 6" in nodes(dot)[node_id(dot, "<b>Add</b>")]  # 1 + 5, replayed
 
 
-def test_a_tensor_used_twice_carries_its_total_gradient():
+def test_each_edge_of_a_fan_out_carries_its_branchs_share_and_the_node_the_sum():
+    # as on the slides, gradients add at a branch: h = 2x feeds Exp and Mul, x feeds Mul(2) and Mul(h)
     x = Tensor(3.0, requires_grad=True, name="x")
-    f = x.exp() + x  # df/dx = e^x + 1, summed over the two uses
+    h = x * 2
+    f = h.exp() + h * x
     f.backward()
-    dot = viz.draw(f, show_edges=True)
-    x_id = node_id(dot, "<b>x</b>")
-    labels = [edge_lines(lab) for (a, _), lab in edges(dot).items() if a == x_id]
-    assert len(labels) == 2
-    assert all(lab[viz.GRAD_COLOR] == f"{np.exp(3.0) + 1:.4g} (total)" for lab in labels)
-    exp_edge = edge_lines(edges(dot)[node_id(dot, "<b>Exp</b>"), node_id(dot, "<b>Add</b>")])
-    assert exp_edge[viz.GRAD_COLOR] == "1"  # used once: no "(total)"
+    dot = viz.draw(f, show_edges=True, show_grads=True)
+    found, (first, second) = edges(dot), sorted(n for n, a in nodes(dot).items() if "<b>Mul</b>" in a)
+    share = {e: edge_lines(label)[viz.GRAD_COLOR] for e, label in found.items() if viz.GRAD_COLOR in label}
+    x_id, exp_id = node_id(dot, "<b>x</b>"), node_id(dot, "<b>Exp</b>")
+    h_id = first if (first, exp_id) in found else second  # the Mul that makes h feeds Exp
+    hx_id = second if h_id == first else first
+    assert share[h_id, exp_id] == f"{np.exp(6.0):.4g}" and share[h_id, hx_id] == "3"  # d(e^h)/dh, d(h x)/dh = x
+    assert share[x_id, h_id] == f"{2 * (np.exp(6.0) + 3):.4g}" and share[x_id, hx_id] == "6"  # d(2x)/dx, d(hx)/dx = h
+    assert f"grad: {np.exp(6.0) + 3:.4g}" in nodes(dot)[h_id]  # the node: the sum of its branches
+    assert f"grad: {2 * np.exp(6.0) + 12:.4g}" in nodes(dot)[x_id]
+    assert "total" not in dot.source
+
+
+def test_x_times_x_draws_two_edges_each_with_its_own_share():
+    x = Tensor(3.0, requires_grad=True, name="x")
+    dot = viz.draw(x * x, show_edges=True)
+    x_id, mul = node_id(dot, "<b>x</b>"), node_id(dot, "<b>Mul</b>")
+    lines = re.findall(rf"^\s*{x_id} -> {mul} \[(.*)\]$", dot.source, flags=re.M)
+    assert [edge_lines(label) for label in lines] == [{viz.VALUE_COLOR: "3", viz.GRAD_COLOR: "3"}] * 2  # 3 + 3 = 6
 
 
 # --- nodes: one per op and per tensor, styled by role ----------------------------------------------
@@ -217,6 +231,18 @@ def test_constant_arrays_show_their_shape_and_are_one_node():
     assert node_id(dot, "<2.5>")
 
 
+@pytest.mark.parametrize("after_backward", [False, True])
+def test_a_detached_leaf_is_drawn_as_a_constant_that_says_it_is_detached(after_backward):
+    x, w = Tensor(2.0, requires_grad=True, name="x"), nn.Parameter(np.ones(3))
+    f = x * x.detach() + (w * w.detach()).sum()
+    if after_backward:
+        f.backward()
+    found = nodes(viz.draw(f))
+    labels = sorted(re.match(r"label=<(.*?)> ", a).group(1) for a in found.values() if "detached" in a)
+    assert labels == ["<b>parameter (detached)</b><br/>(3,) float64", "<b>x (detached)</b><br/>2"]
+    assert not [a for a in nodes(viz.draw(x * 2)).values() if "detached" in a]  # a plain number is no detached tensor
+
+
 def test_sum_with_axis_arguments_draws_no_constants():
     x = Tensor(np.ones((2, 3)), requires_grad=True)
     dot = viz.draw(x.sum(axis=1, keepdims=True))
@@ -282,6 +308,22 @@ def test_a_10000_op_chain_draws_whole_without_recursion():
     assert "grad: 1" in nodes(dot)[node_id(dot, "<b>x</b>")]  # (-1)^10000
 
 
+def test_a_cut_graph_draws_the_constants_of_its_ops_and_cuts_only_what_is_missing():
+    x = Tensor(np.ones(3), requires_grad=True, name="x")
+    y = x
+    for _ in range(8):
+        y = (y * 1.1).tanh()
+    dot = viz.draw(y.sum(), max_nodes=7)  # output, Sum, Tanh, Mul, Tanh, Mul, Tanh: and both Muls' 1.1
+    found = nodes(dot)
+    consts = [n for n, attrs in found.items() if attrs.startswith("label=<1.1>")]
+    into = {tail: head for tail, head in edges(dot) if tail in consts + ["cut"]}
+    assert len(consts) == 2 and all("<b>Mul</b>" in found[into[c]] for c in consts)  # each with its Mul
+    (cut_into,) = [head for tail, head in edges(dot) if tail == "cut"]  # only the Tanh whose Mul was cut
+    assert "<b>Tanh</b>" in found[cut_into]
+    # 27 nodes: x, 8 Mul, 8 Tanh, 8 constants, Sum, the output; 9 drawn
+    assert "\u2026 18 more nodes not drawn (max_nodes=7)" in found["cut"] and len(found) == 10
+
+
 def test_no_cut_marker_when_the_graph_fits():
     assert "more nodes not drawn" not in viz.draw(chain(10), max_nodes=12).source
     assert "\u2026 1 more nodes" in viz.draw(chain(10), max_nodes=11).source
@@ -315,12 +357,24 @@ def test_grad_flow_colours_nodes_by_gradient_norm_with_a_legend():
 def test_grad_flow_colours_a_node_as_the_legend_cell_of_its_nearest_decade():
     small, big = Tensor([1.0], requires_grad=True, name="small"), Tensor([1.0], requires_grad=True, name="big")
     dot = viz.draw((small * 0.25).sum() + (big * 1.2).sum(), grad_flow=True)  # gradient norms 0.25 and 1.2
-    legend = {int(e): fill for fill, e in re.findall(r'bgcolor="(#\w+)"><font color="[^"]+">1e(-?\d+)<',
+    legend = {int(e): fill for fill, e in re.findall(r'bgcolor="(#\w+)"><font color="[^"]+">≤?1e(-?\d+)<',
                                                      nodes(dot)["legend"])}
-    assert sorted(legend) == list(range(-8, 1))  # 1e-8 .. 1e0: 1.2 rounds to 1e0, no 1e1 cell for it
+    assert sorted(legend) == list(range(-8, 1))  # (<=) 1e-8 .. 1e0: 1.2 rounds to 1e0, no 1e1 cell for it
     assert len(set(legend.values())) == len(legend)  # one colour per decade
     for name, decade in [("small", -1), ("big", 0)]:  # 0.25 is nearer 1e-1 than 1e0 on the log scale
         assert f'fillcolor="{legend[decade]}"' in nodes(dot)[node_id(dot, f"<b>{name}</b>")], name
+
+
+def test_grad_flow_norms_beyond_the_palettes_decades_keep_one_colour_per_legend_cell():
+    # norms 1e-14 and 1e3 span 18 decades, the palette 9: the scale ends at 1e3 and its lowest cell
+    # says "<=", so no two cells share a colour and the tiny norm takes the lowest cell's
+    a, b = Tensor([1.0], requires_grad=True, name="a"), Tensor([1.0], requires_grad=True, name="b")
+    dot = viz.draw((a * 1e-14).sum() + (b * 1e3).sum(), grad_flow=True)
+    cells = re.findall(r'bgcolor="(#\w+)"><font color="[^"]+">([^<]*)<', nodes(dot)["legend"])
+    assert [text for _, text in cells] == ["\u22641e-5"] + [f"1e{e}" for e in range(-4, 4)]
+    assert len({fill for fill, _ in cells}) == len(cells) == len(viz.FLOW_COLORS)
+    assert f'fillcolor="{cells[0][0]}"' in nodes(dot)[node_id(dot, "<b>a</b>")]
+    assert f'fillcolor="{cells[-1][0]}"' in nodes(dot)[node_id(dot, "<b>b</b>")]
 
 
 # --- the backward film ----------------------------------------------------------------------------
@@ -394,6 +448,41 @@ def test_demo_cnn_at_depth_1_is_one_node_per_layer():
     conv = nodes(dot)[node_id(dot, "<b>0: Conv2d</b>")]
     assert "(8, 1, 8, 8) \u2192 (8, 16, 8, 8)" in conv and "144 params" in conv
     assert len(edges(dot)) == 11  # a chain: x -> 9 layers -> loss -> its output
+
+
+class Skip(nn.Module):
+    """tanh(fc(x)) + fc(x): the Linear's output fans out to the Tanh module and to the model's own Add."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc, self.act = nn.Linear(3, 2), nn.Tanh()
+
+    def forward(self, x):
+        h = self.fc(x)
+        return self.act(h) + h
+
+
+def summary(a):
+    return f"min {a.min():.4g}, mean {a.mean():.4g}, max {a.max():.4g}, norm {np.linalg.norm(a):.4g}"
+
+
+def test_a_modules_output_used_twice_carries_each_branchs_share_on_its_edges():
+    autograd.manual_seed(0)
+    model, x = Skip(), np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    dot = viz.draw_model_step(model, x, None, lambda out, _: out.sum(), show_edges=True)
+    fc, act, add = node_id(dot, "<b>fc: Linear</b>"), node_id(dot, "<b>act: Tanh</b>"), node_id(dot, "<b>Add</b>")
+    h = model.fc(Tensor(x)).data
+    assert edge_lines(edges(dot)[fc, act])[viz.GRAD_COLOR] == summary(1 - np.tanh(h) ** 2)  # d tanh(h)/dh
+    assert edge_lines(edges(dot)[fc, add])[viz.GRAD_COLOR] == summary(np.ones_like(h))  # the skip: d h/dh
+
+
+def test_module_nodes_show_the_value_of_their_output_as_they_show_its_gradient():
+    autograd.manual_seed(0)
+    model, x = Skip(), np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    dot = viz.draw_model_step(model, x, None, lambda out, _: out.sum(), show_values=True, show_grads=True)
+    h = model.fc(Tensor(x)).data
+    assert f"value: {summary(h)}<br/>grad: {summary(2 - np.tanh(h) ** 2)}" in nodes(dot)[node_id(dot, "fc: Linear")]
+    assert f"value: {summary(np.tanh(h))}<br/>grad: " in nodes(dot)[node_id(dot, "act: Tanh")]
 
 
 def test_depth_0_is_the_whole_model_and_none_every_primitive():
