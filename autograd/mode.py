@@ -4,6 +4,7 @@ as in PyTorch), the default dtype and the random generator (global)."""
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -57,11 +58,43 @@ class _Mode:
     def __exit__(self, *exc: object) -> None:
         setattr(state, self.name, self._prev)
 
+    def _copy(self) -> _Mode:
+        """A fresh manager for the same mode, for one call of a decorated function."""
+        return type(self)()
+
     def __call__(self, fn: Callable) -> Callable:
+        if inspect.isgeneratorfunction(fn):
+            return self._generator(fn)
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
+            with self._copy():
                 return fn(*args, **kwargs)
+
+        return wrapper
+
+    def _generator(self, fn: Callable) -> Callable:
+        """A generator runs in the mode while it computes each value, and the caller gets its own
+        mode back at every ``yield`` (a decorated generator that only entered the mode when it was
+        created would run its body in the caller's mode)."""
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            gen = fn(*args, **kwargs)
+            resume, value = gen.send, None
+            while True:
+                try:
+                    with self._copy():
+                        out = resume(value)
+                except StopIteration as stop:
+                    return stop.value
+                try:
+                    resume, value = gen.send, (yield out)
+                except GeneratorExit:
+                    with self._copy():
+                        gen.close()
+                    raise
+                except BaseException as exc:  # thrown in by the caller: raise it where the generator waits
+                    resume, value = gen.throw, exc
 
         return wrapper
 
@@ -87,6 +120,13 @@ class set_grad_enabled(_Mode):  # noqa: N801
     def __enter__(self) -> Any:
         return self
 
+    def _copy(self) -> _Mode:
+        return set_grad_enabled(self.value)
+
+    def __call__(self, fn: Callable) -> Callable:
+        state.grad_enabled = self._prev  # decorating sets the mode only for the calls, not from now on
+        return super().__call__(fn)
+
 class detect_anomaly(_Mode):  # noqa: N801
     """Raise ``FloatingPointError`` at the first NaN or Inf produced in forward or backward, naming
     the op and the line of user code that created it. Slow: use for debugging."""
@@ -95,3 +135,6 @@ class detect_anomaly(_Mode):  # noqa: N801
 
     def __init__(self, enabled: bool = True) -> None:
         self.value = enabled
+
+    def _copy(self) -> _Mode:
+        return detect_anomaly(self.value)

@@ -279,6 +279,47 @@ def test_non_leaf_grad_is_none_unless_retained():
     assert h.grad is None and k.grad.item() == 3.0
 
 
+
+def test_a_hook_fires_once_per_backward_with_the_gradient_summed_over_every_use():
+    x = tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.data.copy()))
+    for _ in range(2):
+        (x * 2 + x * x).sum().backward()  # d/dx = 2 + 2x
+    np.testing.assert_array_equal(seen, [[4.0, 6.0], [4.0, 6.0]])
+    np.testing.assert_array_equal(x.grad.data, [8.0, 12.0])
+
+
+def test_retain_grad_keeps_the_gradient_a_hook_replaced_as_pytorch_2():
+    x = tensor([1.0, 2.0], requires_grad=True)
+    h = x * 2
+    h.retain_grad()
+    h.register_hook(lambda g: g * 10)
+    (h * h + h).sum().backward()  # d/dh = 2h + 1 = [5, 9], then times 10
+    np.testing.assert_array_equal(h.grad.data, [50.0, 90.0])
+    np.testing.assert_array_equal(x.grad.data, [100.0, 180.0])
+
+
+def test_removing_a_hook_twice_is_harmless_and_keeps_the_other_hooks():
+    x = tensor(1.0, requires_grad=True)
+    first = x.register_hook(lambda g: g * 3)
+    x.register_hook(lambda g: g + 1)
+    first.remove()
+    first.remove()
+    (x * 2).backward()
+    assert x.grad.item() == 3.0
+
+
+def test_grad_runs_tensor_hooks_but_touches_no_grad_leaf_or_retained():
+    x = tensor(2.0, requires_grad=True)
+    h = x * 3
+    h.retain_grad()
+    seen = []
+    x.register_hook(lambda g: seen.append(g.item()))
+    (gx,) = ag.grad(h * h, x)
+    assert gx.item() == 36.0 and seen == [36.0]
+    assert x.grad is None and h.grad is None
+
 # --- dtypes ------------------------------------------------------------------------------------------------------
 def test_python_floats_take_the_default_dtype_and_arrays_keep_theirs():
     assert tensor(1.0).dtype == np.float32 and tensor([1.0, 2.0]).dtype == np.float32

@@ -10,10 +10,11 @@ import tracemalloc
 import weakref
 
 import numpy as np
+import pytest
 
 import autograd as ag
 import nn
-from autograd import Function, Tensor
+from autograd import Function, Tensor, viz
 from nn import functional as F
 
 
@@ -163,3 +164,79 @@ def test_second_order_gradient_through_a_10000_op_chain():
         value += h * np.sin(value)
     np.testing.assert_allclose([y.item(), first.item(), second.item()], [value, d1, d2], rtol=1e-9)
     assert abs(d2) > 0.1  # a second derivative far from zero: the test can tell a wrong one
+
+
+def test_backward_frees_saved_arrays_at_once_and_retain_graph_keeps_them_until_the_loss_goes():
+    rng = np.random.default_rng(0)
+    gc.collect()
+    gc.disable()
+    try:
+        for retain in (False, True):
+            x = Tensor(rng.standard_normal((30, 30)), requires_grad=True)
+            h, e = (x @ x).tanh(), x.exp()  # tanh and exp keep their outputs, Mul keeps both factors
+            loss = (h * e).sum()
+            refs = [weakref.ref(h.data), weakref.ref(e.data)]
+            del h, e
+            loss.backward(retain_graph=retain)
+            if not retain:  # freed while the user still holds the loss
+                assert all(r() is None for r in refs)
+                with pytest.raises(RuntimeError, match="retain_graph=True"):
+                    loss.backward()
+            else:
+                assert all(r() is not None for r in refs)
+                first = x.grad.data.copy()
+                loss.backward()  # the retained graph runs again and accumulates
+                np.testing.assert_allclose(x.grad.data, 2 * first)
+                del loss
+                assert all(r() is None for r in refs)
+            x.grad = None
+    finally:
+        gc.enable()
+
+
+def test_a_model_in_eval_mode_under_no_grad_builds_no_graph_and_keeps_no_input():
+    model = _tiny_cnn().eval()
+    x = Tensor(_batches(1)[0][0])
+    ref = weakref.ref(x.data)
+    with ag.no_grad():
+        scores = model(x)
+    del x
+    assert scores.grad_fn is None and not scores.requires_grad
+    assert ref() is None  # no node holds the batch while the scores are kept
+
+
+def test_hooks_retain_grad_anomaly_mode_and_drawings_leave_nothing_for_the_garbage_collector():
+    """Per step: forward hooks registered and removed, a tensor hook that replaces the gradient,
+    retain_grad, detect_anomaly, and every other step a drawing of the step."""
+    ag.manual_seed(0)
+    model = _tiny_cnn()
+    optimizer = nn.optim.SGD(model.parameters(), lr=0.01)
+    x, y = _batches(8)
+    _step(model, optimizer, x[0], y[0])
+    gc.collect()
+    gc.disable()
+    try:
+        for step in range(1, 8):
+            optimizer.zero_grad()
+            handles = [m.register_forward_hook(lambda m, args, out: None) for m in model.modules()]
+            with ag.detect_anomaly():
+                scores = model(Tensor(x[step]))
+                scores.retain_grad()
+                scores.register_hook(lambda g: g * 0.5)
+                loss = F.cross_entropy(scores, y[step])
+                nodes, saved, arrays = _graph(loss)
+                refs = [weakref.ref(o) for o in (scores, *nodes, *saved, *arrays)]
+                loss.backward()
+            for handle in handles:
+                handle.remove()
+            assert scores.grad is not None
+            optimizer.step()
+            if step % 2:
+                viz.draw_model_step(model, Tensor(x[step]), y[step], F.cross_entropy, grad_flow=True)
+            del scores, loss, nodes, saved, arrays
+            alive = [r() for r in refs if r() is not None]
+            assert not alive, f"step {step}: {len(alive)} graph objects outlive the loss, e.g. {alive[0]!r:.200}"
+            assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
