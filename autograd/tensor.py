@@ -379,8 +379,10 @@ class Tensor:
         ddof = correction if correction is not None else int(unbiased) if unbiased is not None else ddof
         return rd.var(self, *_axis(axis, keepdims, dim, keepdim, "var"), ddof)
 
-    def std(self, axis: Any = None, keepdims: Any = None, ddof: int = 0, **torch_names: Any) -> Tensor:
-        return rd.root(self.var(axis, keepdims, ddof, **torch_names))  # gradient 0 at zero variance
+    def std(self, axis: Any = None, keepdims: Any = None, ddof: int = 0, *, dim: Any = None, keepdim: Any = None,
+            unbiased: bool | None = None, correction: int | None = None) -> Tensor:
+        ddof = correction if correction is not None else int(unbiased) if unbiased is not None else ddof
+        return rd.std(self, *_axis(axis, keepdims, dim, keepdim, "std"), ddof)  # gradient 0 at zero variance
 
     del _reduction
 
@@ -404,9 +406,7 @@ class Tensor:
     def norm(self, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Tensor:
         """The p-norm over ``dim`` (all axes by default): (sum |x|^p)^(1/p); p = inf gives max |x|, -inf min |x|.
         The gradient at a zero norm is 0, as PyTorch's."""
-        if p in (np.inf, -np.inf):
-            return self.abs().max(dim, keepdim) if p > 0 else self.abs().min(dim, keepdim)
-        return rd.root((self * self if p == 2 else self.abs() ** p).sum(dim, keepdim), p)
+        return rd.norm(self, p, *_axis(dim, keepdim, None, None, "norm"))
 
     def softmax(self, dim: int = -1) -> Tensor: return rd.softmax(self, dim)
     def log_softmax(self, dim: int = -1) -> Tensor: return rd.log_softmax(self, dim)

@@ -68,6 +68,9 @@ def batch_norm(
     """
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of shape (N, C, ...), got shape {x.shape}")
+    if x.dtype == np.float16:  # statistics in float32 (as PyTorch): squares of activations past 256 overflow float16
+        args = running_mean, running_var, weight, bias, training, momentum, eps
+        return batch_norm(x.astype(np.float32), *args).astype(np.float16)
     c = x.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         if t is not None and t.shape != (c,):
@@ -163,6 +166,8 @@ def layer_norm(
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.shape != shape:
             raise ValueError(f"layer_norm: {name} of shape {t.shape} does not fit normalized_shape {shape}")
+    if x.dtype == np.float16:  # statistics in float32, as in batch_norm
+        return layer_norm(x.astype(np.float32), shape, weight, bias, eps).astype(np.float16)
     axes = tuple(range(x.ndim - len(shape), x.ndim))
     centred = x - x.mean(axis=axes, keepdims=True)
     var = (centred * centred).mean(axis=axes, keepdims=True)

@@ -36,7 +36,9 @@ def clip_grad_norm_(
     q = float(norm_type)
     if not params:
         return Tensor(np.array(0.0))
-    norms = np.array([np.linalg.norm(p.grad.data.ravel(), ord=q) for p in params])
+    # float16 gradients are measured in float32 (as PyTorch): a float16 sum of squares overflows past 65504
+    norms = np.array([np.linalg.norm(p.grad.data.ravel().astype(np.promote_types(p.grad.dtype, np.float32)), ord=q)
+                      for p in params])
     total = np.linalg.norm(norms, ord=q)  # the q-norm of the per-parameter q-norms is the q-norm of all
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(

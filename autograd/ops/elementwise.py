@@ -242,7 +242,8 @@ class Clip(Function):
     def forward(ctx, x, lo, hi):
         if lo is None and hi is None:
             raise ValueError("clip: at least one of min and max must be given")
-        x_, lo_, hi_ = x.data, data(lo), data(hi)
+        # a NumPy scalar bound counts as a Python number, so np.float64(0.5) leaves a float32 x float32
+        x_, lo_, hi_ = x.data, *(v.item() if isinstance(v, np.generic) else v for v in (data(lo), data(hi)))
         # where lo > hi the result is hi (NumPy and PyTorch): hi takes the gradient there; a NaN x takes none
         ctx.inside = (x_ >= lo_ if lo is not None else True) & (x_ <= hi_ if hi is not None else True)
         ctx.above = (x_ > hi_) | (lo_ > hi_ if lo is not None else False) if hi is not None else False
@@ -284,9 +285,8 @@ class Where(Function):
         ctx.cond = np.asarray(data(cond), dtype=bool)
         broadcast_shapes("where", ctx.cond.shape, np.shape(data(a)), np.shape(data(b)))
         out = np.where(ctx.cond, data(a), data(b))
-        if isinstance(a, float) and isinstance(b, float):  # two Python floats give the default dtype
-            out = out.astype(config.default_dtype)
-        return out
+        # numbers (np.float64 too) and integers take PyTorch's dtype, as in binary ops; two floats the default
+        return out if out.dtype is not _F64 else _weak_numbers(data(a), data(b), out)
 
     @staticmethod
     def backward(ctx, g):

@@ -94,6 +94,20 @@ def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> T
     d = x - mean(x, axis, keepdims=True)
     return Sum.apply(d * d, axis, keepdims) * (1.0 / (n - ddof))
 
+@_float32_for_float16
+def std(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """The square root of ``var``, taken before rounding to float16 (a variance past 65504 overflows)."""
+    return root(var(x, axis, keepdims, ddof))
+
+@_float32_for_float16
+def norm(x: Tensor, p: float = 2, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """The p-norm over ``axis``: (sum |x|^p)^(1/p); p = inf gives max |x|, -inf min |x|. The gradient at
+    a zero norm is 0, as PyTorch's."""
+    if p in (np.inf, -np.inf):
+        a = x.abs()
+        return Max.apply(a, axis, keepdims) if p > 0 else Min.apply(a, axis, keepdims)
+    return root(Sum.apply(x * x if p == 2 else x.abs() ** p, axis, keepdims), p)
+
 def root(s: Tensor, p: float = 2) -> Tensor:
     """s^(1/p) of s >= 0 (a norm, a standard deviation) with gradient 0 where s = 0, as PyTorch: the
     root's slope is infinite there, and inf * 0 would be NaN; the inner where keeps it out of the graph."""
