@@ -17,6 +17,12 @@ settings.register_profile(
 settings.load_profile("chainrule")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Load our profile again once every test module is imported: importing PyTorch's OpInfo database
+    (tests/torch_opinfo) loads PyTorch's own hypothesis profile, 10 examples, for every test after it."""
+    settings.load_profile("chainrule")
+
+
 @pytest.fixture
 def torch():
     """PyTorch as a float64 reference; the test skips where it is not installed."""

@@ -6,6 +6,7 @@ slow test below with CHAINRULE_FUZZ_EXAMPLES programs and prints how many it che
 """
 
 import importlib.util
+import os
 
 import numpy as np
 import pytest
@@ -118,7 +119,7 @@ def test_fuzz_random_programs():
         checked.append(case)
 
     check()
-    budget = settings.default.max_examples
+    budget = int(os.environ.get("CHAINRULE_FUZZ_EXAMPLES", "20"))  # the profile's, read where no import can change it
     against = "numerical derivatives and PyTorch" if torch is not None else "numerical derivatives"
     print(f"\nfuzzed {len(checked)} random programs against {against}")
     assert len(checked) >= budget, f"only {len(checked)} of {budget} programs were checked"
