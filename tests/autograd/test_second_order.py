@@ -169,3 +169,209 @@ def test_norm_has_a_zero_hessian_at_zero():
     (g,) = grad(x.norm(), x, create_graph=True)
     (h,) = grad((g * Tensor(np.ones(3))).sum(), x)
     assert not np.any(g.data) and not np.any(h.data)
+
+
+# --- reductions, movement, linear algebra, nn: third derivatives --------------------------------------------
+_IDX = np.array([0, 2, 0, 1])  # a repeated row: its gradients accumulate
+
+
+def _family_cases(torch):
+    tf = torch.nn.functional
+    ties = np.array([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0], [0.0, 0.0, -1.0, -1.0]])
+    return {
+        "sum": (lambda x: (x.sum(1) ** 3).sum(), lambda x: (x.sum(1) ** 3).sum()),
+        "mean": (lambda x: (x.mean(0) ** 3).sum(), lambda x: (x.mean(0) ** 3).sum()),
+        "var": (lambda x: (x.var(1, ddof=1) ** 2).sum(), lambda x: (x.var(1) ** 2).sum()),
+        "std": (lambda x: (x.std(1) ** 3).sum(), lambda x: (x.std(1, unbiased=False) ** 3).sum()),
+        "norm": (lambda x: x.norm(dim=1).sum() ** 2, lambda x: x.norm(dim=1).sum() ** 2),
+        "logsumexp": (lambda x: (x.logsumexp(0) ** 3).sum(), lambda x: (x.logsumexp(0) ** 3).sum()),
+        # ties share the gradient equally in every order: PyTorch's amax (its max(dim) picks one index)
+        "max_ties": (lambda x: (x.max(axis=1) ** 3).sum(), lambda x: (x.amax(1) ** 3).sum(), ties),
+        "min_ties": (lambda x: x.min() ** 3, lambda x: x.amin() ** 3, ties),
+        "getitem_advanced": (lambda x: (x[_IDX] ** 3).sum(), lambda x: (x[torch.tensor(_IDX)] ** 3).sum()),
+        "getitem_pairs": (lambda x: (x[_IDX[:3], np.array([1, 1, 3])] ** 3).sum(),
+                          lambda x: (x[torch.tensor(_IDX[:3]), torch.tensor([1, 1, 3])] ** 3).sum()),
+        "pad": (lambda x: (ag.pad(x, 1) ** 3 * Tensor(np.arange(30.0).reshape(5, 6))).sum(),
+                lambda x: (tf.pad(x, (1, 1, 1, 1)) ** 3 * torch.arange(30.0).reshape(5, 6)).sum()),
+        "concatenate": (lambda x: (ag.concatenate([x, x * x], 1) ** 3).sum(),
+                        lambda x: (torch.cat([x, x * x], 1) ** 3).sum()),
+        "transpose": (lambda x: ((x.T @ x) ** 2).sum(), lambda x: ((x.T @ x) ** 2).sum()),
+        "unfold": (lambda x: (ag.unfold(x.reshape(1, 1, 3, 4), (2, 2), 1) ** 3).sum(),
+                   lambda x: (tf.unfold(x.reshape(1, 1, 3, 4), (2, 2)) ** 3).sum()),
+        "einsum_diagonal": (lambda x: ag.einsum("ii->i", x[:, :3]).exp().sum(),
+                            lambda x: torch.einsum("ii->i", x[:, :3]).exp().sum()),
+        "einsum_gram": (lambda x: ag.einsum("ij,kj->ik", x, x).sin().sum(),
+                        lambda x: torch.einsum("ij,kj->ik", x, x).sin().sum()),
+        "tensordot": (lambda x: ag.tensordot(x, x * x, axes=([0], [0])).sin().sum(),
+                      lambda x: torch.tensordot(x, x * x, dims=([0], [0])).sin().sum()),
+        "matmul_vector": (lambda x: (x @ x[0]).sin().sum(), lambda x: (x @ x[0]).sin().sum()),
+    }
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["sum", "mean", "var", "std", "norm", "logsumexp", "max_ties", "min_ties",
+                                  "getitem_advanced", "getitem_pairs", "pad", "concatenate", "transpose", "unfold",
+                                  "einsum_diagonal", "einsum_gram", "tensordot", "matmul_vector"])
+def test_third_derivatives_of_every_op_family_match_pytorch(torch, name, rng):
+    ours, theirs, *x = _family_cases(torch)[name]
+    derivatives_match(torch, ours, theirs, x or [rng.standard_normal((3, 4))], order=3)
+
+
+@pytest.mark.torch
+def test_linear_third_derivatives_match_pytorch(torch, rng):
+    tf = torch.nn.functional
+    arrays = [rng.standard_normal((2, 3, 4)), rng.standard_normal((5, 4)), rng.standard_normal(5)]
+    derivatives_match(torch, lambda x, w, b: F.linear(x, w, b).tanh().sum(),
+                      lambda x, w, b: tf.linear(x, w, b).tanh().sum(), arrays, order=3)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["cross_entropy", "weighted_smoothed", "ignore_index", "probabilities", "spatial",
+                                  "nll", "mse", "bce_with_logits", "multi_margin"])
+def test_loss_second_and_third_derivatives_match_pytorch(torch, name, rng):
+    tf = torch.nn.functional
+    y, w = np.array([0, 3, 4, 3]), np.abs(rng.standard_normal(5)) + 0.5
+    p = np.abs(rng.standard_normal((4, 5)))
+    p /= p.sum(1, keepdims=True)
+    yt, wt, pt = torch.tensor(y), torch.tensor(w), torch.tensor(p)
+    cases = {
+        "cross_entropy": (lambda x: F.cross_entropy(x, y), lambda x: tf.cross_entropy(x, yt)),
+        "weighted_smoothed": (lambda x: F.cross_entropy(x, y, weight=w, label_smoothing=0.2),
+                              lambda x: tf.cross_entropy(x, yt, weight=wt, label_smoothing=0.2)),
+        "ignore_index": (lambda x: F.cross_entropy(x, [0, -100, 4, 3]),
+                         lambda x: tf.cross_entropy(x, torch.tensor([0, -100, 4, 3]))),
+        "probabilities": (lambda x: F.cross_entropy(x, p), lambda x: tf.cross_entropy(x, pt)),
+        "spatial": (lambda x: F.cross_entropy(x.reshape(1, 5, 2, 2), y.reshape(1, 2, 2)),
+                    lambda x: tf.cross_entropy(x.reshape(1, 5, 2, 2), yt.reshape(1, 2, 2))),
+        "nll": (lambda x: F.nll_loss(x.log_softmax(1), y, weight=w),
+                lambda x: tf.nll_loss(x.log_softmax(1), yt, weight=wt)),
+        "mse": (lambda x: F.mse_loss(x.tanh(), p), lambda x: tf.mse_loss(x.tanh(), pt)),
+        "bce_with_logits": (lambda x: F.binary_cross_entropy_with_logits(x, p, pos_weight=w),
+                            lambda x: tf.binary_cross_entropy_with_logits(x, pt, pos_weight=wt)),
+        # PyTorch has no double backward for multi_margin_loss: its definition, composed (piecewise quadratic)
+        "multi_margin": (lambda x: F.multi_margin_loss(x, y, p=2, weight=w), lambda x: _multi_margin(x, yt, wt)),
+    }
+    derivatives_match(torch, *cases[name], [rng.standard_normal((4, 5))], order=2 if name == "multi_margin" else 3)
+
+
+def _multi_margin(x, y, w):
+    """PyTorch's multi_margin_loss(p=2, margin=1): mean over samples of sum_{j != y} w_y max(0, 1 - x_y + x_j)^2 / C."""
+    hinge = (1 - x.gather(1, y[:, None]) + x).clamp(min=0) ** 2
+    return (hinge.scatter(1, y[:, None], 0.0).sum(1) * w[y] / x.shape[1]).mean()
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("kind", ["layer_norm", "batch_norm"])
+def test_normalisation_third_derivatives_match_pytorch_composed(torch, kind, rng):
+    # PyTorch's fused norms give wrong third derivatives (their double backward is not differentiated
+    # exactly); the same normalisation composed of PyTorch primitives is the reference
+    axes = (1,) if kind == "layer_norm" else (0, 2, 3)
+
+    def theirs(x, w, b):
+        shape = (1, -1) if kind == "layer_norm" else (1, -1, 1, 1)
+        centred = x - x.mean(axes, keepdim=True)
+        return centred / (centred.pow(2).mean(axes, keepdim=True) + 1e-5).sqrt() * w.reshape(shape) + b.reshape(shape)
+
+    def ours(x, w, b):
+        if kind == "layer_norm":
+            return F.layer_norm(x, 5, w, b)
+        return F.batch_norm(x, None, None, w, b, training=True)
+
+    shape, c = ((4, 5), 5) if kind == "layer_norm" else ((3, 2, 4, 4), 2)
+    arrays = [rng.standard_normal(shape), rng.standard_normal(c), rng.standard_normal(c)]
+    derivatives_match(torch, lambda *t: (ours(*t) ** 3).sum(), lambda *t: (theirs(*t) ** 3).sum(), arrays, order=3)
+
+
+# --- models: Hessian-vector products, gradient penalty, MAML ---------------------------------------------------
+@pytest.mark.torch
+def test_hessian_by_double_backward_matches_pytorch(torch, rng):
+    # the full Hessian, one row per component of the gradient
+    def f(lib, x):
+        return (x.tanh() * x.sigmoid()).sum() + (x.softmax(0) * x).sum() + (x[:2] * x[1:]).sum() ** 2
+
+    x0 = rng.standard_normal(3)
+    x = Tensor(x0, requires_grad=True)
+    (g,) = grad(f(ag, x), x, create_graph=True)
+    hessian = np.stack([grad(g[i], x, retain_graph=True)[0].data for i in range(3)])
+    expected = torch.autograd.functional.hessian(lambda t: f(torch, t), torch.tensor(x0)).numpy()
+    np.testing.assert_allclose(hessian, expected, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(hessian, hessian.T, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.torch
+def test_hessian_vector_products_through_an_mlp_match_pytorch(torch, rng):
+    tf = torch.nn.functional
+    x, y = rng.standard_normal((6, 4)), np.array([0, 1, 2, 1, 0, 2])
+
+    def ours(w1, b1, w2, b2):
+        return F.cross_entropy(F.linear(F.linear(Tensor(x), w1, b1).tanh(), w2, b2).relu(), y)
+
+    def theirs(w1, b1, w2, b2):
+        return tf.cross_entropy(tf.linear(tf.linear(torch.tensor(x), w1, b1).tanh(), w2, b2).relu(), torch.tensor(y))
+
+    params = [rng.standard_normal(s) for s in [(5, 4), (5,), (3, 5), (3,)]]
+    derivatives_match(torch, ours, theirs, params, order=3)
+
+
+@pytest.mark.torch
+def test_hessian_vector_products_through_a_cnn_match_pytorch(torch, rng):
+    # conv -> batch norm (training) -> relu -> max pool -> linear -> cross-entropy, wrt every parameter
+    tf = torch.nn.functional
+    images, y = rng.standard_normal((4, 2, 6, 6)), np.array([0, 1, 2, 0])
+
+    def net(lib, nf, w, b, gamma, beta, w_out, b_out):
+        h = nf.conv2d(lib.tensor(images), w, b, padding=1)
+        h = nf.max_pool2d(nf.batch_norm(h, None, None, gamma, beta, training=True).relu(), 2)
+        return nf.cross_entropy(nf.linear(h.reshape(4, -1), w_out, b_out), lib.tensor(y))
+
+    params = [rng.standard_normal(s) for s in [(3, 2, 3, 3), (3,), (3,), (3,), (3, 27), (3,)]]
+    derivatives_match(torch, lambda *p: net(ag, F, *p), lambda *p: net(torch, tf, *p), params, order=2)
+
+
+def _leaves(torch, arrays):
+    return [Tensor(a, requires_grad=True) for a in arrays], [torch.tensor(a, requires_grad=True) for a in arrays]
+
+
+def _critic(nf, x, w1, b1, w2, b2):
+    return nf.linear(nf.linear(x, w1, b1).tanh(), w2, b2)
+
+
+@pytest.mark.torch
+def test_wgan_gradient_penalty_backward_into_the_weights_matches_pytorch(torch, rng):
+    tf = torch.nn.functional
+    x0, params = rng.standard_normal((6, 4)), [rng.standard_normal(s) for s in [(5, 4), (5,), (1, 5), (1,)]]
+    ours, theirs = _leaves(torch, params)
+    x, xt = Tensor(x0, requires_grad=True), torch.tensor(x0, requires_grad=True)
+    (gx,) = grad(_critic(F, x, *ours).sum(), x, create_graph=True)
+    (gxt,) = torch.autograd.grad(_critic(tf, xt, *theirs).sum(), xt, create_graph=True)
+    ((gx.norm(dim=1) - 1) ** 2).mean().backward()
+    ((gxt.norm(dim=1) - 1) ** 2).mean().backward()
+    for p, pt in zip(ours, theirs):
+        _close(p.grad, pt.grad)
+    _close(x.grad, xt.grad)  # the penalty also reaches x, through its own gradient
+    assert ours[-1].grad is None and theirs[-1].grad is None  # the output bias does not move d(output)/dx
+    assert not ours[0].grad.requires_grad  # a plain backward leaves a plain .grad
+
+
+@pytest.mark.torch
+def test_maml_inner_step_backward_to_the_initial_weights_matches_pytorch(torch, rng):
+    tf = torch.nn.functional
+    support, query, target = rng.standard_normal((6, 4)), rng.standard_normal((6, 4)), rng.standard_normal((6, 5))
+
+    def meta_loss(lib, nf, w, b):
+        inner = nf.mse_loss(nf.linear(lib.tensor(support), w, b).tanh(), lib.tensor(target))
+        gw, gb = (torch.autograd.grad if lib is torch else grad)(inner, [w, b], create_graph=True)
+        w2, b2 = w - 0.1 * gw, b - 0.1 * gb  # one step, differentiable in w and b
+        return nf.mse_loss(nf.linear(lib.tensor(query), w2, b2).tanh(), lib.tensor(target) * 0.5)
+
+    params = [rng.standard_normal((5, 4)), rng.standard_normal(5)]
+    ours, theirs = _leaves(torch, params)
+    meta_loss(ag, F, *ours).backward()
+    meta_loss(torch, tf, *theirs).backward()
+    for p, pt in zip(ours, theirs):
+        _close(p.grad, pt.grad)
+    first_order = [Tensor(p, requires_grad=True) for p in params]  # the Hessian term must matter here
+    w, b = first_order
+    w2 = w - 0.1 * Tensor(grad(F.mse_loss(F.linear(Tensor(support), w, b).tanh(), Tensor(target)), w)[0].data)
+    F.mse_loss(F.linear(Tensor(query), w2, b).tanh(), Tensor(target) * 0.5).backward()
+    assert not np.allclose(w.grad.data, ours[0].grad.data, rtol=1e-6)
