@@ -375,3 +375,89 @@ def test_maml_inner_step_backward_to_the_initial_weights_matches_pytorch(torch, 
     w2 = w - 0.1 * Tensor(grad(F.mse_loss(F.linear(Tensor(support), w, b).tanh(), Tensor(target)), w)[0].data)
     F.mse_loss(F.linear(Tensor(query), w2, b).tanh(), Tensor(target) * 0.5).backward()
     assert not np.allclose(w.grad.data, ours[0].grad.data, rtol=1e-6)
+
+
+# --- the engine under create_graph -----------------------------------------------------------------------------
+@pytest.mark.torch
+def test_grad_outputs_that_require_grad_are_differentiated_too(torch, rng):
+    x0, v0 = rng.standard_normal(3), rng.standard_normal(3)
+    (x, v), (xt, vt) = _leaves(torch, [x0, v0])
+    (g,) = grad(x.sin(), x, grad_outputs=v, create_graph=True)  # v cos x
+    (gt,) = torch.autograd.grad(xt.sin(), xt, grad_outputs=vt, create_graph=True)
+    for h, ht in zip(grad((g * g).sum(), [x, v]), torch.autograd.grad((gt * gt).sum(), [xt, vt])):
+        _close(h, ht)
+
+
+def test_allow_unused_gives_none_in_every_order():
+    x, z = Tensor(np.array([0.3, -0.2]), requires_grad=True), Tensor(np.ones(2), requires_grad=True)
+    gx, gz = grad((x**3).sum(), [x, z], create_graph=True, allow_unused=True)
+    assert gz is None
+    hx, hz = grad(gx.sum(), [x, z], retain_graph=True, allow_unused=True)
+    np.testing.assert_allclose(hx.data, 6 * x.data)
+    assert hz is None
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        grad(gx.sum(), [x, z])
+
+
+@pytest.mark.parametrize("op", [lambda x: x.tanh(), lambda x: x * x * x, lambda x: x.exp()])
+def test_create_graph_retains_the_forward_graph_unless_told_not_to(op):
+    x = Tensor(np.array([0.3, -0.2]), requires_grad=True)
+    y = op(x).sum()
+    (g,) = grad(y, x, create_graph=True)  # retain_graph defaults to create_graph
+    (again,) = grad(y, x)
+    np.testing.assert_allclose(again.data, g.data)
+    (g,) = grad(op(x).sum(), x, create_graph=True, retain_graph=False)
+    with pytest.raises(RuntimeError, match="retain_graph"):  # as PyTorch: the graph of g runs through y's nodes
+        grad(g.sum(), x)
+
+
+@pytest.mark.torch
+def test_a_hook_returning_a_graph_tensor_is_differentiated_under_create_graph(torch):
+    results = []
+    for lib, leaf in ((ag, Tensor(np.array([0.3, -0.2]), requires_grad=True)),
+                      (torch, torch.tensor([0.3, -0.2], requires_grad=True))):
+        h = leaf * leaf
+        h.register_hook(lambda g, h=h: g * h)  # the replaced gradient depends on x itself
+        gradient = torch.autograd.grad if lib is torch else grad
+        (g,) = gradient(h.sin().sum(), leaf, create_graph=True)
+        results.append((g, gradient(g.sum(), leaf)[0]))
+    for ours, theirs in zip(*results):
+        _close(ours, theirs)
+
+
+def test_leaf_hooks_run_once_per_order_with_that_orders_gradient():
+    x = Tensor(np.array([0.3, -0.2]), requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.data.copy()))
+    (g,) = grad((x**3).sum(), x, create_graph=True)
+    grad(g.sum(), x)
+    np.testing.assert_allclose(np.array(seen), [3 * x.data**2, 6 * x.data])
+
+
+def test_retain_grad_under_create_graph_keeps_a_differentiable_grad():
+    x = Tensor(np.array([0.3, -0.2]), requires_grad=True)
+    h = x * x
+    h.retain_grad()
+    (h**2).sum().backward(create_graph=True)  # h.grad = 2 h = 2 x^2
+    assert h.grad.requires_grad
+    np.testing.assert_allclose(h.grad.data, 2 * x.data**2)
+    x.grad = None
+    h.grad.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 4 * x.data)
+
+
+@pytest.mark.torch
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")  # PyTorch's reference-cycle note
+@pytest.mark.parametrize("first_create_graph", [True, False])
+def test_dot_grad_accumulated_with_create_graph_is_differentiable(torch, first_create_graph):
+    # .grad = d(x^3)/dx + d(sin x)/dx; only the terms whose backward recorded a graph differentiate
+    results = []
+    for leaf in _leaves(torch, [np.array([0.3, -0.2])]):
+        x = leaf[0]
+        (x**3).sum().backward(create_graph=first_create_graph)
+        x.sin().sum().backward(create_graph=True)
+        assert x.grad.requires_grad
+        gradient = torch.autograd.grad if isinstance(x, torch.Tensor) else grad
+        results.append((x.grad, gradient(x.grad.sum(), x)[0]))
+    for ours, theirs in zip(*results):
+        _close(ours, theirs)
