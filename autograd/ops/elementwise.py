@@ -104,15 +104,18 @@ class Pow(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         a0 = data(a) == 0  # PyTorch's values where a formula breaks down: a^0 is constant, 0^b is 0 or 1
-        return _needed(ctx, lambda: _zero_where(a0 & (data(b) == 0), lambda: g * b * a ** (b - 1)),  # b a^(b-1)
-                       lambda: _zero_where(a0 & (data(b) >= 0), lambda: g * Pow.apply(a, b) * log(a)))  # a^b ln a
+        return _needed(ctx, lambda: _zero_where(a0 & (data(b) == 0), a, lambda a: g * b * a ** (b - 1)),  # b a^(b-1)
+                       lambda: _zero_where(a0 & (data(b) >= 0), a, lambda a: g * Pow.apply(a, b) * log(a)))  # a^b ln a
 
-def _zero_where(mask: Any, derivative: Any) -> Tensor:
-    """``derivative()`` with 0 where ``mask`` holds: the value it takes at the edge of its domain."""
+def _zero_where(mask: Any, a: Any, derivative: Any) -> Tensor:
+    """``derivative(a)`` with 0 where ``mask`` holds: the value it takes at the edge of its domain. There
+    the formula runs on a = 1 instead, so that neither it nor its own derivative meets inf: a select alone
+    would send 0 * inf = NaN back to a in the next order (the Hessian of x ** 0.0 at x = 0)."""
     if not np.any(mask):
-        return derivative()
-    with np.errstate(divide="ignore", invalid="ignore"):  # the formula's inf and nan there are replaced
-        x = derivative()
+        return derivative(a)
+    safe = Where.apply(mask, np.ones((), a.dtype), a) if isinstance(a, Tensor) else np.where(mask, 1, a)
+    with np.errstate(divide="ignore", invalid="ignore"):  # the formula's inf and nan elsewhere are the answer
+        x = derivative(safe)
     return Where.apply(mask, np.zeros((), x.dtype), x)
 
 class Neg(Function):
