@@ -23,10 +23,10 @@ RTOL, ATOL = 1e-9, 1e-11
 
 def _close(ours, theirs, what=""):
     if ours is None or theirs is None:
-        zeros = ours if theirs is None else theirs.detach().numpy(force=True)
+        zeros = ours if theirs is None else theirs.detach().clone().numpy(force=True)
         assert ours is None and theirs is None or not np.any(getattr(zeros, "data", zeros)), what
         return
-    np.testing.assert_allclose(ours.data, theirs.detach().numpy(force=True), rtol=RTOL, atol=ATOL, err_msg=what)
+    np.testing.assert_allclose(ours.data, theirs.detach().clone().numpy(force=True), rtol=RTOL, atol=ATOL, err_msg=what)
 
 
 def derivatives_match(torch, ours, theirs, arrays, order=3, seed=1):
