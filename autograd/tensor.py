@@ -413,7 +413,12 @@ class Tensor:
 
     # --- shape --------------------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor: return mv.Reshape.apply(self, _shape_arg(shape))
-    def transpose(self, *axes: Any) -> Tensor: return mv.Transpose.apply(self, _shape_arg(axes) if axes else None)
+    def transpose(self, *axes: Any) -> Tensor:
+        if self.ndim == 2 and len(axes) == 2 and all(type(a) is int and a % 2 == i for i, a in enumerate(axes)):
+            raise ValueError("transpose(0, 1) of a 2-D tensor is the identity to NumPy and a swap to PyTorch: write "
+                             "t.T or t.swapaxes(0, 1) to swap, t.permute(0, 1) to keep the order")
+        return mv.Transpose.apply(self, _shape_arg(axes) if axes else None)
+
     def permute(self, *axes: Any) -> Tensor: return mv.Transpose.apply(self, _shape_arg(axes))
     def swapaxes(self, axis1: int, axis2: int) -> Tensor: return mv.swapaxes(self, axis1, axis2)
     def flatten(self, start: int = 0, end: int = -1) -> Tensor: return mv.flatten(self, start, end)

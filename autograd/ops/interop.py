@@ -58,7 +58,7 @@ FUNCTIONS = {getattr(np, name): op for name, op in dict(
     where=lambda cond, *ab: ew.where(cond, *ab) if ab else numpy_call("where", np.where, (cond,), {}),
     reshape=lambda a, shape, order="C": as_tensor(a).reshape(shape) if order == "C" else numpy_call(
         "reshape", np.reshape, (a, shape, order), {}),  # F order: NumPy's answer, or the refusal that names it
-    transpose=lambda a, axes=None: as_tensor(a).transpose(*(axes or ())),
+    transpose=lambda a, axes=None: as_tensor(a).transpose(*((tuple(axes),) if axes is not None else ())),
     swapaxes=lambda a, i, j: as_tensor(a).swapaxes(i, j), squeeze=lambda a, axis=None: mv.squeeze(a, axis),
     expand_dims=lambda a, axis: mv.unsqueeze(a, axis),
     clip=lambda a, a_min=None, a_max=None: ew.Clip.apply(a, a_min, a_max),

@@ -68,7 +68,8 @@ class Transpose(Function):
         if axes is None:
             axes = tuple(reversed(range(x.ndim)))
         elif sorted(axis_index(a, x.ndim, "permute") for a in axes) != list(range(x.ndim)):
-            raise ValueError(f"permute: {tuple(axes)} is not a permutation of the axes of shape {x.shape}")
+            raise ValueError(f"permute: {tuple(axes)} is not a permutation of the axes of shape {x.shape} "
+                             "(swapaxes(i, j) swaps two, as PyTorch's transpose)")
         ctx.axes = axes
         return kernels.transpose(x.data, axes)
 

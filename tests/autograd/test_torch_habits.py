@@ -31,6 +31,17 @@ def test_a_tensor_made_from_a_list_of_tensors_that_require_grad_is_refused_not_c
     assert a.grad.item() == 1.0
 
 
+def test_transpose_0_1_of_a_matrix_where_numpy_and_pytorch_disagree_is_refused_not_guessed():
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    for axes in ((0, 1), (-2, -1), (0, -1)):
+        with pytest.raises(ValueError, match="identity to NumPy and a swap to PyTorch"):
+            x.transpose(*axes)
+    assert x.transpose(1, 0).shape == x.T.shape == x.swapaxes(0, 1).shape == (3, 2)  # both readings agree
+    assert x.transpose((0, 1)).shape == np.transpose(x, (0, 1)).shape == (2, 3)  # NumPy's tuple form
+    with pytest.raises(ValueError, match="swapaxes"):
+        Tensor(np.zeros((2, 3, 4))).transpose(0, 1)
+
+
 def test_no_grad_and_enable_grad_decorate_bare_as_in_pytorch():
     x = Tensor(1.0, requires_grad=True)
 
