@@ -414,6 +414,7 @@ def test_wrongly_shaped_gradient_from_a_custom_function_is_reported():
         Bad.apply(x).backward()
 
 
+@pytest.mark.filterwarnings("ignore:(invalid value|divide by zero):RuntimeWarning")  # NumPy's own word on the NaN
 def test_detect_anomaly_names_the_op_and_the_users_line():
     x = tensor(-1.0, requires_grad=True)
     with ag.detect_anomaly(), pytest.raises(FloatingPointError) as info:
