@@ -443,8 +443,8 @@ def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str =
     """The backward pass as a film: a list of frames (`Graph`s), one per op, in an order backward can visit.
 
     Each frame: forward values on the edges, the op highlighted, ``upstream x local = downstream`` on its input edges
-    (d(root)/d(output), d(output)/d(input): for arrays the vector-Jacobian product with ones, as norms; visited edges
-    keep it); no ``.grad`` changes. ``path``: a ``.gif`` (Pillow) or a folder for ``frame_NN.<frame_format>``."""
+    (d(root)/d(output), d(output)/d(input); an array upstream gives ``u · J = d``, J the Jacobian: norms don't multiply;
+    over 9 numbers as norms; visited edges keep it); no ``.grad`` changes. ``path``: a ``.gif`` or a folder."""
     if not isinstance(root, Tensor) or root.grad_fn is None:
         raise ValueError(f"storyboard: the root must be a Tensor made by ops on tensors that require grad, got "
                          f"{type(root).__name__}{' without a graph' if isinstance(root, Tensor) else ''}")
@@ -462,10 +462,10 @@ def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str =
         with enable_grad():
             out = type(node).apply(*args)
             local = grad(out, wrt, grad_outputs=Tensor(np.ones_like(out.data)), allow_unused=True)
-        where, short = [i for i, p in enumerate(node.next) if p is not None], max([up.size, *(w.size for w in wrt)]) > 1
+        where, big = [i for i, p in enumerate(node.next) if p is not None], max([up.size, *(w.size for w in wrt)]) > 9
         down = [grads.get((id(_math(node.next[i])), id(node), i)) for i in where]  # what flows along each edge
-        steps[id(node)] = {i: f"{_fmt(up, short)} \u00d7 {_fmt(lo.data, short)} = {_fmt(d, short)}"
-                           for i, lo, d in zip(where, local, down) if d is not None}
+        steps[id(node)] = {i: (f"{_fmt(up)} × {_fmt(lo.data, big)}" if up.size == 1 else f"{_fmt(up, big)} · J")
+                           + f" = {_fmt(d, big)}" for i, lo, d in zip(where, local, down) if d is not None}
     rank, ids, frames = {id(n): k for k, n in enumerate(order)}, {id(it.obj): it.id for it in items}, []
     for k, node in enumerate(order):
         def edge(src: _Item, dst: _Item, i: int, k: int = k) -> dict:

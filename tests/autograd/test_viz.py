@@ -439,12 +439,22 @@ def test_storyboard_shows_upstream_times_local_equals_downstream_frame_by_frame(
     assert x.grad is None and y.grad is None and z.grad is None
 
 
-def test_storyboard_writes_norms_when_an_array_meets_a_scalar():
-    b = Tensor(np.ones((3, 2)), requires_grad=True, name="b")
+def test_storyboard_writes_norms_when_a_large_array_meets_a_scalar():
+    b = Tensor(np.ones((4, 5)), requires_grad=True, name="b")
     frames = viz.storyboard((b * b).sum())  # Sum: a scalar upstream, an array local and downstream
     into_sum = edges(frames[0])[node_id(frames[0], "<b>Mul</b>"), node_id(frames[0], "<b>Sum</b>")]
-    norm = f"\u2016{np.sqrt(6):.3g}\u2016"
+    norm = f"\u2016{np.sqrt(20):.3g}\u2016"
     assert edge_lines(into_sum)[viz.GRAD_COLOR] == f"1 \u00d7 {norm} = {norm}"  # not min, mean, max and norm
+
+
+def test_storyboard_writes_an_array_upstream_as_times_the_jacobian_not_as_a_product_of_norms():
+    # ||W x||^2: Pow gets upstream [1, 1] and sends 2 q = [0.44, 0.52]; "‖1.41‖ × ‖0.681‖ = ‖0.681‖" was false
+    W = Tensor([[0.1, 0.5], [-0.3, 0.8]], requires_grad=True, name="W")
+    x = Tensor([0.2, 0.4], requires_grad=True, name="x")
+    frames = viz.storyboard(((W @ x) ** 2).sum())
+    into_pow = [label for (_, b), label in edges(frames[1]).items() if b == node_id(frames[1], "<b>Pow</b>")]
+    texts = [edge_lines(label).get(viz.GRAD_COLOR) for label in into_pow]
+    assert "[1, 1] \u00b7 J = [0.44, 0.52]" in texts
 
 
 def test_storyboard_of_a_root_without_graph_is_an_error():
