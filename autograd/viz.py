@@ -1,10 +1,9 @@
 """Computation graphs as Graphviz pictures: `draw`, `save`, `draw_model_step`, `storyboard`.
 
-One node per op (it stands for its output too), leaf, root and constant input (a number shows its value, an array its
-shape); op parameters (an axis, a shape) are not inputs. The graph keeps no values, so pictures with values or
-gradients *replay* it: each op runs again, parents first, on its parents' replayed outputs, the original leaves and its
-constants, and ``grad`` of the replayed roots gives every gradient, before or after ``backward()``, changing no
-``.grad``. A leaf changed in place since the forward pass shows, and replays with, its new value."""
+One node per op (standing for its output), leaf, root and constant input; op parameters (an axis) are not inputs.
+The graph keeps no values: pictures with values or gradients *replay* it, each op again, parents first, on its parents'
+replayed outputs, the leaves and its constants; ``grad`` of the replayed roots gives every gradient, before or after
+``backward()``, changing no ``.grad``. A leaf changed in place since the forward pass shows its new value."""
 
 from __future__ import annotations
 
@@ -60,25 +59,23 @@ class Graph(graphviz.Digraph):
             return {"text/plain": f"{INSTALL_HINT}\n\n{self.source}"}
 
 
-def _tuple(shape: Iterable[int]) -> str:
-    return str(tuple(map(int, shape)))
-
-
 def _fmt(a: Any, short: bool = False) -> str:
-    """A scalar in full (``-12``, ``0.731``); an array as min, mean, max and norm (``short``: its norm)."""
+    """HTML-label text: a scalar (``0.7311``) or up to 9 numbers (``[0.2, 0.4]``, a matrix row by row) in full, more as
+    min, mean, max and norm (``short``: an array as its norm); float32 round-off (< 1e-6 of the largest) shows as 0."""
     a = np.asarray(a, dtype=np.float64)
-    if a.size <= 1:
-        return f"{a.item():.4g}" if a.size else "empty"
-    n = np.linalg.norm(a)
-    return f"‖{n:.3g}‖" if short else f"min {a.min():.4g}, mean {a.mean():.4g}, max {a.max():.4g}, norm {n:.4g}"
+    a = np.where(np.abs(a) < (tiny := 1e-6 * np.abs(a).max(initial=0)), 0.0, a) + 0.0  # + 0.0: no -0
+    if a.size <= 1 or a.size <= 9 and not short:
+        digits = "{:.4g}" if a.size == 1 else "{:.3g}"
+        return np.array2string(a, separator=", ", formatter={"all": digits.format}).replace("\n", "<br/>")
+    n, mean = np.linalg.norm(a), a.mean() if abs(a.mean()) >= tiny else 0.0
+    return f"‖{n:.3g}‖" if short else f"min {a.min():.4g}, mean {mean:.4g}, max {a.max():.4g}, norm {n:.4g}"
 
 
 # --- the walk and the replay -----------------------------------------------------------------
 class _Item:
-    """One drawn node: a root or leaf Tensor, an op (Function), a constant, or a module call."""
-    def __init__(self, kind: str, obj: Any, ident: str, name: str | None) -> None:
-        self.kind, self.obj, self.id, self.name, self.box, self.members, self.exit = (
-            kind, obj, ident, name, (), [], None)  # box: the open module calls around it; a module's ops, output
+    """A node: a root or leaf Tensor, op, constant or module call (its ``members`` ops, ``exit`` op), in ``box``."""
+    def __init__(self, kind: str, obj: Any, nid: str, name: str | None) -> None:
+        self.kind, self.obj, self.id, self.name, self.box, self.members, self.exit = kind, obj, nid, name, (), [], None
 
 
 def _math(node: Any) -> Any:
@@ -96,7 +93,8 @@ def _walk(roots: Iterable[Tensor], names: dict[int, str]) -> tuple[list[_Item], 
     def item(obj: Any, kind: str, key: Any) -> _Item:
         if key not in by_key:
             param = kind == "leaf" and (id(obj) in names or type(obj).__name__ == "Parameter")
-            name = (names.get(id(obj)) or obj.name) if isinstance(obj, Tensor) else None
+            name = (names.get(id(obj)) or obj.name) if isinstance(obj, Tensor) else kind == "op" and (names.get(
+                id(obj)) or getattr(obj._retained and obj._retained(), "name", None)) or None  # q.retain_grad(): q's
             by_key[key] = _Item("param" if param else kind, obj, f"n{len(by_key)}", name)
             items.extend([by_key[key]] if kind in ("leaf", "const") else [])
         return by_key[key]
@@ -190,9 +188,9 @@ def _trace(model: Any, owner: dict) -> list:
 
 def _group(items: list[_Item], edges: list[tuple], owner: dict, depth: int | None, expand: tuple,
            own: set) -> tuple[list[_Item], list[tuple]]:
-    """Fold the ops of each closed module call into one node; open calls (level below ``depth``, or
-    inside or around a name in ``expand``) become boxes. A parameter or constant that only one folded
-    call uses goes with it, unless it is a named tensor not the model's own (a target, say)."""
+    """Fold the ops of each closed module call into one node; open calls (level below ``depth``, or inside or around a
+    name in ``expand``) become boxes. A parameter or constant that only one folded call uses goes with it, unless it is
+    a named tensor not the model's own (a target, say)."""
     def is_open(c: _Call) -> bool:
         return depth is None or c.level < depth or any(
             c.path in ("", e) or c.path.startswith(e + ".") or e.startswith(c.path + ".") for e in expand)
@@ -252,9 +250,9 @@ def _activity(it: _Item, values: dict) -> str | None:
     return ", ".join(f"{k} {np.concatenate(v).mean():.0%}" for k, v in stats.items()) or None
 
 
-def _flow_color(norm: float, lo: int) -> tuple[str, str]:
-    """Fill and font colour of a gradient norm: one viridis colour per decade from 1e``lo`` up (lower: 1e``lo``'s)."""
-    if not norm > 0:
+def _flow_color(g: Any, lo: int) -> tuple[str, str]:
+    """Fill and font colour of a gradient (or None) by its norm: a viridis colour per decade, from 1e``lo`` and less."""
+    if g is None or not (norm := np.linalg.norm(g)) > 0:
         return "#d1d5db", "#111827"
     k = min(max(round(math.log10(norm)) - lo, 0), len(FLOW_COLORS) - 1)
     return FLOW_COLORS[k], "white" if k < 5 else "#111827"
@@ -264,18 +262,20 @@ def _label(it: _Item, opts: dict, values: dict, grads: dict) -> str:
     obj, g = it.obj, _grad(it, grads)
     if it.kind == "module":
         params = sum(int(np.prod(p.shape)) for _, p in getattr(obj.module, "named_parameters", list)())
-        lines = [f"<b>{html.escape(it.name)}</b>", f"{', '.join(map(_tuple, obj.ins))} \u2192 "
-                 f"{', '.join(map(_tuple, obj.outs))}"] + ([f"{params:,} params"] if params else [])
+        lines = [f"<b>{html.escape(it.name)}</b>", f"{', '.join(map(str, obj.ins))} \u2192 "
+                 f"{', '.join(map(str, obj.outs))}"] + ([f"{params:,} params"] if params else [])
         lines = ["   ".join(lines)] if opts["rankdir"] in ("TB", "BT") else lines  # wide nodes in a tall picture
     elif it.kind == "op":
-        lines = [f"<b>{type(obj).__name__}</b>"] + ([f"{_tuple(obj.shape)} {obj.dtype}"] if opts["show_shapes"] else [])
+        lines = [f"<b>{html.escape(f'{it.name} = ' * bool(it.name))}{type(obj).__name__}</b>"] + (
+            [f"{obj.shape} {obj.dtype}"] if opts["show_shapes"] else [])
     else:
         value = np.asarray(_value(obj, values))
         if it.kind == "const" and value.size == 1:
             return f"<{f'<b>{html.escape(it.name)}</b><br/>' if it.name else ''}{_fmt(value)}>"
         title = it.name or ("parameter" if it.kind == "param" else it.kind)
         lines = [f"<b>{html.escape(title)}</b>"]
-        lines += [f"{_tuple(value.shape)} {value.dtype}"] if opts["show_shapes"] or it.kind == "const" else []
+        lines += [f"{value.shape} {value.dtype}"] if opts["show_shapes"] or it.kind == "const" else []
+        lines += ["no graph: nothing it came from requires grad"] * (it.kind == "output" and not obj.requires_grad)
     if opts["show_values"]:  # a module: its output's
         lines.append(f"value: {_fmt(_value(it.exit if it.kind == 'module' else obj, values))}")
     if opts["show_grads"] and it.kind != "const":
@@ -291,19 +291,18 @@ def _edge_label(values: dict, grads: dict | None, src: _Item, dst: _Item, arg: i
     gradient that flows along the edge, into argument ``arg`` or all that ``dst`` takes from a folded ``carried``."""
     carried, arg = (src, arg) if carried is None else (carried, None)
     obj = dst.obj if dst.kind == "output" else (carried.exit or carried.obj)
-    label = f'<font color="{VALUE_COLOR}">{html.escape(_fmt(_value(obj, values)))}</font>'
+    label = f'<font color="{VALUE_COLOR}">{_fmt(_value(obj, values))}</font>'
     if carried.kind != "const" and grads is not None:
         shares = [grads[id(obj)]] if dst.kind == "output" and id(obj) in grads else [
             grads[k] for m in dst.members or [dst] for j in range(len(m.obj.next))
             if arg in (None, j) and (k := (id(obj), id(m.obj), j)) in grads]
         text = _fmt(sum(shares)) if shares else "\u2014"
-        label += f'<br/><font color="{GRAD_COLOR}">{html.escape(text)}</font>'
+        label += f'<br/><font color="{GRAD_COLOR}">{text}</font>'
     return {"label": f"<{label}>"}
 
 
 # --- emitting DOT ----------------------------------------------------------------------------
-def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, edge_label: Callable | None = None
-          ) -> Graph:
+def _emit(items: list, edges: list, opts: dict, replay: Callable, edge_label: Callable | None = None) -> Graph:
     """The DOT graph of ``items`` (cut at ``max_nodes``, with a marker); ``replay()``: (values, gradients)."""
     shows = ("show_values", "show_grads", "show_edges", "grad_flow")
     values, grads = replay() if any(map(opts.get, shows)) else ({}, {})
@@ -324,8 +323,7 @@ def _emit(items: list[_Item], edges: list[tuple], opts: dict, replay: Callable, 
     for it in shown:
         attrs = {"label": _label(it, opts, values, grads), **_STYLES[it.kind]}
         if opts["grad_flow"] and it.kind != "const":
-            g = _grad(it, grads)
-            attrs["fillcolor"], attrs["fontcolor"] = _flow_color(0.0 if g is None else np.linalg.norm(g), lo)
+            attrs["fillcolor"], attrs["fontcolor"] = _flow_color(_grad(it, grads), lo)
         graphs[it.box].node(it.id, **attrs)
     for path in sorted(graphs, key=len, reverse=True)[:-1]:
         graphs[path[:-1]].subgraph(graphs[path])
@@ -359,13 +357,16 @@ def _options(roots: tuple, **given: Any) -> tuple[dict, dict[int, str]]:
         raise TypeError(f"draw() takes one or more Tensors, got {[type(r).__name__ for r in roots]}")
     if opts["rankdir"] not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"draw: rankdir must be 'LR', 'TB', 'RL' or 'BT', got {opts['rankdir']!r}")
-    if opts["max_nodes"] is not None and opts["max_nodes"] < 1:
-        raise ValueError(f"draw: max_nodes must be a positive int or None, got {opts['max_nodes']}")
-    pairs = [(k, v) if isinstance(k, str) else (v, k) for k, v in dict(opts["params"] or {}).items()]
+    if opts["max_nodes"] is not None and not (isinstance(opts["max_nodes"], int) and opts["max_nodes"] >= 1):
+        raise ValueError(f"draw: max_nodes must be a positive int or None, got {opts['max_nodes']!r}")
+    try:
+        pairs = [(k, v) if isinstance(k, str) else (v, k) for k, v in dict(opts["params"] or {}).items()]
+    except (TypeError, ValueError):  # not a mapping nor (name, tensor) pairs: a list of tensors, say
+        pairs = [(None, opts["params"])]
     if not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in pairs):
         raise TypeError("draw: params must map names to tensors, e.g. dict(model.named_parameters()), or tensors "
-                        f"to names; got {[(type(k).__name__, type(v).__name__) for k, v in pairs]}")
-    return opts, {id(v): k for k, v in pairs}
+                        f"to names; got {opts['params']!r:.200}")
+    return opts, {i: k for k, v in pairs for i in {id(v), id(_math(v.grad_fn) or v)}}  # an op takes its output's name
 
 
 def draw(*roots: Tensor, show_shapes: bool = True, show_values: bool = False, show_grads: bool = False,
@@ -373,13 +374,12 @@ def draw(*roots: Tensor, show_shapes: bool = True, show_values: bool = False, sh
          legend: bool = False, grad_flow: bool = False) -> Graph:
     """Draw the computation graph behind ``roots`` (Tensors) as a `Graph`.
 
-    ``show_shapes``: shape (a tuple) and dtype on nodes. ``show_values``/``show_grads``: value and d(sum of roots)/
-    d(value) on nodes (scalars in full, arrays as min, mean, max, norm). ``show_edges``: on each edge its forward value
-    (green) over the gradient that flows along it (red; a fan-out's edges add up to the node's), as on the slides.
-    ``rankdir``: "LR", "TB", "RL" or "BT". ``max_nodes``: draw this many nodes, nearest the roots first, and their
-    constants, with a marker saying how many more there are (None: all). ``params``: names,
-    ``dict(model.named_parameters())`` or tensor -> name. ``legend``: a key. ``grad_flow``: colour nodes by their
-    gradient's norm (log scale); label ReLUs with their dead fraction, sigmoid/tanh with their saturated one."""
+    ``show_shapes``: shape and dtype on nodes. ``show_values``/``show_grads``: value and d(sum of roots)/d(value) on
+    nodes (up to 9 numbers in full, more as min, mean, max, norm). ``show_edges``: each edge's value (green) over the
+    gradient along it (red; a fan-out's add up to the node's), as on the slides. ``rankdir``: "LR", "TB", "RL" or "BT".
+    ``max_nodes``: so many nodes, nearest the roots first, with their constants and a marker for the rest (None: all).
+    ``params``: names -> tensors (``dict(model.named_parameters())``; an intermediate q, like a retained one, names its
+    op "q = Add") or tensors -> names. ``legend``: a key. ``grad_flow``: gradient-norm colours, dead/saturated units."""
     opts, names = _options(roots, **{k: v for k, v in locals().items() if k != "roots"})
     items, edges = _walk(roots, names)
     return _emit(items, edges, opts, lambda: _replay(roots, items))
@@ -403,10 +403,9 @@ def draw_model_step(model: Any, x: Any, target: Any, loss_fn: Callable, depth: i
     """Draw one training step of ``model``, ``loss_fn(model(x), target)``, module by module.
 
     ``depth``: at 1 each top-level module is one node (name, type, input -> output shapes, parameter count), at 2 their
-    children, at 0 the model; None: every primitive. ``expand``: names from ``named_modules()`` to open fully. Open
-    modules are boxes; the loss is one node but at None. A float ``x`` becomes a leaf that requires grad. ``grad_flow``
-    and ``draw_options``: see `draw`. The model runs in its train/eval mode; afterwards its parameters, buffers
-    (running statistics), ``.grad``s, modes and the random generator are as they were: nothing calls ``backward``."""
+    children, at 0 the model, None every primitive; ``expand``: modules (``named_modules()`` names) to open fully. Open
+    modules are boxes, the loss one node but at None; a float ``x`` becomes a leaf that requires grad; ``grad_flow``,
+    ``draw_options``: see `draw`. Parameters, buffers, ``.grad``s, modes and the random generator end as they were."""
     modules, expand = [n for n, _ in model.named_modules() if n], tuple(expand)
     if any(e not in modules for e in expand):
         raise ValueError(f"draw_model_step: expand names unknown modules {[e for e in expand if e not in modules]}; "
@@ -441,15 +440,16 @@ def draw_model_step(model: Any, x: Any, target: Any, loss_fn: Callable, depth: i
 
 
 def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str = "svg") -> list[Graph]:
-    """The backward pass as a film: returns a list of frames (`Graph`s), one per op, in an order backward can visit.
+    """The backward pass as a film: a list of frames (`Graph`s), one per op, in an order backward can visit.
 
-    Each frame draws the forward values on the edges (as ``show_edges=True``), highlights the op and writes ``upstream x
-    local = downstream`` on its input edges: d(root)/d(output), d(output)/d(input) (for arrays the vector-Jacobian
-    product with ones; arrays show as norms) and what the op sends back; visited edges keep it. No ``.grad`` changes.
-    ``path``: a ``.gif`` (Pillow, frames centred on one canvas), or a folder for ``frame_NN.svg`` (``frame_format``)."""
+    Each frame: forward values on the edges, the op highlighted, ``upstream x local = downstream`` on its input edges
+    (d(root)/d(output), d(output)/d(input); an array upstream gives ``u · J = d``, J the Jacobian: norms don't multiply;
+    over 9 numbers as norms; visited edges keep it); no ``.grad`` changes. ``path``: a ``.gif`` or a folder."""
     if not isinstance(root, Tensor) or root.grad_fn is None:
         raise ValueError(f"storyboard: the root must be a Tensor made by ops on tensors that require grad, got "
                          f"{type(root).__name__}{' without a graph' if isinstance(root, Tensor) else ''}")
+    if path is not None and Path(path).suffix.lower() not in ("", ".gif"):
+        raise ValueError(f"storyboard: path must be a .gif file or a folder (no suffix), got {str(path)!r}")
     opts, _ = _options((root,), show_shapes=False, show_edges=True, max_nodes=None)
     items, edges = _walk((root,), {})
     values, grads = _replay((root,), items)
@@ -462,10 +462,10 @@ def storyboard(root: Tensor, path: str | Path | None = None, frame_format: str =
         with enable_grad():
             out = type(node).apply(*args)
             local = grad(out, wrt, grad_outputs=Tensor(np.ones_like(out.data)), allow_unused=True)
-        where, short = [i for i, p in enumerate(node.next) if p is not None], max([up.size, *(w.size for w in wrt)]) > 1
+        where, big = [i for i, p in enumerate(node.next) if p is not None], max([up.size, *(w.size for w in wrt)]) > 9
         down = [grads.get((id(_math(node.next[i])), id(node), i)) for i in where]  # what flows along each edge
-        steps[id(node)] = {i: f"{_fmt(up, short)} \u00d7 {_fmt(lo.data, short)} = {_fmt(d, short)}"
-                           for i, lo, d in zip(where, local, down) if d is not None}
+        steps[id(node)] = {i: (f"{_fmt(up)} × {_fmt(lo.data, big)}" if up.size == 1 else f"{_fmt(up, big)} · J")
+                           + f" = {_fmt(d, big)}" for i, lo, d in zip(where, local, down) if d is not None}
     rank, ids, frames = {id(n): k for k, n in enumerate(order)}, {id(it.obj): it.id for it in items}, []
     for k, node in enumerate(order):
         def edge(src: _Item, dst: _Item, i: int, k: int = k) -> dict:

@@ -43,8 +43,10 @@ autograd.set_default_dtype(np.float64)  # Python floats become float64 tensors: 
 # df/dx = df/dq * dq/dx = z * 1 = -4, and the same for y; df/dz = q = 3.
 #
 # `retain_grad()` asks autograd to keep the gradient of the intermediate q too (by default only
-# leaves keep theirs). In the picture every edge carries its forward value (green, on top) and,
-# under it, the gradient of f with respect to that value (red), as on the lecture's slides.
+# leaves keep theirs), and the picture then labels q's gate with its name, `q = Add` (so does
+# `viz.draw(f, params={"q": q})`). Every edge carries its forward value (green, on top) and,
+# under it, the gradient of f with respect to that value (red), as on the lecture's slides
+# (`show_shapes=False` leaves out the shape and dtype that every node of a scalar circuit shares).
 
 # %%
 x = autograd.tensor(-2.0, requires_grad=True, name="x")
@@ -58,7 +60,7 @@ f.name = "f"
 f.backward()
 print(f"f = {f.item()}  df/dx = {x.grad.item()}  df/dy = {y.grad.item()}  df/dz = {z.grad.item()}"
       f"  df/dq = {q.grad.item()}")
-viz.draw(f, show_edges=True)
+viz.draw(f, show_edges=True, show_shapes=False)
 
 
 # %% [markdown]
@@ -101,7 +103,7 @@ f = (x * y + autograd.maximum(z, w)) * 2
 f.name = "f"
 f.backward()
 print({t.name: t.grad.item() for t in (x, y, z, w)})
-viz.draw(f, show_edges=True)
+viz.draw(f, show_edges=True, show_shapes=False)
 
 # %% [markdown]
 # ## A neuron: f(w, x) = sigmoid(w0 x0 + w1 x1 + w2)
@@ -119,7 +121,7 @@ f.name = "f"
 f.backward()
 print(f"f = {f.item():.4f}")
 print("gradients:", {t.name: round(t.grad.item(), 4) for t in (w0, x0, w1, x1, w2)})
-viz.draw(f, show_edges=True)
+viz.draw(f, show_edges=True, show_shapes=False)
 
 # %% [markdown]
 # The same backward pass as a film, one gate per frame in the order backward visits them. On
@@ -151,7 +153,7 @@ f.backward()
 s = f.item()
 print(f"local gradient (1 - s) s = {(1 - s) * s:.4f}")
 print("gradients:", {t.name: round(t.grad.item(), 4) for t in (w0, x0, w1, x1, w2)})
-viz.draw(f, show_edges=True)
+viz.draw(f, show_edges=True, show_shapes=False)
 
 # %% [markdown]
 # ## A vectorised example: f(x, W) = ||W x||^2
@@ -164,7 +166,9 @@ viz.draw(f, show_edges=True)
 #   \qquad \nabla_W f = 2\, q\, x^T, \qquad \nabla_x f = 2\, W^T q.$$
 #
 # A gradient always has the shape of the variable it belongs to: W is 2x2, so is its gradient.
-# (In the graph, the matrix-vector product W x is a matrix product with x as a (2, 1) column:
+# The picture writes arrays of up to 9 numbers in full (a matrix row by row): W and x on the
+# first edges, dW = 2 q x^T and dx = 2 W^T q under them, and 2 q = [0.44, 0.52] flowing back out
+# of q. (The matrix-vector product W x is computed as a matrix product with x as a (2, 1) column:
 # that is what the two Reshape nodes around MatMul do.)
 
 # %%
@@ -180,7 +184,7 @@ print("q =", q_value, " f =", round(f.item(), 4))
 print("autograd  dW =\n", W.grad.numpy())
 print("formula 2 q x^T =\n", 2 * np.outer(q_value, x.numpy()))
 print("autograd  dx =", x.grad.numpy(), "  formula 2 W^T q =", 2 * W.numpy().T @ q_value)
-viz.draw(f)  # each node shows its output's shape: W (2, 2) and x (2,) -> q (2,) -> f ()
+viz.draw(f, show_edges=True)  # each node shows its output's shape: W (2, 2) and x (2,) -> q (2,) -> f ()
 
 
 # %% [markdown]

@@ -187,6 +187,45 @@ def test_arrays_are_summarised_and_intermediates_replayed_at_any_size():
     assert f"value: min 0, mean 99, max 198, norm {2 * norm:.4g}" in mul and "grad: min 1, mean 1, max 1" in mul
 
 
+
+def test_small_arrays_show_in_full_a_matrix_row_by_row_as_on_the_vectorised_slide():
+    # ||W x||^2 with the lecture's W and x: 2 q x^T and 2 W^T q read off the picture, not min/mean/max
+    W = Tensor([[0.1, 0.5], [-0.3, 0.8]], requires_grad=True, name="W")
+    x = Tensor([0.2, 0.4], requires_grad=True, name="x")
+    dot = viz.draw(((W @ x) ** 2).sum(), show_edges=True, show_values=True)
+    (into_x,) = [label for (a, _), label in edges(dot).items() if a == node_id(dot, "<b>x</b>")]
+    assert edge_lines(into_x) == {viz.VALUE_COLOR: "[0.2, 0.4]", viz.GRAD_COLOR: "[-0.112, 0.636]"}
+    assert "value: [[0.1, 0.5],<br/> [-0.3, 0.8]]" in nodes(dot)[node_id(dot, "<b>W</b>")]
+    assert "[[0.088, 0.176],<br/> [0.104, 0.208]]" in dot.source  # dW = 2 q x^T, one row per line
+
+
+def test_float32_round_off_shows_as_zero_not_as_a_tiny_number():
+    # softmax minus one-hot sums to 0, float32 leaves ~1e-8 in its mean; 1.0000001 - 1 is 0 next to 4.9
+    logits = Tensor(np.linspace(-2, 3, 10, dtype=np.float32), requires_grad=True, name="logits")
+    dot = viz.draw(F.cross_entropy(logits[None], np.array([3])), show_grads=True)
+    assert re.search(r"grad: min -[0-9.]+, mean 0, max", nodes(dot)[node_id(dot, "<b>logits</b>")])
+    v = Tensor(np.array([2.9, -3.9, 1.0000001], np.float32), requires_grad=True, name="v")
+    dot = viz.draw(v - 1, show_values=True)
+    assert "value: [1.9, -4.9, 0]" in nodes(dot)[node_id(dot, "<b>Sub</b>")]  # not 1.192e-07
+
+
+def test_a_named_intermediate_labels_its_op_when_retained_or_given_in_params():
+    x, y, z, _ = lecture()
+    q = x + y
+    q.name = "q"
+    f = q * z
+    assert "<b>Add</b>" in viz.draw(f).source  # a name alone is out of the graph's reach
+    q.retain_grad()
+    assert node_id(viz.draw(f), "<b>q = Add</b>")
+    p = x * y
+    assert node_id(viz.draw(p + z, params={"p": p}), "<b>p = Mul</b>")
+
+
+def test_a_tensor_without_graph_says_why():
+    dot = viz.draw(Tensor(2.0) * 3)  # the teacher forgot requires_grad=True
+    assert "no graph: nothing it came from requires grad" in nodes(dot)["n0"]
+    assert "no graph" not in viz.draw(Tensor(2.0, requires_grad=True)).source
+
 # --- every input of an op is drawn, constants included --------------------------------------------
 def sigmoid_neuron():
     """Notebook 02's neuron: 1 / (1 + exp(-(w x)))."""
@@ -276,6 +315,11 @@ def test_bad_arguments_are_rejected():
         viz.draw(x * 2, rankdir="up")
     with pytest.raises(ValueError, match="max_nodes"):
         viz.draw(x * 2, max_nodes=0)
+    for bad in (2.5, "3"):
+        with pytest.raises(ValueError, match="max_nodes must be a positive int or None"):
+            viz.draw(x * 2, max_nodes=bad)
+    with pytest.raises(TypeError, match="params must map names to tensors"):
+        viz.draw(x * 2, params=[x])  # a list of tensors, no names
 
 
 # --- big graphs ---------------------------------------------------------------------------------
@@ -395,12 +439,22 @@ def test_storyboard_shows_upstream_times_local_equals_downstream_frame_by_frame(
     assert x.grad is None and y.grad is None and z.grad is None
 
 
-def test_storyboard_writes_norms_when_an_array_meets_a_scalar():
-    b = Tensor(np.ones((3, 2)), requires_grad=True, name="b")
+def test_storyboard_writes_norms_when_a_large_array_meets_a_scalar():
+    b = Tensor(np.ones((4, 5)), requires_grad=True, name="b")
     frames = viz.storyboard((b * b).sum())  # Sum: a scalar upstream, an array local and downstream
     into_sum = edges(frames[0])[node_id(frames[0], "<b>Mul</b>"), node_id(frames[0], "<b>Sum</b>")]
-    norm = f"\u2016{np.sqrt(6):.3g}\u2016"
+    norm = f"\u2016{np.sqrt(20):.3g}\u2016"
     assert edge_lines(into_sum)[viz.GRAD_COLOR] == f"1 \u00d7 {norm} = {norm}"  # not min, mean, max and norm
+
+
+def test_storyboard_writes_an_array_upstream_as_times_the_jacobian_not_as_a_product_of_norms():
+    # ||W x||^2: Pow gets upstream [1, 1] and sends 2 q = [0.44, 0.52]; "‖1.41‖ × ‖0.681‖ = ‖0.681‖" was false
+    W = Tensor([[0.1, 0.5], [-0.3, 0.8]], requires_grad=True, name="W")
+    x = Tensor([0.2, 0.4], requires_grad=True, name="x")
+    frames = viz.storyboard(((W @ x) ** 2).sum())
+    into_pow = [label for (_, b), label in edges(frames[1]).items() if b == node_id(frames[1], "<b>Pow</b>")]
+    texts = [edge_lines(label).get(viz.GRAD_COLOR) for label in into_pow]
+    assert "[1, 1] \u00b7 J = [0.44, 0.52]" in texts
 
 
 def test_storyboard_of_a_root_without_graph_is_an_error():
@@ -408,6 +462,13 @@ def test_storyboard_of_a_root_without_graph_is_an_error():
         viz.storyboard(Tensor(1.0) * 2)
     with pytest.raises(ValueError, match="storyboard"):
         viz.storyboard(Tensor(1.0, requires_grad=True))
+
+
+def test_storyboard_rejects_a_film_suffix_it_cannot_write(tmp_path):
+    x = Tensor(1.0, requires_grad=True)
+    with pytest.raises(ValueError, match=r"\.gif file or a folder"):
+        viz.storyboard(x * 2, tmp_path / "film.mp4")  # was: a folder named film.mp4 full of .svg frames
+    assert list(tmp_path.iterdir()) == []
 
 
 @needs_dot
@@ -468,7 +529,7 @@ def summary(a):
 
 def test_a_modules_output_used_twice_carries_each_branchs_share_on_its_edges():
     autograd.manual_seed(0)
-    model, x = Skip(), np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    model, x = Skip(), np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)  # (8, 2): summarised
     dot = viz.draw_model_step(model, x, None, lambda out, _: out.sum(), show_edges=True)
     fc, act, add = node_id(dot, "<b>fc: Linear</b>"), node_id(dot, "<b>act: Tanh</b>"), node_id(dot, "<b>Add</b>")
     h = model.fc(Tensor(x)).data
@@ -478,7 +539,7 @@ def test_a_modules_output_used_twice_carries_each_branchs_share_on_its_edges():
 
 def test_module_nodes_show_the_value_of_their_output_as_they_show_its_gradient():
     autograd.manual_seed(0)
-    model, x = Skip(), np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    model, x = Skip(), np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)  # (8, 2): summarised
     dot = viz.draw_model_step(model, x, None, lambda out, _: out.sum(), show_values=True, show_grads=True)
     h = model.fc(Tensor(x)).data
     assert f"value: {summary(h)}<br/>grad: {summary(2 - np.tanh(h) ** 2)}" in nodes(dot)[node_id(dot, "fc: Linear")]
