@@ -14,6 +14,7 @@ A uniform distribution on [-b, b] has std b / sqrt(3), hence the sqrt(3) in the 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -58,6 +59,15 @@ def _fan(tensor: Tensor, mode: str) -> int:
         raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     return fan_in if mode == "fan_in" else fan_out
+
+
+def _no_elements(tensor: Tensor, op: str) -> bool:
+    """True (with PyTorch's warning) for a tensor with an axis of size 0: it has no fan to scale by, and
+    no value to fill, so kaiming init leaves it as it is, as PyTorch does."""
+    if 0 not in tensor.shape:
+        return False
+    warnings.warn(f"{op}: initializing a zero-element tensor is a no-op", stacklevel=3)
+    return True
 
 
 def _fill(tensor: Tensor, values: np.ndarray | float) -> Tensor:
@@ -107,14 +117,21 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonline
     """U(-b, b) with b = sqrt(3) * gain / sqrt(fan); ``a`` is the negative slope for leaky_relu.
 
     PyTorch's default for Linear and Conv2d weights is ``a=sqrt(5)``, which gives b = 1 / sqrt(fan_in).
+    A tensor with no elements is left as it is, with a warning (PyTorch's).
     """
+    if _no_elements(tensor, "kaiming_uniform_"):
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound)
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
-    """N(0, std^2) with std = gain / sqrt(fan); ``a`` is the negative slope for leaky_relu."""
+    """N(0, std^2) with std = gain / sqrt(fan); ``a`` is the negative slope for leaky_relu.
+
+    A tensor with no elements is left as it is, with a warning (PyTorch's)."""
+    if _no_elements(tensor, "kaiming_normal_"):
+        return tensor
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode)))
 
 

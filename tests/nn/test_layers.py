@@ -257,6 +257,17 @@ def test_init_is_in_place_and_keeps_dtype():
         nn.init.kaiming_normal_(w, mode="fan_avg")
 
 
+@pytest.mark.parametrize("init", ["kaiming_uniform_", "kaiming_normal_"])
+@pytest.mark.parametrize("shape", [(3, 0), (0, 3), (2, 3, 0, 0)])
+def test_kaiming_init_of_a_zero_element_tensor_is_a_no_op_with_a_warning_as_torch(torch, init, shape):
+    w = Tensor(np.zeros(shape))
+    with pytest.warns(UserWarning, match="no-op") as ours:
+        assert getattr(nn.init, init)(w) is w  # not a ZeroDivisionError from fan_in = 0
+    with pytest.warns(UserWarning, match="no-op"):
+        getattr(torch.nn.init, init)(torch.zeros(shape))
+    assert w.shape == shape and ours[0].filename == __file__  # the warning points at the caller
+
+
 def test_calculate_gain_matches_torch(torch):
     for args in [("linear",), ("conv2d",), ("sigmoid",), ("tanh",), ("relu",), ("leaky_relu",), ("leaky_relu", 0.2),
                  ("selu",)]:
