@@ -459,5 +459,5 @@ def numerical_grad(f: Callable, *inputs: Any, eps: float = 1e-6) -> tuple:
     with no_grad():
         single = _outputs(f(*args))[1]
         diffs = _numerical(lambda: f(*args), [args[i] for i in wrt], eps)
-    jac = {i: [(fw + bw) / 2 for fw, bw in row] for i, row in zip(wrt, diffs)}
+    jac = {i: [np.asarray((fw + bw) / 2) for fw, bw in row] for i, row in zip(wrt, diffs)}  # 0-d stays an array
     return tuple((jac[i][0] if single else tuple(jac[i])) if i in jac else None for i in range(len(inputs)))

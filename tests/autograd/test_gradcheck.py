@@ -114,6 +114,12 @@ def test_numerical_grad_gives_one_entry_per_input_and_none_for_constants():
     assert gk is None
 
 
+def test_numerical_grad_of_a_scalar_function_of_a_0d_input_is_a_0d_ndarray():
+    (g,) = numerical_grad(lambda t: t * t, f64(3.0))
+    assert type(g) is np.ndarray and g.shape == () and g.dtype == np.float64  # not a NumPy scalar
+    np.testing.assert_allclose(g, 6.0, rtol=1e-8)
+
+
 def test_numerical_grad_of_several_outputs_gives_one_jacobian_per_output():
     x = f64([1.0, 2.0])
     ((J_sum, J_sq),) = numerical_grad(lambda t: (t.sum(), t * t), x)
