@@ -320,6 +320,18 @@ def test_numerical_grad_refuses_a_zero_eps():
         numerical_grad(lambda t: t.sin(), f64([0.5]), eps=0)
 
 
+@pytest.mark.parametrize("check", [gradcheck, gradgradcheck, numerical_grad])
+def test_inputs_given_as_one_tuple_as_torch_takes_them_are_refused_with_a_hint(check):
+    x = f64([0.5, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=rf"{check.__name__}: no floating-point Tensor .* as separate arguments"):
+        check(lambda t: t.sin(), (x,))  # torch.autograd.gradcheck(f, (x,)); here gradcheck(f, x)
+
+
+def test_numerical_grad_without_a_floating_tensor_input_is_refused():
+    with pytest.raises(ValueError, match="numerical_grad: no floating-point Tensor among the inputs"):
+        numerical_grad(lambda k: ag.tensor([1.0]) * k, 2)  # it returned (None,): nothing differentiated
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_a_non_finite_input_is_refused_naming_it_and_its_index(bad):
     x = f64([[0.5, 1.0], [2.0, bad]], requires_grad=True)
