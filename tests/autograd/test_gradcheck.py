@@ -357,3 +357,12 @@ def test_a_function_that_keeps_float64_gets_no_precision_note(recwarn):
     x = tensor(np.array([0.3, -1.2], dtype=np.float32), requires_grad=True)
     report = first_order_report(lambda t: t * ag.tensor([2.0, 3.0]), [x])  # float32 constant, float64 result
     assert report.ok and report.notes == [] and not recwarn.list
+
+
+@pytest.mark.parametrize("module", ["autograd.testing.gradcheck", "autograd.testing.opdb"])
+def test_the_docstring_examples_run_and_print_what_they_say(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
