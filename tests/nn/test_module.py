@@ -399,6 +399,11 @@ def test_layer_reprs_match_torch(torch):
         (nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()),
         (nn.ReLU(), torch.nn.ReLU()),
         (nn.Flatten(), torch.nn.Flatten()),
+        (nn.LayerNorm(4), torch.nn.LayerNorm(4)),
+        (nn.LayerNorm((3, 4), bias=False), torch.nn.LayerNorm((3, 4), bias=False)),  # bias=False was not shown
+        (nn.LayerNorm(4, elementwise_affine=False), torch.nn.LayerNorm(4, elementwise_affine=False)),
+        (nn.Dropout(0.3), torch.nn.Dropout(0.3)),
+        (nn.Dropout2d(), torch.nn.Dropout2d()),
     ]
     for ours, theirs in pairs:
         assert repr(ours) == repr(theirs)
