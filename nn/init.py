@@ -1,4 +1,5 @@
-"""Weight initialisation, as ``torch.nn.init``: in place on ``.data``, dtype kept, outside the graph.
+"""Weight initialisation, as ``torch.nn.init``: in place, dtype kept, outside the graph (as any in-place
+change, it moves the tensor's version counter on).
 
 The random draws come from ``autograd.generator()``, so ``autograd.manual_seed`` makes every
 model's initial weights reproducible.
@@ -18,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from autograd import Tensor, generator
+from autograd import Tensor, generator, no_grad
 
 _LINEAR_GAINS = ("linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d",
                  "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
@@ -71,11 +72,16 @@ def _no_elements(tensor: Tensor, op: str) -> bool:
 
 
 def _fill(tensor: Tensor, values: np.ndarray | float) -> Tensor:
-    """Write ``values`` into the tensor's array in place, cast to its dtype."""
+    """Write ``values`` into the tensor's array in place, cast to its dtype, outside the graph.
+
+    An in-place change as any other (PyTorch's init runs its ``normal_``, ``fill_``, ... under
+    ``no_grad``): the tensor's version moves on, so a backward through an op that saved the old
+    values raises instead of using the new ones.
+    """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"nn.init works on Tensors, got {type(tensor).__name__}")
-    tensor.data[...] = values
-    return tensor
+    with no_grad():
+        return tensor.copy_(values)
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
