@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from autograd import Tensor, generator, where
+from autograd import Tensor, generator, get_default_dtype, where
 from autograd.ops.linalg import Linear
 
 
@@ -184,8 +184,9 @@ def relu(x: Tensor, inplace: bool = False) -> Tensor:
 
 
 def _positive(x: Tensor) -> np.ndarray:
-    """1 where x > 0 and 0 elsewhere (at 0 too), in x's dtype: a constant of the graph."""
-    return (x.data > 0).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+    """1 where x > 0 and 0 elsewhere (at 0 too), in x's dtype (the default dtype for integers, as
+    sigmoid and elu give them): a constant of the graph."""
+    return (x.data > 0).astype(x.dtype if x.dtype.kind == "f" else get_default_dtype())
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:

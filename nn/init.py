@@ -1,4 +1,5 @@
-"""Weight initialisation, as ``torch.nn.init``: in place on ``.data``, dtype kept, outside the graph.
+"""Weight initialisation, as ``torch.nn.init``: in place, dtype kept, outside the graph (as any in-place
+change, it moves the tensor's version counter on).
 
 The random draws come from ``autograd.generator()``, so ``autograd.manual_seed`` makes every
 model's initial weights reproducible.
@@ -14,10 +15,11 @@ A uniform distribution on [-b, b] has std b / sqrt(3), hence the sqrt(3) in the 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
-from autograd import Tensor, generator
+from autograd import Tensor, generator, no_grad
 
 _LINEAR_GAINS = ("linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d",
                  "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
@@ -60,12 +62,26 @@ def _fan(tensor: Tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
+def _no_elements(tensor: Tensor, op: str) -> bool:
+    """True (with PyTorch's warning) for a tensor with an axis of size 0: it has no fan to scale by, and
+    no value to fill, so kaiming init leaves it as it is, as PyTorch does."""
+    if 0 not in tensor.shape:
+        return False
+    warnings.warn(f"{op}: initializing a zero-element tensor is a no-op", stacklevel=3)
+    return True
+
+
 def _fill(tensor: Tensor, values: np.ndarray | float) -> Tensor:
-    """Write ``values`` into the tensor's array in place, cast to its dtype."""
+    """Write ``values`` into the tensor's array in place, cast to its dtype, outside the graph.
+
+    An in-place change as any other (PyTorch's init runs its ``normal_``, ``fill_``, ... under
+    ``no_grad``): the tensor's version moves on, so a backward through an op that saved the old
+    values raises instead of using the new ones.
+    """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"nn.init works on Tensors, got {type(tensor).__name__}")
-    tensor.data[...] = values
-    return tensor
+    with no_grad():
+        return tensor.copy_(values)
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
@@ -107,14 +123,21 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonline
     """U(-b, b) with b = sqrt(3) * gain / sqrt(fan); ``a`` is the negative slope for leaky_relu.
 
     PyTorch's default for Linear and Conv2d weights is ``a=sqrt(5)``, which gives b = 1 / sqrt(fan_in).
+    A tensor with no elements is left as it is, with a warning (PyTorch's).
     """
+    if _no_elements(tensor, "kaiming_uniform_"):
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound)
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
-    """N(0, std^2) with std = gain / sqrt(fan); ``a`` is the negative slope for leaky_relu."""
+    """N(0, std^2) with std = gain / sqrt(fan); ``a`` is the negative slope for leaky_relu.
+
+    A tensor with no elements is left as it is, with a warning (PyTorch's)."""
+    if _no_elements(tensor, "kaiming_normal_"):
+        return tensor
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode)))
 
 

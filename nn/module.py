@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-from autograd import Tensor
+from autograd import Tensor, no_grad
 
 
 class Parameter(Tensor):
@@ -199,8 +199,7 @@ class Module:
 
     def modules(self) -> Iterator[Module]:
         """This module and every descendant, each once, depth first."""
-        for _, m in self.named_modules():
-            yield m
+        return (m for _, m in self.named_modules())
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """(name, module) of the direct sub-modules, in the order they were assigned."""
@@ -210,8 +209,7 @@ class Module:
 
     def children(self) -> Iterator[Module]:
         """The direct sub-modules."""
-        for _, child in self.named_children():
-            yield child
+        return (child for _, child in self.named_children())
 
     def _named_members(self, kind: str, prefix: str, recurse: bool) -> Iterator[tuple[str, Tensor]]:
         seen: set[int] = set()  # a tensor shared by two modules is listed once
@@ -229,8 +227,7 @@ class Module:
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """Every parameter (of descendants too, unless ``recurse=False``), each once: what an optimizer takes."""
-        for _, p in self.named_parameters(recurse=recurse):
-            yield p
+        return (p for _, p in self.named_parameters(recurse=recurse))
 
     def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
         """(dotted name, buffer) pairs, e.g. ``("1.running_mean", t)``."""
@@ -238,8 +235,7 @@ class Module:
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         """Every buffer (running statistics and other state that is not learned)."""
-        for _, b in self.named_buffers(recurse=recurse):
-            yield b
+        return (b for _, b in self.named_buffers(recurse=recurse))
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         """Call ``fn`` on every descendant, then on self (e.g. a custom initialisation)."""
@@ -331,7 +327,7 @@ class Module:
         if not isinstance(state, Mapping):
             raise TypeError(f"load_state_dict: expected a mapping of names to arrays, got {type(state).__name__}")
         targets = dict(self._state_items())
-        arrays: dict[str, np.ndarray] = {}
+        loads: list[tuple[Tensor, np.ndarray]] = []
         problems: list[str] = []
         for key, value in state.items():
             if key not in targets:
@@ -344,8 +340,8 @@ class Module:
                 problems.append(f"{key}: shape {array.shape} in the state, {want.shape} in the model")
             elif array.dtype != want.dtype:
                 problems.append(f"{key}: dtype {array.dtype} in the state, {want.dtype} in the model")
-            else:
-                arrays[key] = array
+            elif not np.array_equal(array, want):  # equal values stay, with their version (a model restored)
+                loads.append((targets[key], array))
         missing = [k for k in targets if k not in state]
         unexpected = [k for k in state if k not in targets]
         if strict:
@@ -355,8 +351,11 @@ class Module:
             raise ValueError(
                 f"load_state_dict: {type(self).__name__} was left unchanged because of:\n  " + "\n  ".join(problems)
             )
-        for key, array in arrays.items():
-            targets[key].data = np.array(array, copy=True)
+        with no_grad():  # in place, as PyTorch: versions move on, so a graph that saved old values refuses backward
+            for t, array in loads:
+                if not t.data.flags.writeable:  # read-only memory (a memory map): load into a copy
+                    t.data = t.data.copy()
+                t.copy_(array)
         return IncompatibleKeys(missing, unexpected)
 
     # --- printing -----------------------------------------------------------------------------

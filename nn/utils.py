@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from autograd import Tensor
+from autograd import Tensor, get_default_dtype
 
 
 def _with_grads(parameters: Tensor | Iterable[Tensor], op: str) -> list[Tensor]:
@@ -30,12 +30,13 @@ def clip_grad_norm_(
     The total norm treats all gradients as one long vector: (sum_p ||g_p||_q^q)^(1/q) for
     q = ``norm_type`` (``inf``: the largest |g|). When it exceeds ``max_norm`` every gradient is
     multiplied by max_norm / (total + 1e-6), PyTorch's rule. Returns the norm before clipping as a
-    0-d Tensor; a NaN or infinite norm raises ``RuntimeError`` with ``error_if_nonfinite``.
+    0-d Tensor of the first gradient's dtype (the default dtype when no parameter has a gradient);
+    a NaN or infinite norm raises ``RuntimeError`` with ``error_if_nonfinite``.
     """
     params = _with_grads(parameters, "clip_grad_norm_")
     q = float(norm_type)
     if not params:
-        return Tensor(np.array(0.0))
+        return Tensor(np.array(0.0, dtype=get_default_dtype()))  # as PyTorch's torch.tensor(0.0)
     # float16 gradients are measured in float32 (as PyTorch): a float16 sum of squares overflows past 65504
     norms = np.array([np.linalg.norm(p.grad.data.ravel().astype(np.promote_types(p.grad.dtype, np.float32)), ord=q)
                       for p in params])

@@ -290,7 +290,7 @@ def _prepare(
     floats = [i for i, x in enumerate(inputs) if _is_float_tensor(x)]
     wrt = [i for i in floats if inputs[i].requires_grad] or floats
     if not wrt and not params:
-        raise ValueError(f"{name}: no floating-point Tensor among the inputs or params, nothing to check")
+        raise _nothing_to_check(name, inputs)
     args = _float64_copies(inputs, [i in wrt for i in range(len(inputs))])
     labels = [f"input {i} ({args[i].name!r})" if args[i].name else f"input {i}" for i in wrt]
     tensors, labels = [args[i] for i in wrt] + [p for _, p in params], labels + [label for label, _ in params]
@@ -300,6 +300,15 @@ def _prepare(
             raise ValueError(f"{name}: {label} holds {t.data[tuple(bad[0])]} at index {tuple(int(i) for i in bad[0])}; "
                              "finite differences need finite values")
     return args, tensors, labels
+
+
+def _nothing_to_check(name: str, inputs: Sequence[Any]) -> ValueError:
+    """The error for inputs without a floating Tensor; PyTorch's habit of one tuple of inputs gets a hint."""
+    message = f"{name}: no floating-point Tensor among the inputs or params, nothing to check"
+    if any(isinstance(x, (tuple, list)) and any(isinstance(t, Tensor) for t in x) for x in inputs):
+        message += (f"; pass the inputs as separate arguments, {name}(f, x, y), not as one tuple "
+                    f"{name}(f, (x, y)) as torch.autograd.{name} takes them")
+    return ValueError(message)
 
 
 def _numbered(n: int, single: bool) -> list[str]:
@@ -447,7 +456,8 @@ def numerical_grad(f: Callable, *inputs: Any, eps: float = 1e-6) -> tuple:
     output with respect to it, an ndarray of shape ``output.shape + input.shape`` (so for a scalar
     f, the gradient, with the input's shape); None for any other input. If f returns a sequence
     of Tensors, each entry is instead a tuple with one such Jacobian per output. ``f`` runs
-    under ``no_grad`` on float64 copies of the inputs, which are left untouched.
+    under ``no_grad`` on float64 copies of the inputs, which are left untouched. Inputs without a
+    floating Tensor raise ``ValueError``.
 
     >>> from autograd import tensor
     >>> numerical_grad(lambda t: (t * t).sum(), tensor([1.0, 2.0]))[0].round(6)  # 2 t
@@ -455,9 +465,11 @@ def numerical_grad(f: Callable, *inputs: Any, eps: float = 1e-6) -> tuple:
     """
     _check_arguments("numerical_grad", f, eps)
     wrt = [i for i, x in enumerate(inputs) if _is_float_tensor(x)]
+    if not wrt:
+        raise _nothing_to_check("numerical_grad", inputs)
     args = _float64_copies(inputs, [False] * len(inputs))
     with no_grad():
         single = _outputs(f(*args))[1]
         diffs = _numerical(lambda: f(*args), [args[i] for i in wrt], eps)
-    jac = {i: [(fw + bw) / 2 for fw, bw in row] for i, row in zip(wrt, diffs)}
+    jac = {i: [np.asarray((fw + bw) / 2) for fw, bw in row] for i, row in zip(wrt, diffs)}  # 0-d stays an array
     return tuple((jac[i][0] if single else tuple(jac[i])) if i in jac else None for i in range(len(inputs)))

@@ -377,6 +377,8 @@ def _build(op: OpInfo, src: Source) -> list[Tensor]:
 def inputs(op: OpInfo) -> Any:
     """A hypothesis strategy for ``op``'s arguments: a list of float64 Tensors.
 
+    >>> from hypothesis import given
+    >>> from autograd.testing import gradcheck
     >>> @given(inputs(OPS[0]))
     ... def test_add(args):
     ...     assert gradcheck(OPS[0].fn, *args)

@@ -114,6 +114,12 @@ def test_numerical_grad_gives_one_entry_per_input_and_none_for_constants():
     assert gk is None
 
 
+def test_numerical_grad_of_a_scalar_function_of_a_0d_input_is_a_0d_ndarray():
+    (g,) = numerical_grad(lambda t: t * t, f64(3.0))
+    assert type(g) is np.ndarray and g.shape == () and g.dtype == np.float64  # not a NumPy scalar
+    np.testing.assert_allclose(g, 6.0, rtol=1e-8)
+
+
 def test_numerical_grad_of_several_outputs_gives_one_jacobian_per_output():
     x = f64([1.0, 2.0])
     ((J_sum, J_sq),) = numerical_grad(lambda t: (t.sum(), t * t), x)
@@ -314,6 +320,18 @@ def test_numerical_grad_refuses_a_zero_eps():
         numerical_grad(lambda t: t.sin(), f64([0.5]), eps=0)
 
 
+@pytest.mark.parametrize("check", [gradcheck, gradgradcheck, numerical_grad])
+def test_inputs_given_as_one_tuple_as_torch_takes_them_are_refused_with_a_hint(check):
+    x = f64([0.5, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=rf"{check.__name__}: no floating-point Tensor .* as separate arguments"):
+        check(lambda t: t.sin(), (x,))  # torch.autograd.gradcheck(f, (x,)); here gradcheck(f, x)
+
+
+def test_numerical_grad_without_a_floating_tensor_input_is_refused():
+    with pytest.raises(ValueError, match="numerical_grad: no floating-point Tensor among the inputs"):
+        numerical_grad(lambda k: ag.tensor([1.0]) * k, 2)  # it returned (None,): nothing differentiated
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_a_non_finite_input_is_refused_naming_it_and_its_index(bad):
     x = f64([[0.5, 1.0], [2.0, bad]], requires_grad=True)
@@ -339,3 +357,12 @@ def test_a_function_that_keeps_float64_gets_no_precision_note(recwarn):
     x = tensor(np.array([0.3, -1.2], dtype=np.float32), requires_grad=True)
     report = first_order_report(lambda t: t * ag.tensor([2.0, 3.0]), [x])  # float32 constant, float64 result
     assert report.ok and report.notes == [] and not recwarn.list
+
+
+@pytest.mark.parametrize("module", ["autograd.testing.gradcheck", "autograd.testing.opdb"])
+def test_the_docstring_examples_run_and_print_what_they_say(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

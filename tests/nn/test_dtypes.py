@@ -124,3 +124,19 @@ def test_state_dict_round_trip_keeps_every_dtype(tmp_path, dtype):
     twin = _model().to(dtype)
     twin.load_state_dict(state)
     assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(state.values(), twin.state_dict().values()))
+
+
+@pytest.mark.parametrize("default", [np.float32, np.float64])
+def test_activations_of_integer_tensors_all_give_the_default_float_dtype(default):
+    # leaky_relu and prelu gave float64 where their siblings gave the default dtype (PyTorch raises)
+    x = Tensor(np.array([-2, 0, 3]))
+    ag.set_default_dtype(default)
+    try:
+        outs = {name: f(x) for name, f in [
+            ("leaky_relu", F.leaky_relu), ("prelu", lambda t: F.prelu(t, Tensor(np.array([0.25], default)))),
+            ("elu", F.elu), ("silu", F.silu), ("gelu", F.gelu), ("sigmoid", F.sigmoid),
+        ]}
+    finally:
+        ag.set_default_dtype(np.float32)
+    assert {name: out.dtype for name, out in outs.items()} == dict.fromkeys(outs, np.dtype(default))
+    np.testing.assert_allclose(outs["leaky_relu"].data, [-0.02, 0.0, 3.0], rtol=1e-6)

@@ -257,6 +257,33 @@ def test_init_is_in_place_and_keeps_dtype():
         nn.init.kaiming_normal_(w, mode="fan_avg")
 
 
+@pytest.mark.parametrize("init", [
+    lambda w: nn.init.constant_(w, 5.0), nn.init.ones_, nn.init.zeros_, nn.init.normal_, nn.init.uniform_,
+    nn.init.kaiming_uniform_, nn.init.kaiming_normal_, nn.init.xavier_uniform_, nn.init.xavier_normal_,
+])
+def test_init_after_a_forward_pass_makes_backward_refuse_the_changed_weight_as_torch(init):
+    # d(sum w * x)/dx is the w of the forward pass; after init it was silently the new w
+    w = nn.Parameter(np.ones((2, 3)))
+    x = Tensor(np.full((2, 3), 2.0), requires_grad=True)
+    y = (w * x).sum()
+    version = w._version
+    init(w)
+    assert w._version > version
+    with pytest.raises(RuntimeError, match="version"):
+        y.backward()
+
+
+@pytest.mark.parametrize("init", ["kaiming_uniform_", "kaiming_normal_"])
+@pytest.mark.parametrize("shape", [(3, 0), (0, 3), (2, 3, 0, 0)])
+def test_kaiming_init_of_a_zero_element_tensor_is_a_no_op_with_a_warning_as_torch(torch, init, shape):
+    w = Tensor(np.zeros(shape))
+    with pytest.warns(UserWarning, match="no-op") as ours:
+        assert getattr(nn.init, init)(w) is w  # not a ZeroDivisionError from fan_in = 0
+    with pytest.warns(UserWarning, match="no-op"):
+        getattr(torch.nn.init, init)(torch.zeros(shape))
+    assert w.shape == shape and ours[0].filename == __file__  # the warning points at the caller
+
+
 def test_calculate_gain_matches_torch(torch):
     for args in [("linear",), ("conv2d",), ("sigmoid",), ("tanh",), ("relu",), ("leaky_relu",), ("leaky_relu", 0.2),
                  ("selu",)]:

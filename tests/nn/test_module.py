@@ -246,6 +246,35 @@ def test_load_state_dict_round_trip():
     assert not np.array_equal(src[0].weight.data, dst[0].weight.data)
 
 
+def test_load_state_dict_writes_in_place_so_backward_through_an_older_graph_raises_as_torch():
+    model = nn.Linear(3, 1, bias=False)
+    x = Tensor(np.full((1, 3), 2.0), requires_grad=True)
+    y = model(x).sum()
+    weight = model.weight.data
+    model.load_state_dict({"weight": np.full((1, 3), 7.0, np.float32)})
+    assert model.weight.data is weight and (weight == 7.0).all()
+    with pytest.raises(RuntimeError, match="version"):
+        y.backward()  # dy/dx is the weight of the forward pass; it was silently the loaded one
+
+
+def test_load_state_dict_of_equal_values_keeps_older_graphs_usable():
+    # as summary() and draw_model_step do to restore a model: nothing changes, so nothing is refused
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    x = Tensor(np.random.default_rng(0).standard_normal((4, 3)), requires_grad=True)
+    y = model(x).sum()
+    model.load_state_dict(model.state_dict())
+    nn.summary(model, x.detach())
+    y.backward()
+    assert x.grad is not None
+
+
+def test_load_state_dict_into_read_only_memory_loads_into_a_copy():
+    model = nn.Linear(2, 1)
+    model.weight.data.setflags(write=False)
+    model.load_state_dict({"weight": np.ones((1, 2), np.float32), "bias": np.zeros(1, np.float32)})
+    np.testing.assert_array_equal(model.weight.data, 1.0)
+
+
 def test_load_state_dict_accepts_tensors():
     model = nn.Linear(2, 2)
     model.load_state_dict({"weight": Tensor(np.ones((2, 2), np.float32)), "bias": np.zeros(2, np.float32)})
@@ -399,6 +428,11 @@ def test_layer_reprs_match_torch(torch):
         (nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()),
         (nn.ReLU(), torch.nn.ReLU()),
         (nn.Flatten(), torch.nn.Flatten()),
+        (nn.LayerNorm(4), torch.nn.LayerNorm(4)),
+        (nn.LayerNorm((3, 4), bias=False), torch.nn.LayerNorm((3, 4), bias=False)),  # bias=False was not shown
+        (nn.LayerNorm(4, elementwise_affine=False), torch.nn.LayerNorm(4, elementwise_affine=False)),
+        (nn.Dropout(0.3), torch.nn.Dropout(0.3)),
+        (nn.Dropout2d(), torch.nn.Dropout2d()),
     ]
     for ours, theirs in pairs:
         assert repr(ours) == repr(theirs)

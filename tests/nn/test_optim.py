@@ -406,3 +406,21 @@ def test_steplr_rejects_bad_arguments():
         StepLR("not an optimizer", step_size=1)
     with pytest.raises(ValueError, match="unknown keys"):
         StepLR(opt, step_size=1).load_state_dict({"bogus": 1})
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: optim.SGD(ps, lr=0.5), lambda ps: optim.SGD(ps, lr=0.5, momentum=0.9), lambda ps: optim.Adam(ps),
+    lambda ps: optim.AdamW(ps), lambda ps: optim.RMSprop(ps),
+])
+def test_a_step_moves_the_version_so_backward_through_an_older_graph_raises_as_torch(make):
+    # the GAN mistake: step the generator, then backward through a graph that used its old weights;
+    # d(sum w * x)/dx was silently the new w
+    w = Tensor(np.ones(3), requires_grad=True)
+    x = Tensor(np.full(3, 2.0), requires_grad=True)
+    y = (w * x).sum()
+    w.grad = Tensor(np.ones(3))
+    version, array = w._version, w.data
+    make([w]).step()
+    assert w._version > version and w.data is array  # still updated in place
+    with pytest.raises(RuntimeError, match="version"):
+        y.backward()

@@ -263,3 +263,11 @@ def test_clip_grad_value_matches_torch(torch):
     torch.nn.utils.clip_grad_value_([q], 0.7)
     np.testing.assert_array_equal(p.grad.data, q.grad.numpy())
     assert np.abs(p.grad.data).max() == 0.7
+
+
+def test_clip_grad_norm_without_gradients_is_a_zero_of_the_default_dtype_as_torch(torch):
+    ours = clip_grad_norm_([Tensor(np.zeros(3, np.float32), requires_grad=True)], 1.0)
+    torch.set_default_dtype(torch.float32)  # the fixture's float64 would hide the difference
+    reference = torch.nn.utils.clip_grad_norm_([torch.zeros(3, requires_grad=True)], 1.0)
+    assert ours.shape == tuple(reference.shape) == () and ours.item() == reference.item() == 0.0
+    assert ours.dtype == reference.numpy().dtype == np.float32
