@@ -315,11 +315,16 @@ class Tensor:
                                 f"of dtype {self.dtype} (PyTorch refuses this too)") from None
             except ValueError as exc:
                 raise RuntimeError(f"{op}: cannot write into this tensor ({exc}); use the out-of-place op") from None
+        self._bump_version()
+        return self
+
+    def _bump_version(self) -> None:
+        """Count one in-place change of this tensor's memory (so of its views too), as PyTorch's in-place
+        ops do; nn's optimizers call it after writing a step into ``data``."""
         base = _base(self.data)
         if id(base) not in _versions:
             weakref.finalize(base, _versions.pop, id(base), None)  # the count goes with the memory
         _versions[id(base)] = _versions.get(id(base), 0) + 1
-        return self
 
     def add_(self, other: Any, alpha: float = 1) -> Tensor:
         return self._in_place("add_", ew.Add.apply, other if alpha == 1 else other * alpha)
