@@ -276,6 +276,7 @@ class Tensor:
     def __neg__(self) -> Tensor: return ew.Neg.apply(self)
     def __pos__(self) -> Tensor: return self
     def __abs__(self) -> Tensor: return ew.Abs.apply(self)
+    add, sub, mul, div, pow, matmul, neg = __add__, __sub__, __mul__, __truediv__, __pow__, __matmul__, __neg__
     def __getitem__(self, index: Any) -> Tensor: return mv.GetItem.apply(self, index)
 
     # comparisons give bool tensors outside the graph

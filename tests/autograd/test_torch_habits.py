@@ -271,6 +271,21 @@ def test_everyday_methods():
     assert x.contiguous() is x and x.T.contiguous().data.flags.c_contiguous
 
 
+def test_arithmetic_methods_are_the_operators_with_their_gradients(torch):
+    # x.pow(2), x.mul(w).add(b): PyTorch's method spellings of the operators (x.pow raised AttributeError)
+    a, b = np.array([[1.5, -2.0], [0.5, 3.0]]), np.array([[0.5, 4.0], [-1.0, 2.0]])
+    x, y = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
+    tx, ty = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    ours = x.add(y).mul(y).sub(x).div(y).pow(2).matmul(y).neg()
+    theirs = tx.add(ty).mul(ty).sub(tx).div(ty).pow(2).matmul(ty).neg()
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy())
+    ours.sum().backward()
+    theirs.sum().backward()
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy())
+    np.testing.assert_allclose(y.grad.data, ty.grad.numpy())
+    assert x.pow(2).grad_fn is not None and type(x.pow(2).grad_fn).__name__ == "Pow"
+
+
 # --- the edges of domains, against PyTorch -------------------------------------------------------------------
 def test_float32_with_int32_stays_float32():
     out = Tensor(np.ones(3, np.float32)) * Tensor(np.arange(3, dtype=np.int32))
