@@ -168,8 +168,7 @@ viz.draw(f, show_edges=True, show_shapes=False)
 # A gradient always has the shape of the variable it belongs to: W is 2x2, so is its gradient.
 # The picture writes arrays of up to 9 numbers in full (a matrix row by row): W and x on the
 # first edges, dW = 2 q x^T and dx = 2 W^T q under them, and 2 q = [0.44, 0.52] flowing back out
-# of q. (The matrix-vector product W x is computed as a matrix product with x as a (2, 1) column:
-# that is what the two Reshape nodes around MatMul do.)
+# of q. MatMul is the matrix-vector product W x: a 1-D x counts as a column, as in NumPy.
 
 # %%
 W = autograd.tensor([[0.1, 0.5], [-0.3, 0.8]], requires_grad=True, name="W")

@@ -12,17 +12,21 @@ from ..tensor import Tensor
 from ._util import as_tensor, broadcast_shapes
 from .elementwise import _binary
 from .function import Function
-from .movement import Reshape, Transpose, sum_to, swapaxes
+from .movement import Reshape, Transpose, sum_to, swapaxes, unsqueeze
 
 
 class MatMul(Function):
-    """Batched matrix product of operands with at least 2 axes; batch axes broadcast."""
+    """Matrix product with NumPy's rules: batch axes broadcast, and a 1-D operand is a row on the left,
+    a column on the right, whose axis is dropped from the result."""
 
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        if a.shape[-1] != b.shape[-2]:
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align ({a.shape[-1]} != {b.shape[-2]})")
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: operands need at least one axis, got shapes {a.shape} and {b.shape}")
+        inner = b.shape[-2] if b.ndim > 1 else b.shape[0]
+        if a.shape[-1] != inner:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align ({a.shape[-1]} != {inner})")
         if a.ndim > 2 or b.ndim > 2:
             broadcast_shapes(f"matmul: shapes {a.shape} and {b.shape}, batch axes", a.shape[:-2], b.shape[:-2])
         return _binary("matmul", np.matmul, a, b)  # an integer operand takes the float one's dtype, as in a * b
@@ -31,6 +35,8 @@ class MatMul(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
+        if a.ndim == 1 or b.ndim == 1:  # as the row (1, m) and the column (m, 1) they stand for
+            return _as_matrices(a, b, g, need_a, need_b)
         # C = A B: dA = dC B^T, dB = A^T dC; for w.T, (dC^T A)^T, the same product with w.grad C-ordered as w
         ga = gb = None
         if need_a:
@@ -38,6 +44,21 @@ class MatMul(Function):
         if need_b:
             gb = _t(MatMul.apply(_t(g), a)) if is_transposed_matrix(b.data) else MatMul.apply(_t(a), g)
         return ga, gb
+
+def _as_matrices(a: Tensor, b: Tensor, g: Tensor, need_a: bool, need_b: bool) -> tuple:
+    """MatMul's gradients where an operand is 1-D: the 2-D formulas on the row and column it stands for,
+    summed over batch axes and shaped back (dA = g b^T, db = A^T g for a matrix times a vector)."""
+    a2 = Reshape.apply(a, (1, -1)) if a.ndim == 1 else a
+    b2 = Reshape.apply(b, (-1, 1)) if b.ndim == 1 else b
+    g2 = unsqueeze(g, -1) if b.ndim == 1 else g
+    g2 = unsqueeze(g2, -2) if a.ndim == 1 else g2
+    ga = MatMul.apply(g2, _t(b2)) if need_a else None
+    gb = MatMul.apply(_t(a2), g2) if need_b else None
+    if ga is not None and a.ndim == 1:
+        ga = Reshape.apply(sum_to(ga, a2.shape), a.shape)
+    if gb is not None and b.ndim == 1:
+        gb = Reshape.apply(sum_to(gb, b2.shape), b.shape)
+    return ga, gb
 
 class Linear(Function):
     """x @ w.T + b as one node, a linear layer's (PyTorch's addmm): x (N, in), w (out, in), b (out,) or None."""
@@ -59,19 +80,7 @@ def _t(x: Tensor) -> Tensor:
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's rules: 1-D operands become a row or a column, then are dropped."""
-    a, b = as_tensor(a), as_tensor(b)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: operands need at least one axis, got shapes {a.shape} and {b.shape}")
-    inner = b.shape[-2] if b.ndim > 1 else b.shape[0]
-    if a.shape[-1] != inner:
-        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align ({a.shape[-1]} != {inner})")
-    if a.ndim == 1 and b.ndim == 1:
-        return (a * b).sum()
-    if a.ndim == 1:
-        return Reshape.apply(MatMul.apply(Reshape.apply(a, (1, -1)), b), b.shape[:-2] + b.shape[-1:])
-    if b.ndim == 1:
-        return Reshape.apply(MatMul.apply(a, Reshape.apply(b, (-1, 1))), a.shape[:-1])
-    return MatMul.apply(a, b)
+    return MatMul.apply(as_tensor(a), as_tensor(b))
 
 def tensordot(a: Any, b: Any, axes: Any = 2) -> Tensor:
     """Sum products over ``axes`` of a and b (NumPy's tensordot), as transpose, reshape, matmul."""

@@ -54,3 +54,11 @@ def test_the_linear_op_leaves_constant_inputs_without_gradients(rng):
     Linear.apply(x, w, ag.Tensor(np.ones(2))).sum().backward()
     assert x.grad is None
     np.testing.assert_allclose(w.grad.data, np.ones((4, 2)).T @ x.data, rtol=1e-13)
+
+
+def test_a_matrix_vector_product_is_one_matmul_node_as_on_the_slides():
+    # W x with a 1-D x was drawn as Reshape -> MatMul -> Reshape (x lifted to a column and back)
+    W, x = ag.tensor(np.ones((2, 3)), requires_grad=True), ag.tensor(np.arange(3.0), requires_grad=True)
+    for out, parents in ((W @ x, [W, x]), (x @ W.T, [x, None]), (x @ x, [x, x])):
+        assert type(out.grad_fn).__name__ == "MatMul"
+        assert all(p is None or e is p for e, p in zip(out.grad_fn.next, parents))
