@@ -107,7 +107,7 @@ class Tensor:
     # defaults live on the class, so that making an op's output sets only what differs
     grad: Tensor | None = None
     grad_fn: Any = None
-    name: str | None = None
+    _name: str | None = None
     _requires_grad = False
     _hooks: list | None = None
     next = ()  # as a vertex of the graph, a leaf has no parents (see engine)
@@ -132,6 +132,16 @@ class Tensor:
         return t
 
     # --- attributes -------------------------------------------------------------------------
+    @property
+    def name(self) -> str | None:
+        return self._name
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._name = value
+        if self.grad_fn is not None:  # a picture labels the op that made a named intermediate: "q = Add"
+            self.grad_fn.name = value
+
     @property
     def requires_grad(self) -> bool:
         return self._requires_grad

@@ -89,12 +89,12 @@ def _walk(roots: Iterable[Tensor], names: dict[int, str]) -> tuple[list[_Item], 
     """Every node behind ``roots``, each before its inputs (the roots first), and the edges (src, dst,
     argument): an iterative depth-first search, so any depth works, in O(nodes + edges)."""
     items, by_key, edges, seen = [], {}, [], set()  # items in post-order: inputs before their consumers
-
+    tops = {id(root.grad_fn) for root in roots}  # a root's name is on its output node, not its op's
     def item(obj: Any, kind: str, key: Any) -> _Item:
         if key not in by_key:
             param = kind == "leaf" and (id(obj) in names or type(obj).__name__ == "Parameter")
             name = (names.get(id(obj)) or obj.name) if isinstance(obj, Tensor) else kind == "op" and (names.get(
-                id(obj)) or getattr(obj._retained and obj._retained(), "name", None)) or None  # q.retain_grad(): q's
+                id(obj)) or (id(obj) not in tops and obj.name)) or None  # q.name = "q" names q's op too
             by_key[key] = _Item("param" if param else kind, obj, f"n{len(by_key)}", name)
             items.extend([by_key[key]] if kind in ("leaf", "const") else [])
         return by_key[key]
@@ -378,8 +378,8 @@ def draw(*roots: Tensor, show_shapes: bool = True, show_values: bool = False, sh
     nodes (up to 9 numbers in full, more as min, mean, max, norm). ``show_edges``: each edge's value (green) over the
     gradient along it (red; a fan-out's add up to the node's), as on the slides. ``rankdir``: "LR", "TB", "RL" or "BT".
     ``max_nodes``: so many nodes, nearest the roots first, with their constants and a marker for the rest (None: all).
-    ``params``: names -> tensors (``dict(model.named_parameters())``; an intermediate q, like a retained one, names its
-    op "q = Add") or tensors -> names. ``legend``: a key. ``grad_flow``: gradient-norm colours, dead/saturated units."""
+    ``params``: names -> tensors (``dict(model.named_parameters())``; an intermediate q, like ``q.name = "q"``, labels
+    its op "q = Add") or tensors -> names. ``legend``: a key. ``grad_flow``: gradient colours, dead/saturated units."""
     opts, names = _options(roots, **{k: v for k, v in locals().items() if k != "roots"})
     items, edges = _walk(roots, names)
     return _emit(items, edges, opts, lambda: _replay(roots, items))

@@ -43,7 +43,7 @@ autograd.set_default_dtype(np.float64)  # Python floats become float64 tensors: 
 # df/dx = df/dq * dq/dx = z * 1 = -4, and the same for y; df/dz = q = 3.
 #
 # `retain_grad()` asks autograd to keep the gradient of the intermediate q too (by default only
-# leaves keep theirs), and the picture then labels q's gate with its name, `q = Add` (so does
+# leaves keep theirs), and naming q labels its gate in the picture, `q = Add` (so does
 # `viz.draw(f, params={"q": q})`). Every edge carries its forward value (green, on top) and,
 # under it, the gradient of f with respect to that value (red), as on the lecture's slides
 # (`show_shapes=False` leaves out the shape and dtype that every node of a scalar circuit shares).

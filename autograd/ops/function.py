@@ -60,6 +60,7 @@ class Function:
     inputs = slice(None)
     layout_only = False  # True for ops that only move data in memory: the identity in math
     is_leaf = False  # graph vertices are nodes or leaf Tensors; the engine asks which
+    name: str | None = None  # the name given to its output, for pictures
     # per-node state, set by apply and forward; class-level defaults keep apply short
     next: Any = ()
     consts: Any = ()

@@ -212,10 +212,9 @@ def test_float32_round_off_shows_as_zero_not_as_a_tiny_number():
 def test_a_named_intermediate_labels_its_op_when_retained_or_given_in_params():
     x, y, z, _ = lecture()
     q = x + y
+    q.retain_grad()
     q.name = "q"
     f = q * z
-    assert "<b>Add</b>" in viz.draw(f).source  # a name alone is out of the graph's reach
-    q.retain_grad()
     assert node_id(viz.draw(f), "<b>q = Add</b>")
     p = x * y
     assert node_id(viz.draw(p + z, params={"p": p}), "<b>p = Mul</b>")
@@ -730,3 +729,15 @@ def test_legend_keys_the_edge_colours_only_when_asked():
     *_, f = lecture()
     assert "gradient" in viz.draw(f, legend=True, show_edges=True).source
     assert "legend" not in viz.draw(f, show_edges=True).source
+
+
+def test_naming_an_intermediate_labels_its_op_without_retaining_it():
+    # the lecture's q = x + y, named after the fact: the name used to reach the picture only through
+    # retain_grad() or params=
+    x, y, z = (autograd.tensor(v, requires_grad=True) for v in (-2.0, 5.0, -4.0))
+    q = x + y
+    q.name = "q"
+    f = q * z
+    source = viz.draw(f).source
+    assert "q = Add" in source and q.name == "q" and q.grad_fn.name == "q"
+    assert "= Mul" not in source  # only what was named
