@@ -25,6 +25,9 @@ class ReLU(Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
 
+    def extra_repr(self) -> str:
+        return _inplace(self)
+
 
 class LeakyReLU(Module):
     """x for x > 0, negative_slope * x otherwise."""
@@ -37,7 +40,7 @@ class LeakyReLU(Module):
         return F.leaky_relu(x, self.negative_slope)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + _inplace(self, ", ")
 
 
 class PReLU(Module):
@@ -70,7 +73,7 @@ class ELU(Module):
         return F.elu(x, self.alpha)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}" + _inplace(self, ", ")
 
 
 class Sigmoid(Module):
@@ -113,6 +116,9 @@ class SiLU(Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.silu(x)
 
+    def extra_repr(self) -> str:
+        return _inplace(self)
+
 
 class Maxout(Module):
     """The max of ``pieces`` affine functions of the input: (..., in_features) -> (..., out_features).
@@ -150,7 +156,7 @@ class Softmax(Module):
         return F.softmax(x, self.axis)
 
     def extra_repr(self) -> str:
-        return f"axis={self.axis}"
+        return f"dim={self.axis}"  # as PyTorch prints it
 
 
 class LogSoftmax(Softmax):
@@ -158,6 +164,11 @@ class LogSoftmax(Softmax):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.log_softmax(x, self.axis)
+
+
+def _inplace(module: Module, sep: str = "") -> str:
+    """PyTorch's repr of ``inplace=``: shown only when set."""
+    return f"{sep}inplace=True" if module.inplace else ""
 
 
 __all__ = [

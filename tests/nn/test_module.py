@@ -433,6 +433,12 @@ def test_layer_reprs_match_torch(torch):
         (nn.LayerNorm(4, elementwise_affine=False), torch.nn.LayerNorm(4, elementwise_affine=False)),
         (nn.Dropout(0.3), torch.nn.Dropout(0.3)),
         (nn.Dropout2d(), torch.nn.Dropout2d()),
+        (nn.Softmax(dim=1), torch.nn.Softmax(dim=1)),  # was Softmax(axis=1)
+        (nn.LogSoftmax(dim=-1), torch.nn.LogSoftmax(dim=-1)),
+        (nn.ReLU(inplace=True), torch.nn.ReLU(inplace=True)),  # inplace= was not shown
+        (nn.LeakyReLU(0.2, inplace=True), torch.nn.LeakyReLU(0.2, inplace=True)),
+        (nn.ELU(inplace=True), torch.nn.ELU(inplace=True)),
+        (nn.SiLU(inplace=True), torch.nn.SiLU(inplace=True)),
     ]
     for ours, theirs in pairs:
         assert repr(ours) == repr(theirs)
