@@ -130,6 +130,8 @@ def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along ``axis``, shifted by the (detached) max first: exact, since softmax is
     shift-invariant, and exp never overflows. An empty axis gives an empty result (as PyTorch)."""
+    if x.ndim == 0:  # PyTorch's: a 0-d tensor has the axis 0 (or -1) of one element
+        return Reshape.apply(log_softmax(Reshape.apply(x, (1,)), axis), ())
     if x.shape[axis_index(axis, x.ndim, "log_softmax")] == 0:
         return x * 1.0
     shifted = x - np.max(x.data, axis=axis, keepdims=True)
@@ -137,6 +139,8 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along ``axis``, shifted by the detached max as in `log_softmax`."""
+    if x.ndim == 0:
+        return Reshape.apply(softmax(Reshape.apply(x, (1,)), axis), ())
     if x.shape[axis_index(axis, x.ndim, "softmax")] == 0:
         return x * 1.0
     e = (x - np.max(x.data, axis=axis, keepdims=True)).exp()

@@ -286,6 +286,17 @@ def test_arithmetic_methods_are_the_operators_with_their_gradients(torch):
     assert x.pow(2).grad_fn is not None and type(x.pow(2).grad_fn).__name__ == "Pow"
 
 
+def test_softmax_of_a_0d_tensor_is_pytorchs(torch):
+    # PyTorch gives a 0-d tensor the axis 0 (or -1) of one element: softmax 1, log_softmax 0 (was AxisError)
+    for method in ("softmax", "log_softmax"):
+        for dim in (0, -1):
+            x, tx = Tensor(1.5, requires_grad=True), torch.tensor(1.5, requires_grad=True)
+            y, ty = getattr(x, method)(dim), getattr(tx, method)(dim)
+            (y * 3).backward()
+            (ty * 3).backward()
+            assert y.shape == () and y.item() == ty.item() and x.grad.item() == tx.grad.item()
+
+
 # --- the edges of domains, against PyTorch -------------------------------------------------------------------
 def test_float32_with_int32_stays_float32():
     out = Tensor(np.ones(3, np.float32)) * Tensor(np.arange(3, dtype=np.int32))
