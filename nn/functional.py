@@ -387,8 +387,11 @@ from .functional_conv import avg_pool2d, conv2d, max_pool2d  # noqa: E402, F401 
 from .functional_losses import (  # noqa: E402, F401 (re-exported)
     binary_cross_entropy_with_logits,
     cross_entropy,
+    huber_loss,
+    l1_loss,
     mse_loss,
     multi_margin_loss,
     nll_loss,
+    smooth_l1_loss,
     svm_loss,
 )

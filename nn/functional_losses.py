@@ -213,6 +213,32 @@ def mse_loss(x: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     return _reduce(d * d, reduction, "mse_loss")
 
 
+def l1_loss(x: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """|x - target| elementwise, reduced over every element; its gradient at x = target is 0, as PyTorch's."""
+    return _reduce((x - _same_shape(x, target, "l1_loss")).abs(), reduction, "l1_loss")
+
+
+def _smooth_abs(x: Tensor, target: Any, beta: float, op: str) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, for d = x - target: |d| with its kink at 0 rounded
+    into a parabola that meets it, value and slope, at |d| = beta; beta = 0 leaves |d|."""
+    if isinstance(beta, bool) or not beta >= 0:
+        raise ValueError(f"{op}: beta must be a number >= 0, got {beta!r}")
+    d = x - _same_shape(x, target, op)
+    if beta == 0:
+        return d.abs()
+    return where(d.abs().data < beta, d * d * (0.5 / beta), d.abs() - 0.5 * beta)
+
+
+def smooth_l1_loss(x: Tensor, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """PyTorch's smooth L1: 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, for d = x - target."""
+    return _reduce(_smooth_abs(x, target, beta, "smooth_l1_loss"), reduction, "smooth_l1_loss")
+
+
+def huber_loss(x: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """PyTorch's Huber loss: 0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta); delta * smooth L1."""
+    return _reduce(_smooth_abs(x, target, delta, "huber_loss") * delta, reduction, "huber_loss")
+
+
 def _elementwise_weight(weight: Any, x: Tensor, name: str, op: str) -> Tensor:
     """A weight that broadcasts to x's shape: a Tensor that requires grad as given (it learns), any
     other as a constant of x's dtype (so a float64 buffer leaves a float32 loss float32)."""

@@ -232,3 +232,28 @@ def test_bad_loss_options_are_named():
         F.binary_cross_entropy_with_logits(scores, np.zeros((3, 4)), pos_weight=np.ones(3))
     with pytest.raises(ValueError, match=r"nll_loss: class indices must lie in \[0, 4\), got values from 0 to 7"):
         F.nll_loss(scores, np.array([0, 7, -100]))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize(("name", "option"), [("l1_loss", {}), ("smooth_l1_loss", {"beta": 0.5}),
+                                              ("smooth_l1_loss", {"beta": 0.0}), ("huber_loss", {"delta": 2.0})])
+def test_l1_smooth_l1_and_huber_match_torch_at_and_between_their_kinks(torch, rng, reduction, name, option):
+    t = rng.standard_normal((4, 5))
+    x = t + rng.standard_normal((4, 5)) * 2
+    x[0, :3] = t[0, :3] + np.array([0.0, 0.5, -2.0])  # d = 0, and |d| on each threshold: the kinks
+    _compare(
+        torch, rng, x,
+        lambda x: getattr(F, name)(x, t, reduction=reduction, **option),
+        lambda x: getattr(torch.nn.functional, name)(x, torch.tensor(t), reduction=reduction, **option),
+    )
+
+
+def test_l1_smooth_l1_and_huber_modules_are_their_functions_with_pytorchs_arguments(rng):
+    x, t = Tensor(rng.standard_normal((3, 2))), rng.standard_normal((3, 2))
+    assert nn.L1Loss(reduction="sum")(x, t).item() == F.l1_loss(x, t, reduction="sum").item()
+    assert nn.SmoothL1Loss(beta=0.3)(x, t).item() == F.smooth_l1_loss(x, t, beta=0.3).item()
+    assert nn.HuberLoss("none", delta=0.7)(x, t).tolist() == F.huber_loss(x, t, "none", delta=0.7).tolist()
+    with pytest.raises(ValueError, match="smooth_l1_loss: beta must be a number >= 0, got -1"):
+        F.smooth_l1_loss(x, t, beta=-1)
+    with pytest.raises(ValueError, match=r"l1_loss: input of shape \(3, 2\) and target of shape \(3,\) differ"):
+        F.l1_loss(x, t[:, 0])
