@@ -177,6 +177,13 @@ def layer_norm(
     return out if bias is None else out + bias
 
 
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:  # noqa: A002
+    """x / max(||x||_p, eps) along ``dim``, as PyTorch's: unit vectors, and a zero vector stays zero (its
+    gradient is then upstream / eps, the norm's own subgradient at 0 being 0)."""
+    x = _as_tensor(input)
+    return x / x.norm(p=p, dim=dim, keepdim=True).clip(min=eps)
+
+
 # --- activations ---------------------------------------------------------------------------------
 def relu(x: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0); relu'(0) = 0."""
