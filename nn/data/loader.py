@@ -47,6 +47,11 @@ class TensorDataset(Dataset):
             shapes = ", ".join(str(a.shape) for a in self.arrays)
             raise ValueError(f"TensorDataset: all arrays need the same first dimension, got shapes {shapes}")
 
+    @property
+    def tensors(self) -> tuple[Tensor, ...]:
+        """The arrays as Tensors sharing their memory, PyTorch's name for them."""
+        return tuple(Tensor(a) for a in self.arrays)
+
     def __len__(self) -> int:
         return self.arrays[0].shape[0]
 

@@ -244,6 +244,14 @@ def test_an_unseeded_shuffle_follows_autograd_manual_seed():
     assert orders[0][0] != orders[0][1]  # still a fresh order each epoch
 
 
+def test_tensor_dataset_tensors_are_its_arrays_as_tensors_as_pytorch_names_them():
+    X, y = np.arange(6, dtype=np.float32).reshape(3, 2), np.array([0, 1, 0])
+    xs, ys = TensorDataset(X, autograd.tensor(y)).tensors
+    assert isinstance(xs, Tensor) and xs.shape == (3, 2) and xs.dtype == np.float32 and ys.dtype == y.dtype
+    assert np.shares_memory(xs.data, X)
+    np.testing.assert_array_equal(ys.data, y)
+
+
 def test_pytorchs_num_workers_and_pin_memory_are_accepted_and_change_no_batch():
     # the CIFAR-10 tutorial's DataLoader(trainset, batch_size=4, shuffle=True, num_workers=2) ports as written
     ds = TensorDataset(np.arange(20), np.zeros(20))
