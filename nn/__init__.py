@@ -19,6 +19,7 @@ from .layers import (
     MaxPool2d,
 )
 from .losses import (
+    BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     HuberLoss,
@@ -34,10 +35,10 @@ from .serialization import load, save
 from .summary import Summary, summary
 
 __all__ = [
-    "AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss",
-    "Dropout", "Dropout2d", "ELU", "Embedding", "Flatten", "GELU", "HuberLoss", "Identity", "IncompatibleKeys",
-    "KNearestNeighbor", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Maxout",
-    "Module", "ModuleDict", "ModuleList", "MultiMarginLoss", "NLLLoss", "PReLU", "Parameter", "ReLU", "SVMLoss",
-    "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Summary", "Tanh", "data", "functional", "init",
-    "load", "optim", "save", "summary", "utils",
+    "AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d",
+    "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Embedding", "Flatten", "GELU", "HuberLoss", "Identity",
+    "IncompatibleKeys", "KNearestNeighbor", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss",
+    "MaxPool2d", "Maxout", "Module", "ModuleDict", "ModuleList", "MultiMarginLoss", "NLLLoss", "PReLU", "Parameter",
+    "ReLU", "SVMLoss", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Summary", "Tanh", "data",
+    "functional", "init", "load", "optim", "save", "summary", "utils",
 ]

@@ -392,6 +392,7 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
 # what is above.
 from .functional_conv import avg_pool2d, conv2d, max_pool2d, pad  # noqa: E402, F401 (re-exported)
 from .functional_losses import (  # noqa: E402, F401 (re-exported)
+    binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
     huber_loss,

@@ -255,6 +255,40 @@ def _elementwise_weight(weight: Any, x: Tensor, name: str, op: str) -> Tensor:
     return w
 
 
+_BCE_EPS = float(np.float32(1e-12))  # PyTorch's floor on x (1 - x) in BCE's gradient, a float32 constant
+
+
+def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002 (PyTorch's name)
+                         reduction: str = "mean") -> Tensor:
+    """-w [t log x + (1 - t) log(1 - x)] elementwise, for probabilities x in [0, 1], as PyTorch's.
+
+    As PyTorch, each log is clamped at -100, so x = 0 or 1 (a saturated sigmoid) gives a finite loss, and
+    where x (1 - x) <= 1e-12 the gradient is w (x - t) / 1e-12, not the infinite t / x: there the loss is its
+    value plus the line (x - x0) (x0 - t) / 1e-12 through the current x0, exact to first order only.
+    ``binary_cross_entropy_with_logits`` on the logits needs no clamp and is the stable choice.
+    """
+    op = "binary_cross_entropy"
+    x = _as_tensor(input)
+    t = _same_shape(x, target, op)
+    p = x.data
+    if p.size and not ((p >= 0) & (p <= 1)).all():
+        raise ValueError(f"{op}: input must hold probabilities in [0, 1], got values from {np.nanmin(p)} to "
+                         f"{np.nanmax(p)}{' and NaN' if np.isnan(p).any() else ''} (apply sigmoid first, or use "
+                         "binary_cross_entropy_with_logits)")
+    inner = p * (1 - p) > _BCE_EPS
+    safe = where(inner, x, 0.5)  # no log sees 0 where its value is not used, so no gradient is 0 * inf
+    loss = -(t * safe.log() + (1 - t) * (1 - safe).log())  # inner: both logs above log(1e-12) > -100
+    if not inner.all():
+        with np.errstate(divide="ignore"):
+            clamped = t.data * np.maximum(np.log(p), -100) + (1 - t.data) * np.maximum(np.log(1 - p), -100)
+        x0 = x.detach()
+        edge = Tensor(-clamped.astype(loss.dtype)) + (x - x0) * ((x0 - t.detach()) * (1 / _BCE_EPS))
+        loss = where(inner, loss, edge)
+    if weight is not None:
+        loss = loss * _elementwise_weight(weight, x, "weight", op)
+    return _reduce(loss, reduction, op)
+
+
 def binary_cross_entropy_with_logits(x: Tensor, target: Any, weight: Any = None, reduction: str = "mean",
                                      pos_weight: Any = None) -> Tensor:
     """-w [p t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))] elementwise, from logits x, as PyTorch's.

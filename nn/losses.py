@@ -133,6 +133,17 @@ class HuberLoss(_Loss):
         return F.huber_loss(x, target, self.reduction, self.delta)
 
 
+class BCELoss(_WeightedLoss):
+    """Binary cross-entropy of probabilities in [0, 1] (after a sigmoid) against targets in [0, 1].
+
+    ``weight`` broadcasts to the input. See ``functional.binary_cross_entropy`` for the clamping at 0 and 1;
+    ``BCEWithLogitsLoss`` on the logits is the stable form.
+    """
+
+    def forward(self, x: Tensor, target: Any) -> Tensor:
+        return F.binary_cross_entropy(x, target, self.weight, self.reduction)
+
+
 class BCEWithLogitsLoss(_WeightedLoss):
     """Binary cross-entropy of logits against targets in [0, 1], computed stably.
 
@@ -148,6 +159,6 @@ class BCEWithLogitsLoss(_WeightedLoss):
 
 
 __all__ = [
-    "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "L1Loss", "MSELoss", "MultiMarginLoss", "NLLLoss", "SVMLoss",
-    "SmoothL1Loss",
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "L1Loss", "MSELoss", "MultiMarginLoss", "NLLLoss",
+    "SVMLoss", "SmoothL1Loss",
 ]
