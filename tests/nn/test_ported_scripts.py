@@ -383,3 +383,64 @@ def test_a_residual_mlp_with_module_list_embedding_and_cosine_schedule_trains_as
     assert got[2].dtype == np.float32 and got[2].shape == expected[2].shape == (200, 16)
     _close(expected[2], got[2], "features")
     assert got[3] and expected[3]  # the frozen embedding got no gradient
+
+
+# --- 5. the VAE example: BCE on sigmoid outputs summed, a KL term, Adam with a LinearLR warm-up -------------
+
+
+def digits_vae(lib):
+    nn, F = lib.nn, lib.F
+
+    class VAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(64, 32)
+            self.fc21, self.fc22 = nn.Linear(32, 4), nn.Linear(32, 4)
+            self.fc3, self.fc4 = nn.Linear(4, 32), nn.Linear(32, 64)
+
+        def encode(self, x):
+            h1 = F.relu(self.fc1(x))
+            return self.fc21(h1), self.fc22(h1)
+
+        def reparameterize(self, mu, logvar, eps):
+            std = (0.5 * logvar).exp()
+            return mu + eps * std  # eps = torch.randn_like(std) in the example: drawn once here, for both
+
+        def decode(self, z):
+            return self.fc4(F.relu(self.fc3(z))).sigmoid()
+
+        def forward(self, x, eps):
+            mu, logvar = self.encode(x.view(-1, 64))
+            return self.decode(self.reparameterize(mu, logvar, eps)), mu, logvar
+
+    return VAE()
+
+
+def train_digits_vae(lib, model, X, noise, steps=6):
+    optimizer = lib.optim.Adam(model.parameters(), lr=1e-2)
+    warmup = lib.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.2, total_iters=3)
+    record = []
+    for step in range(steps):
+        x = lib.tensor(X[step * 32:(step + 1) * 32])
+        recon, mu, logvar = model(x, lib.tensor(noise[step]))
+        bce = lib.F.binary_cross_entropy(recon, x.view(-1, 64), reduction="sum")
+        kld = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum()
+        loss = bce + kld
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        warmup.step()
+        record.append((bce.item(), kld.item(), optimizer.param_groups[0]["lr"]))
+    return record
+
+
+def test_the_vae_example_with_bce_kl_and_a_linear_warmup_trains_as_in_pytorch(libs):
+    theirs, ours = libs
+    X = load_digits(split="train")[0][:192]
+    noise = np.random.default_rng(1).standard_normal((6, 32, 4)).astype(np.float32)
+    torch_model, our_model = digits_vae(theirs), digits_vae(ours)
+    _same_start(torch_model, our_model)
+    expected = train_digits_vae(theirs, torch_model, X, noise)
+    got = train_digits_vae(ours, our_model, X, noise)
+    _close(expected, got, "reconstruction BCE, KL divergence, lr per step")
+    _close_states(torch_model.state_dict(), our_model.state_dict())
