@@ -35,12 +35,14 @@ def libs():
         DataLoader=torch.utils.data.DataLoader, TensorDataset=torch.utils.data.TensorDataset,
         save=torch.save, load=torch.load,
     )
-    ours = SimpleNamespace(
-        name="chainrule", tensor=autograd.tensor, cat=autograd.cat, no_grad=autograd.no_grad,
-        Function=autograd.Function, nn=nn, F=F, optim=optim, clip_grad_norm_=nn.utils.clip_grad_norm_,
-        DataLoader=DataLoader, TensorDataset=TensorDataset, save=nn.save, load=nn.load,
-    )
-    return theirs, ours
+    return theirs, OURS
+
+
+OURS = SimpleNamespace(
+    name="chainrule", tensor=autograd.tensor, cat=autograd.cat, no_grad=autograd.no_grad,
+    Function=autograd.Function, nn=nn, F=F, optim=optim, clip_grad_norm_=nn.utils.clip_grad_norm_,
+    DataLoader=DataLoader, TensorDataset=TensorDataset, save=nn.save, load=nn.load,
+)
 
 
 def _same_start(torch_model, our_model):
@@ -202,9 +204,8 @@ def test_a_digits_mlp_with_batchnorm_adam_and_steplr_trains_and_stops_as_in_pyto
     _close_states(torch_state, our_state, atol=1e-3)
 
 
-def test_dropout_in_the_ported_mlp_is_on_in_train_and_off_in_eval(libs):
-    _, ours = libs
-    model = digits_mlp(ours, p=0.5)
+def test_dropout_in_the_ported_mlp_is_on_in_train_and_off_in_eval():
+    model = digits_mlp(OURS, p=0.5)
     x = autograd.tensor(load_digits(split="test")[0][:64])
     model.eval()
     np.testing.assert_array_equal(model(x).numpy(), model(x).numpy())
