@@ -1,12 +1,12 @@
 """The backward pass: topological order, the chain rule, gradient accumulation.
 
 The graph's vertices are `Function` nodes and the leaf Tensors that require grad. Every vertex
-has ``next``: one entry per forward argument, the parent vertex or None (leaves have none), and
-every node has ``seq``, its place in the order the nodes were made. A node's consumers were all
-made after it, so running the reached nodes from the newest to the oldest (a heap on ``seq``, as
-PyTorch's engine does) runs each one only after every consumer has sent its contribution: no
-separate pass to order the graph, and no recursion however deep it is.
-The engine imports nothing but the modes: it reads the graph through that small protocol.
+has ``next``: per forward argument, the vertex its gradient goes to next, or None for a constant
+(a leaf's ``next`` is empty: gradients stop there), and every node has ``seq``, its place in the
+order the nodes were made. A node's consumers were all made after it, so running the reached nodes
+from the newest to the oldest (a heap on ``seq``) runs each one only after every consumer has sent
+its contribution: no separate pass to order the graph, and no recursion however deep it is.
+The engine imports nothing but the modes: it reads the graph through ``next``, ``seq``, ``backward``, hooks.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def run_backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_
     wanted = {(t.grad_fn or t): i for i, t in enumerate(_require_grad(inputs or (), "grad()"))}
     results: list = [None] * len(wanted)
     owned = {id(g.data) for g in grads.values()}  # arrays some .grad or the caller already holds
-    heap = [(-v.seq, v) for v in grads if v.next]  # nodes; leaves have no parents (next)
+    heap = [(-v.seq, v) for v in grads if v.next]  # the newest node first; leaves (empty next) wait
     heapq.heapify(heap)
     with set_grad_enabled(create_graph), _paused_anomaly() as anomaly:
         while heap:
