@@ -26,7 +26,7 @@ def run_backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_
     """The chain rule over the graph behind ``roots``. Without ``inputs`` the leaf gradients are
     accumulated into ``.grad`` (``backward()``); with them they are returned instead (``grad()``)."""
     grads = _seed(roots, grad_roots)  # vertex -> gradient of its output, summed over its consumers
-    wanted = {(t.grad_fn or t): i for i, t in enumerate(_require_grad(inputs or (), "grad()"))}
+    wanted = {v: i for i, v in enumerate(dict.fromkeys(t.grad_fn or t for t in _require_grad(inputs or (), "grad()")))}
     results: list = [None] * len(wanted)
     owned = {id(g.data) for g in grads.values()}  # arrays some .grad or the caller already holds
     heap = [(-v.seq, v) for v in grads if v.next]  # the newest node first; leaves (empty next) wait
@@ -43,7 +43,7 @@ def run_backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_
                 g = _visit(leaf, g, wanted, results, retain=inputs is None)
             if inputs is None:
                 _deliver(leaf, g, create_graph, owned)
-    return results if inputs is not None else None
+    return [results[wanted[t.grad_fn or t]] for t in inputs] if inputs is not None else None  # repeats too
 
 
 def _seed(roots: Sequence[Any], grad_roots: Sequence[Any] | None) -> dict:
