@@ -35,9 +35,9 @@ def _binary(op: str, ufunc: np.ufunc, a: Any, b: Any) -> np.ndarray:
                 floating = a.dtype if a.dtype.kind == "f" else b.dtype
                 if np.result_type(a.dtype, b.dtype) != floating:  # NumPy would widen it (float32 with int32)
                     a, b = a.astype(floating, copy=False), b.astype(floating, copy=False)
-        elif a.base is not None and 0 in a.strides:  # a broadcast (zero strides, so a view) meets a scalar
+        elif a.base is not None and 0 in a.strides and np.ndim(b) == 0:  # a broadcast (zero strides) meets a scalar
             return kernels.binary(ufunc, a, b)
-    elif isinstance(b, np.ndarray) and b.base is not None and 0 in b.strides:
+    elif isinstance(b, np.ndarray) and b.base is not None and 0 in b.strides and np.ndim(a) == 0:
         return kernels.binary(ufunc, a, b)
     try:
         out = ufunc(a, b)
