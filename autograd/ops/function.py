@@ -2,8 +2,8 @@
 
 A subclass gives ``forward(ctx, *args)``, computing an ndarray from the ``.data`` of its Tensor
 arguments, and ``backward(ctx, g)``, returning one gradient per argument written with Tensor
-ops, so that the backward pass can itself be differentiated. ``apply`` runs forward and, when
-any input requires grad, makes the instance ``ctx`` the output's ``grad_fn``.
+ops, so that the backward pass can itself be differentiated. ``apply`` runs forward and, in grad
+mode when an input requires grad, makes ``ctx`` the output's ``grad_fn``: the context is the node.
 
 A node keeps ``seq``, its serial number (nodes are numbered as they are made, so a node's consumers
 have larger ones), and per forward argument i: ``next[i]``, where argument i's gradient goes next in
@@ -88,7 +88,7 @@ class Function:
         """Run the op on ``args`` (Tensors and constants) and record it in the graph."""
         ctx = _new(cls)
         if state.grad_enabled:
-            # per argument: an edge to the parent's node or the leaf itself, or else a constant
+            # per argument: where its gradient goes next (the node that made it, or the leaf itself), else a constant
             record, edges, consts = False, [], []
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad:
