@@ -101,8 +101,10 @@ def std(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> T
 
 @_float32_for_float16
 def norm(x: Tensor, p: float = 2, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """The p-norm over ``axis``: (sum |x|^p)^(1/p); p = inf gives max |x|, -inf min |x|. The gradient at
-    a zero norm is 0, as PyTorch's."""
+    """The p-norm over ``axis``: (sum |x|^p)^(1/p); p = inf gives max |x|, -inf min |x|, p = 0 the count of
+    nonzero entries (gradient 0). The gradient at a zero norm is 0, as PyTorch's."""
+    if p == 0:  # a count: x stays in the graph only as the never-taken branch of a select, so its gradient is 0
+        return Sum.apply(where(np.zeros(x.shape, bool), x, (x.data != 0).astype(x.dtype)), axis, keepdims)
     if p in (np.inf, -np.inf):
         a = x.abs()
         return Max.apply(a, axis, keepdims) if p > 0 else Min.apply(a, axis, keepdims)
