@@ -1,12 +1,12 @@
 """The backward pass: topological order, the chain rule, gradient accumulation.
 
 The graph's vertices are `Function` nodes and the leaf Tensors that require grad. Every vertex
-has ``next``: one entry per forward argument, the parent vertex or None (leaves have none), and
-every node has ``seq``, its place in the order the nodes were made. A node's consumers were all
-made after it, so running the reached nodes from the newest to the oldest (a heap on ``seq``, as
-PyTorch's engine does) runs each one only after every consumer has sent its contribution: no
-separate pass to order the graph, and no recursion however deep it is.
-The engine imports nothing but the modes: it reads the graph through that small protocol.
+has ``next``: per forward argument, the vertex its gradient goes to next, or None for a constant
+(a leaf's ``next`` is empty: gradients stop there), and every node has ``seq``, its place in the
+order the nodes were made. A node's consumers were all made after it, so running the reached nodes
+from the newest to the oldest (a heap on ``seq``) runs each one only after every consumer has sent
+its contribution: no separate pass to order the graph, and no recursion however deep it is.
+The engine imports nothing but the modes: it reads the graph through ``next``, ``seq``, ``backward``, hooks.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ def run_backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_
     """The chain rule over the graph behind ``roots``. Without ``inputs`` the leaf gradients are
     accumulated into ``.grad`` (``backward()``); with them they are returned instead (``grad()``)."""
     grads = _seed(roots, grad_roots)  # vertex -> gradient of its output, summed over its consumers
-    wanted = {(t.grad_fn or t): i for i, t in enumerate(_require_grad(inputs or (), "grad()"))}
-    results: list = [None] * len(wanted)
+    wanted = {t.grad_fn or t for t in _require_grad(inputs or (), "grad()")}  # the vertices grad() asks about
+    results: dict = {}  # each wanted vertex -> its complete gradient
     owned = {id(g.data) for g in grads.values()}  # arrays some .grad or the caller already holds
-    heap = [(-v.seq, v) for v in grads if v.next]  # nodes; leaves have no parents (next)
+    heap = [(-v.seq, v) for v in grads if v.next]  # the newest node first; leaves (empty next) wait
     heapq.heapify(heap)
     with set_grad_enabled(create_graph), _paused_anomaly() as anomaly:
         while heap:
@@ -43,7 +43,7 @@ def run_backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_
                 g = _visit(leaf, g, wanted, results, retain=inputs is None)
             if inputs is None:
                 _deliver(leaf, g, create_graph, owned)
-    return results if inputs is not None else None
+    return [results.get(t.grad_fn or t) for t in inputs] if inputs is not None else None
 
 
 def _seed(roots: Sequence[Any], grad_roots: Sequence[Any] | None) -> dict:
@@ -72,13 +72,13 @@ def _require_grad(tensors: Sequence[Any], who: str) -> Sequence[Any]:
             raise RuntimeError(f"{who}: tensor {i} does not require grad and has no grad_fn: nothing to differentiate")
     return tensors
 
-def _visit(vertex: Any, g: Any, wanted: dict, results: list, retain: bool) -> Any:
+def _visit(vertex: Any, g: Any, wanted: set, results: dict, retain: bool) -> Any:
     """A vertex's gradient is complete: run the hooks of the tensor it stands for, fill its ``.grad`` if
     retained, and keep it if grad() asked for it."""
     if vertex._hooks is not None or vertex._retained is not None:
         g = _run_hooks(vertex, g, retain)
     if vertex in wanted:
-        results[wanted[vertex]] = g
+        results[vertex] = g
     return g
 
 

@@ -110,7 +110,7 @@ class Tensor:
     _name: str | None = None
     _requires_grad = False
     _hooks: list | None = None
-    next = ()  # as a vertex of the graph, a leaf has no parents (see engine)
+    next = ()  # as a vertex of the graph, a leaf is where gradients stop: nothing comes next (see engine)
     _retained = None  # a leaf always keeps its .grad
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):

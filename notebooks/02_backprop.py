@@ -71,9 +71,13 @@ viz.draw(f, show_edges=True, show_shapes=False)
 # * **add gate: gradient distributor.** Its local gradients are all 1, so every input receives
 #   the upstream gradient unchanged.
 # * **max gate: gradient router.** The local gradient is 1 for the larger input and 0 for the
-#   other, so the whole upstream gradient goes to the winner.
+#   other, so the whole upstream gradient goes to the winner (at a tie, autograd gives each half).
 # * **mul gate: gradient switcher.** The local gradient with respect to one input is the *other*
 #   input: the inputs' values are swapped and scaled by the upstream gradient.
+#
+# In the code each pattern is one line of a `backward` (in `autograd/ops/elementwise.py`): `Add`
+# returns `(g, g)`, `Mul` returns `(g * b, g * a)`, and `Maximum` multiplies g by 1 for the
+# winner, 0 for the loser.
 #
 # `out.backward(gradient=...)` starts the backward pass with a given upstream gradient, here 2:
 

@@ -35,9 +35,9 @@ def _binary(op: str, ufunc: np.ufunc, a: Any, b: Any) -> np.ndarray:
                 floating = a.dtype if a.dtype.kind == "f" else b.dtype
                 if np.result_type(a.dtype, b.dtype) != floating:  # NumPy would widen it (float32 with int32)
                     a, b = a.astype(floating, copy=False), b.astype(floating, copy=False)
-        elif a.base is not None and 0 in a.strides:  # a broadcast (zero strides, so a view) meets a scalar
+        elif a.base is not None and 0 in a.strides and np.ndim(b) == 0:  # a broadcast (zero strides) meets a scalar
             return kernels.binary(ufunc, a, b)
-    elif isinstance(b, np.ndarray) and b.base is not None and 0 in b.strides:
+    elif isinstance(b, np.ndarray) and b.base is not None and 0 in b.strides and np.ndim(a) == 0:
         return kernels.binary(ufunc, a, b)
     try:
         out = ufunc(a, b)
@@ -67,7 +67,7 @@ class Add(Function):
 
 class Sub(Function):
     forward = staticmethod(lambda ctx, a, b: _binary("sub", np.subtract, a, b))
-    backward = staticmethod(lambda ctx, g: (g, -g if ctx.needs_input_grad[1] else None))
+    backward = staticmethod(lambda ctx, g: (g, -g if ctx.needs_input_grad[1] else None))  # d(a - b)/db = -1
 
 class Mul(Function):
     @staticmethod
@@ -92,7 +92,7 @@ class Div(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        return _needed(ctx, lambda: g / b, lambda: -g * a / (b * b))  # d(a/b)/db = -a / b^2
+        return _needed(ctx, lambda: g / b, lambda: -g * a / (b * b))  # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
 
 class Pow(Function):
     @staticmethod
@@ -103,7 +103,7 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        a0 = data(a) == 0  # PyTorch's values where a formula breaks down: a^0 is constant, 0^b is 0 or 1
+        a0 = data(a) == 0  # where a formula breaks down at a = 0, PyTorch's 0: d/da at b = 0, d/db at b >= 0
         return _needed(ctx, lambda: _zero_where(a0 & (data(b) == 0), a, lambda a: g * b * a ** (b - 1)),  # b a^(b-1)
                        lambda: _zero_where(a0 & (data(b) >= 0), a, lambda a: g * Pow.apply(a, b) * log(a)))  # a^b ln a
 
@@ -135,7 +135,7 @@ class Cast(Function):
 class Exp(Function):
     saves_output = True
     forward = staticmethod(lambda ctx, x: np.exp(_floating(x)))
-    backward = staticmethod(lambda ctx, g: g * ctx.output)  # d exp(x) = exp(x)
+    backward = staticmethod(lambda ctx, g: g * ctx.output)  # d/dx exp(x) = exp(x), the output itself
 
 class Log(Function):
     @staticmethod
@@ -143,7 +143,7 @@ class Log(Function):
         ctx.save_for_backward(x)
         return np.log(_floating(x))
 
-    backward = staticmethod(lambda ctx, g: g / ctx.saved_tensors[0])  # d log(x) = 1 / x
+    backward = staticmethod(lambda ctx, g: g / ctx.saved_tensors[0])  # d/dx log(x) = 1 / x
 
 def log(x: Any) -> Any:
     """Natural log of a Tensor, or of a constant (for the exponent rule of Pow)."""
@@ -152,7 +152,7 @@ def log(x: Any) -> Any:
 class Sqrt(Function):
     saves_output = True
     forward = staticmethod(lambda ctx, x: np.sqrt(_floating(x)))
-    backward = staticmethod(lambda ctx, g: g / (2 * ctx.output))  # d sqrt(x) = 1 / (2 sqrt(x))
+    backward = staticmethod(lambda ctx, g: g / (2 * ctx.output))  # d/dx sqrt(x) = 1 / (2 sqrt(x))
 
 class Sin(Function):
     @staticmethod
@@ -160,7 +160,7 @@ class Sin(Function):
         ctx.save_for_backward(x)
         return np.sin(_floating(x))
 
-    backward = staticmethod(lambda ctx, g: g * ctx.saved_tensors[0].cos())
+    backward = staticmethod(lambda ctx, g: g * ctx.saved_tensors[0].cos())  # d/dx sin(x) = cos(x)
 
 class Cos(Function):
     @staticmethod
@@ -168,12 +168,12 @@ class Cos(Function):
         ctx.save_for_backward(x)
         return np.cos(_floating(x))
 
-    backward = staticmethod(lambda ctx, g: -g * ctx.saved_tensors[0].sin())
+    backward = staticmethod(lambda ctx, g: -g * ctx.saved_tensors[0].sin())  # d/dx cos(x) = -sin(x)
 
 class Tanh(Function):
     saves_output = True
     forward = staticmethod(lambda ctx, x: np.tanh(_floating(x)))
-    backward = staticmethod(lambda ctx, g: TanhGrad.apply(g, ctx.output))  # d tanh = 1 - tanh^2
+    backward = staticmethod(lambda ctx, g: TanhGrad.apply(g, ctx.output))  # d/dx tanh(x) = 1 - tanh(x)^2
 
 class TanhGrad(Function):
     """g (1 - y^2) for y = tanh(x), fused: one pass and one temporary instead of three."""
@@ -199,7 +199,7 @@ class Sigmoid(Function):
         z = np.exp(-np.abs(x))  # never overflows: sigma(x) = 1 / (1 + z) for x >= 0, z / (1 + z) below
         return np.asarray(np.where(x >= 0, 1, z) / (1 + z), dtype=x.dtype)
 
-    backward = staticmethod(lambda ctx, g: SigmoidGrad.apply(g, ctx.output))  # d sigma = sigma (1 - sigma)
+    backward = staticmethod(lambda ctx, g: SigmoidGrad.apply(g, ctx.output))  # d/dx s(x) = s(x) (1 - s(x))
 
 class SigmoidGrad(Function):
     """g y (1 - y) for y = sigmoid(x), fused."""
@@ -220,7 +220,7 @@ class Relu(Function):
     @staticmethod
     def forward(ctx, x):
         out = np.maximum(x.data, 0)
-        if ctx.next:  # relu'(0) = 0 and a NaN passes its gradient (as PyTorch); a mask is 1/4 of x's memory
+        if ctx.next:  # relu'(0) = 0 and a NaN passes its gradient (as PyTorch); a bool mask: 1/4 of a float32 x
             ctx.save_for_backward(out != 0)  # out is 0 exactly where x <= 0, and NaN where x is
         return out
 
@@ -238,8 +238,8 @@ class Abs(Function):
         return g * ((x > 0).astype(x.dtype) - (x < 0))  # sign(x): abs'(0) = 0, and 0 at NaN (as PyTorch)
 
 class Clip(Function):
-    """x limited to [lo, hi]. The gradient reaches x on the closed interval, and a bound (a number
-    or a Tensor) where it was taken: d/dlo = [x < lo], d/dhi = [x > hi] (as PyTorch's clamp)."""
+    """x limited to [lo, hi] (numbers or Tensors). The gradient reaches x on the closed interval, and a Tensor
+    bound where it cut x off: d/dlo = [x < lo], d/dhi = [x > hi] (as PyTorch's clamp)."""
 
     @staticmethod
     def forward(ctx, x, lo, hi):
@@ -258,7 +258,7 @@ class Clip(Function):
 
 class _Extremum2(Function):
     """maximum(a, b) and minimum(a, b). The winner takes the gradient, tied inputs share it equally,
-    and a NaN (which wins, as it propagates) passes it to its own input (as PyTorch)."""
+    and where either is NaN (the result is NaN) neither loses: both take the whole gradient (as PyTorch)."""
 
     pick: Any = None
     loses: Any = None  # a loses to b where loses(a, b): np.less for maximum

@@ -2,14 +2,14 @@
 
 A subclass gives ``forward(ctx, *args)``, computing an ndarray from the ``.data`` of its Tensor
 arguments, and ``backward(ctx, g)``, returning one gradient per argument written with Tensor
-ops, so that the backward pass can itself be differentiated. ``apply`` runs forward and, when
-any input requires grad, makes the instance ``ctx`` the output's ``grad_fn``.
+ops, so that the backward pass can itself be differentiated. ``apply`` runs forward and, in grad
+mode when an input requires grad, makes ``ctx`` the output's ``grad_fn``: the context is the node.
 
-A node keeps ``seq``, its number in the order nodes are made, and per forward argument
-``next[i]`` (the parent's node, a leaf Tensor that requires grad, or None) and ``consts[i]`` (the
-argument itself where ``next[i]`` is None: a constant or an op parameter such as an axis). That
-is the whole graph: enough to run backward, and enough for a picture to replay the forward pass
-(``autograd.viz``).
+A node keeps ``seq``, its serial number (nodes are numbered as they are made, so a node's consumers
+have larger ones), and per forward argument i: ``next[i]``, where argument i's gradient goes next in
+backward (the node that made it, or the argument itself if it is a leaf that requires grad, else None),
+and ``consts[i]``, the argument itself where ``next[i]`` is None (a constant, or an op parameter such
+as an axis). That is the whole graph: enough to run backward and for ``autograd.viz`` to replay forward.
 """
 
 from __future__ import annotations
@@ -49,17 +49,17 @@ class Function:
 
         y = Cube.apply(x)
 
-    Inside ``forward``: ``ctx.save_for_backward(*tensors)`` keeps what backward needs (released
-    after backward unless ``retain_graph=True``), ``ctx.needs_input_grad[i]`` says whether
-    argument i needs a gradient. Set ``saves_output = True`` on the class to get the output
-    back as ``ctx.output`` in backward (for exp, tanh, sigmoid) without a reference cycle.
-    ``inputs`` selects the arguments that are data (the rest, such as an axis, are parameters).
+    Inside ``forward``: ``ctx.save_for_backward(*tensors)`` keeps what backward needs (freed after
+    backward unless ``retain_graph=True``); ``ctx.needs_input_grad[i]`` says whether backward must
+    compute argument i's gradient (it may return None for the others). ``saves_output = True`` on the
+    class hands backward the output as ``ctx.output`` (exp, tanh, sigmoid); the node keeps only its
+    array, since the output holds the node and holding the output back would make a reference cycle.
+    ``inputs`` (a slice) picks the arguments that pictures draw as data; the rest (an axis) are parameters.
     """
 
     saves_output = False
     inputs = slice(None)
     layout_only = False  # True for ops that only move data in memory: the identity in math
-    is_leaf = False  # graph vertices are nodes or leaf Tensors; the engine asks which
     name: str | None = None  # the name given to its output, for pictures
     # per-node state, set by apply and forward; class-level defaults keep apply short
     next: Any = ()
@@ -88,7 +88,7 @@ class Function:
         """Run the op on ``args`` (Tensors and constants) and record it in the graph."""
         ctx = _new(cls)
         if state.grad_enabled:
-            # per argument: an edge to the parent's node or the leaf itself, or else a constant
+            # per argument: where its gradient goes next (the node that made it, or the leaf itself), else a constant
             record, edges, consts = False, [], []
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad:
@@ -127,8 +127,8 @@ class Function:
 
     @property
     def needs_input_grad(self) -> list[bool]:
-        """For each forward argument: does it need a gradient? (All False when the op is not
-        recorded: under ``no_grad`` or when no argument requires grad.)"""
+        """Per forward argument: must backward compute its gradient (the argument requires grad)? All
+        False when the op is not recorded (under ``no_grad``, or when no argument requires grad)."""
         return [e is not None for e in self.next] if self.next else [False] * len(self.consts)
 
     @property

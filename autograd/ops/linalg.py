@@ -37,7 +37,7 @@ class MatMul(Function):
         need_a, need_b = ctx.needs_input_grad
         if a.ndim == 1 or b.ndim == 1:  # as the row (1, m) and the column (m, 1) they stand for
             return _as_matrices(a, b, g, need_a, need_b)
-        # C = A B: dA = dC B^T, dB = A^T dC; for w.T, (dC^T A)^T, the same product with w.grad C-ordered as w
+        # C = A B: dA = dC B^T, dB = A^T dC; an operand that is w.T gets (B dC^T)^T or (dC^T A)^T, C-ordered as w
         ga = gb = None
         if need_a:
             ga = _t(MatMul.apply(b, _t(g))) if is_transposed_matrix(a.data) else MatMul.apply(g, _t(b))

@@ -105,7 +105,7 @@ class SumTo(Function):
     backward = staticmethod(lambda ctx, g: BroadcastTo.apply(g, ctx.in_shape))
 
 def sum_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """Reduce ``x`` by summation to ``shape``, which it must be a broadcast of."""
+    """Sum ``x`` down to ``shape`` over the axes that broadcasting ``shape`` to ``x.shape`` added or stretched."""
     return x if x.shape == shape else SumTo.apply(x, tuple(shape))
 
 def expand(x: Tensor, shape: tuple[int, ...]) -> Tensor:

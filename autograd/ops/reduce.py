@@ -50,7 +50,7 @@ class _Extremum(Function):
             # Tied elements share the gradient equally, 1 / (number of hits) each. Every output has a
             # hit, so as many hits as outputs means no ties, and the mask alone routes the gradient.
             ctx.share = None
-            if np.count_nonzero(hits) != best.size:  # hits counted as bytes: sliced sums stay <= 16, NumPy's widen
+            if np.count_nonzero(hits) != best.size:  # uint8 counts: kernels sum <= 16 per output, NumPy's sum widens
                 ctx.share = np.divide(1, reduce_windows(np.add, hits.view(np.uint8), axes), dtype=x.dtype)
         return best if keepdims else best.reshape([n for i, n in enumerate(x.shape) if i not in axes])
 
@@ -83,11 +83,11 @@ def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
     n = count(x.shape, axes_of(axis, x.ndim, "mean"))
     if n == 0:
         raise ValueError(f"mean: reduction over an empty axis of shape {x.shape}")
-    return Sum.apply(x, axis, keepdims) * (1.0 / n)
+    return Sum.apply(x, axis, keepdims) * (1.0 / n)  # d(mean x)/dx_i = 1/n
 
 @_float32_for_float16
 def var(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Mean squared deviation, divided by ``n - ddof`` (NumPy's convention)."""
+    """The sum of squared deviations from the mean, divided by ``n - ddof`` (NumPy's convention)."""
     n = count(x.shape, axes_of(axis, x.ndim, "var"))
     if n - ddof <= 0:
         raise ValueError(f"var: {n} elements are too few for ddof={ddof}")
@@ -101,22 +101,24 @@ def std(x: Tensor, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> T
 
 @_float32_for_float16
 def norm(x: Tensor, p: float = 2, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """The p-norm over ``axis``: (sum |x|^p)^(1/p); p = inf gives max |x|, -inf min |x|. The gradient at
-    a zero norm is 0, as PyTorch's."""
+    """The p-norm over ``axis``: (sum |x|^p)^(1/p); p = inf gives max |x|, -inf min |x|, p = 0 the count of
+    nonzero entries (gradient 0). The gradient at a zero norm is 0, as PyTorch's."""
+    if p == 0:  # a count: x stays in the graph only as the never-taken branch of a select, so its gradient is 0
+        return Sum.apply(where(np.zeros(x.shape, bool), x, (x.data != 0).astype(x.dtype)), axis, keepdims)
     if p in (np.inf, -np.inf):
         a = x.abs()
         return Max.apply(a, axis, keepdims) if p > 0 else Min.apply(a, axis, keepdims)
     return root(Sum.apply(x * x if p == 2 else x.abs() ** p, axis, keepdims), p)
 
 def root(s: Tensor, p: float = 2) -> Tensor:
-    """s^(1/p) of s >= 0 (a norm, a standard deviation) with gradient 0 where s = 0, as PyTorch: the
-    root's slope is infinite there, and inf * 0 would be NaN; the inner where keeps it out of the graph."""
+    """s^(1/p) of s >= 0 (a norm, a standard deviation) with gradient 0 where s = 0, as PyTorch: the root's
+    slope is infinite there (inf * 0 would be NaN), so the inner where hands the root 1 there instead."""
     live = s.data != 0  # a NaN stays NaN
     safe = where(live, s, 1.0)
     return where(live, safe.sqrt() if p == 2 else safe ** (1 / p), 0.0)
 
 def logsumexp(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """log(sum(exp(x))) computed stably by shifting with the (constant) max."""
+    """log(sum(exp(x))), shifted by the (constant) max so exp never overflows; its gradient is softmax(x)."""
     axes = axes_of(axis, x.ndim, "logsumexp")
     if count(x.shape, axes) == 0:  # the log of an empty sum: -inf, as PyTorch
         with np.errstate(divide="ignore"):

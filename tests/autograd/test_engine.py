@@ -209,6 +209,13 @@ def test_grad_of_an_intermediate():
     assert gh.item() == 12.0
 
 
+def test_grad_of_an_input_listed_twice_gives_its_gradient_twice():
+    x = tensor(3.0, requires_grad=True)
+    h = x * 2
+    gh, gx, gh_again = ag.grad(h * h, [h, x, h])  # as torch.autograd.grad (was IndexError)
+    assert (gh.item(), gx.item(), gh_again.item()) == (12.0, 24.0, 12.0)
+
+
 def test_grad_unused_input_raises_unless_allowed():
     x, unused = tensor(2.0, requires_grad=True), tensor(1.0, requires_grad=True)
     with pytest.raises(RuntimeError, match="allow_unused"):

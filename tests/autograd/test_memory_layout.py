@@ -115,3 +115,9 @@ def test_a_broadcast_meets_a_scalar_once_per_value_inside_and_outside_backward_a
     (centred * centred).mean(axis=(0, 2)).sum().backward()  # d(c * c) meets the broadcast from the mean
     c = x.data - x.data.mean(axis=(0, 2), keepdims=True)
     np.testing.assert_allclose(x.grad.data, 2 * c / 1200, rtol=1e-10, atol=1e-15)
+
+
+def test_a_broadcast_meets_a_nested_list_of_more_axes_as_numpy_does():
+    x = ag.Tensor(np.arange(3.0)).expand(2, 3)  # zero strides, as the scalar fast path looks for
+    y = x + np.ones((4, 2, 3)).tolist()  # was ValueError: the fast path took the list for a scalar
+    np.testing.assert_array_equal(y.data, np.arange(3.0) + np.ones((4, 2, 3)))

@@ -297,6 +297,18 @@ def test_softmax_of_a_0d_tensor_is_pytorchs(torch):
             assert y.shape == () and y.item() == ty.item() and x.grad.item() == tx.grad.item()
 
 
+def test_norm_0_counts_nonzero_entries_with_gradient_0_as_pytorch(torch):
+    # x.norm(0) raised ZeroDivisionError (the root 1/p)
+    a = np.array([[1.0, 0.0, 2.0], [0.0, 0.0, -3.0]])
+    for options in ({}, {"dim": 1}, {"dim": 0, "keepdim": True}):
+        x, tx = Tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        y, ty = x.norm(0, **options), tx.norm(0, **options)
+        assert y.shape == tuple(ty.shape) and y.tolist() == ty.tolist()
+        y.sum().backward()
+        ty.sum().backward()  # PyTorch's gradient is an undefined (zero) one: .grad stays None
+        assert tx.grad is None and not x.grad.data.any()
+
+
 # --- the edges of domains, against PyTorch -------------------------------------------------------------------
 def test_float32_with_int32_stays_float32():
     out = Tensor(np.ones(3, np.float32)) * Tensor(np.arange(3, dtype=np.int32))
