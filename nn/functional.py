@@ -181,6 +181,8 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
     """x / max(||x||_p, eps) along ``dim``, as PyTorch's: unit vectors, and a zero vector stays zero (its
     gradient is then upstream / eps, the norm's own subgradient at 0 being 0)."""
     x = _as_tensor(input)
+    if x.ndim == 0:  # a scalar is a vector of one along dim 0 (or -1), as PyTorch reads it
+        return normalize(x.reshape(1), p, dim, eps).reshape(())
     return x / x.norm(p=p, dim=dim, keepdim=True).clip(min=eps)
 
 

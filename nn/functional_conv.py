@@ -54,14 +54,22 @@ def _pad_by_mode(x: Tensor, widths: Any, mode: str, op: str = "Conv2d") -> Tenso
     right) columns, with copies of itself: ``"reflect"`` mirrors it (the edge not repeated),
     ``"replicate"`` repeats the edge, ``"circular"`` wraps around, as PyTorch's ``padding_mode``. Each axis
     is picked by an index array (np.pad's rule applied to arange), so the gradient of an entry is the sum
-    over its copies."""
+    over its copies. A negative width crops that side, as PyTorch does: after reflecting or replicating
+    (their index rules), before wrapping around (circular wraps what is left)."""
     for axis, (lo, hi) in enumerate(widths, start=x.ndim - len(widths)):
         size = x.shape[axis]
-        if min(lo, hi) < 0:
-            raise ValueError(f"{op}: {mode} padding takes widths >= 0, got {(lo, hi)}")
-        if mode == "reflect" and max(lo, hi) >= size or mode == "circular" and max(lo, hi) > size:
+        crop, grow = (max(-lo, 0), max(-hi, 0)), (max(lo, 0), max(hi, 0))
+        kept = size - sum(crop) if mode == "circular" else size
+        if size + lo + hi < 0 or kept < 0 or kept == 0 and max(grow) > 0:
+            raise ValueError(f"{op}: padding {(lo, hi)} does not fit an axis of {size}")
+        if mode == "reflect" and max(grow) >= kept or mode == "circular" and max(grow) > kept:
             raise ValueError(f"{op}: padding {(lo, hi)} is too large for {mode} padding of an axis of {size}")
-        index = np.pad(np.arange(size), (lo, hi), mode=_PADDING_MODES[mode])
+        index = np.arange(size)
+        if mode == "circular":
+            index = np.pad(index[crop[0] : size - crop[1]], grow, mode="wrap")
+        else:
+            index = np.pad(index, grow, mode=_PADDING_MODES[mode])
+            index = index[crop[0] : len(index) - crop[1]]
         x = x[(slice(None),) * axis + (index,)]
     return x
 

@@ -274,6 +274,9 @@ def test_conv_and_pool_layers_take_a_numpy_batch_as_linear_does(rng):
     ((2, 3, 4, 5), (2, 1, 1, 3), "reflect", None),
     ((2, 3, 4, 5), (2, 1, 0, 3), "replicate", None),
     ((3, 4, 5), (3, 5), "circular", None),
+    ((2, 3, 4, 5), (-1, 1, -2, 1), "reflect", None),  # negative widths crop, in every mode
+    ((2, 3, 4, 5), (-4, 6, 2, -3), "replicate", None),
+    ((3, 4, 5), (-2, 3), "circular", None),
 ])
 def test_functional_pad_reads_its_widths_last_axis_first_as_torch(torch, rng, x_shape, widths, mode, value):
     x = rng.standard_normal(x_shape)
@@ -296,7 +299,7 @@ def test_functional_pad_names_bad_widths_modes_and_values():
         F.pad(x, (1, 1), mode="edge")
     with pytest.raises(ValueError, match="pad: mode 'reflect' takes no value, got value=2"):
         F.pad(x, (1, 1), mode="reflect", value=2)
-    with pytest.raises(ValueError, match=r"pad: reflect padding takes widths >= 0, got \(-1, 1\)"):
-        F.pad(x, (-1, 1), mode="reflect")
+    with pytest.raises(ValueError, match=r"pad: padding \(-4, 0\) does not fit an axis of 3"):
+        F.pad(x, (-4, 0), mode="replicate")
     with pytest.raises(ValueError, match=r"pad: padding \(3, 0\) is too large for reflect padding of an axis of 3"):
         F.pad(x, (3, 0), mode="reflect")

@@ -398,3 +398,9 @@ def test_normalize_matches_torch_and_a_zero_vector_stays_zero(torch, draw, p, di
                               lambda t: torch.nn.functional.normalize(t, p=p, dim=dim), x, rtol=1e-9)
     norms = np.linalg.norm(out.data, ord=p, axis=dim) if p != 3.0 else (np.abs(out.data) ** 3).sum(axis=dim) ** (1 / 3)
     np.testing.assert_allclose(norms[norms > 0], 1.0)
+
+
+def test_normalize_reads_a_scalar_as_a_vector_of_one_as_torch(torch):
+    for value in (-2.5, 0.0):
+        check_against_torch(torch, lambda t: F.normalize(t, p=1.2, dim=0),
+                            lambda t: torch.nn.functional.normalize(t, p=1.2, dim=0), np.array(value))
