@@ -18,16 +18,27 @@ from .layers import (
     Linear,
     MaxPool2d,
 )
-from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, MultiMarginLoss, NLLLoss, SVMLoss
+from .losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    MultiMarginLoss,
+    NLLLoss,
+    SmoothL1Loss,
+    SVMLoss,
+)
 from .module import IncompatibleKeys, Module, ModuleDict, ModuleList, Parameter, Sequential
 from .serialization import load, save
 from .summary import Summary, summary
 
 __all__ = [
-    "AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss",
-    "Dropout", "Dropout2d", "ELU", "Embedding", "Flatten", "GELU", "Identity", "IncompatibleKeys", "KNearestNeighbor",
-    "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Maxout", "Module", "ModuleDict",
-    "ModuleList", "MultiMarginLoss", "NLLLoss", "PReLU", "Parameter", "ReLU", "SVMLoss", "Sequential", "SiLU",
-    "Sigmoid", "Softmax", "Summary", "Tanh", "data", "functional", "init", "load", "optim", "save", "summary",
-    "utils",
+    "AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d",
+    "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Embedding", "Flatten", "GELU", "HuberLoss", "Identity",
+    "IncompatibleKeys", "KNearestNeighbor", "L1Loss", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss",
+    "MaxPool2d", "Maxout", "Module", "ModuleDict", "ModuleList", "MultiMarginLoss", "NLLLoss", "PReLU", "Parameter",
+    "ReLU", "SVMLoss", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Summary", "Tanh", "data",
+    "functional", "init", "load", "optim", "save", "summary", "utils",
 ]

@@ -177,6 +177,15 @@ def layer_norm(
     return out if bias is None else out + bias
 
 
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:  # noqa: A002
+    """x / max(||x||_p, eps) along ``dim``, as PyTorch's: unit vectors, and a zero vector stays zero (its
+    gradient is then upstream / eps, the norm's own subgradient at 0 being 0)."""
+    x = _as_tensor(input)
+    if x.ndim == 0:  # a scalar is a vector of one along dim 0 (or -1), as PyTorch reads it
+        return normalize(x.reshape(1), p, dim, eps).reshape(())
+    return x / x.norm(p=p, dim=dim, keepdim=True).clip(min=eps)
+
+
 # --- activations ---------------------------------------------------------------------------------
 def relu(x: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0); relu'(0) = 0."""
@@ -383,12 +392,16 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
 # --- convolution, pooling and losses --------------------------------------------------------------
 # They live in functional_conv and functional_losses (this file's length); imported last, as they build on
 # what is above.
-from .functional_conv import avg_pool2d, conv2d, max_pool2d  # noqa: E402, F401 (re-exported)
+from .functional_conv import avg_pool2d, conv2d, max_pool2d, pad  # noqa: E402, F401 (re-exported)
 from .functional_losses import (  # noqa: E402, F401 (re-exported)
+    binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    huber_loss,
+    l1_loss,
     mse_loss,
     multi_margin_loss,
     nll_loss,
+    smooth_l1_loss,
     svm_loss,
 )

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from autograd import Tensor, pad, unfold
+from autograd import Tensor, unfold
+from autograd import pad as _pad_numpy
 
 from .functional import _as_tensor, _pair, linear
 
@@ -41,24 +42,58 @@ def _unbatch(out: Tensor, unbatched: bool) -> Tensor:
 
 def _pad(x: Tensor, widths: tuple[tuple[int, int], tuple[int, int]], fill: float) -> Tensor:
     """x (N, C, H, W) with (top, bottom) rows and (left, right) columns of ``fill``; negative widths crop."""
-    return pad(x, ((0, 0), (0, 0), *widths), value=fill)
+    return _pad_numpy(x, ((0, 0), (0, 0), *widths), value=fill)
 
 
 # Conv2d's padding modes, by NumPy's names for the same index rules ("zeros" is conv2d's own padding)
 _PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
-def _pad_by_mode(x: Tensor, widths: tuple[tuple[int, int], tuple[int, int]], mode: str) -> Tensor:
-    """x (..., H, W) padded by (top, bottom) rows and (left, right) columns of copies of itself:
-    ``"reflect"`` mirrors it (the edge not repeated), ``"replicate"`` repeats the edge, ``"circular"``
-    wraps around, as PyTorch's ``padding_mode``. Rows then columns are picked by an index array
-    (np.pad's rule applied to arange), so the gradient of a pixel is the sum over its copies."""
-    for axis, (size, (lo, hi)) in enumerate(zip(x.shape[-2:], widths)):
-        if mode == "reflect" and max(lo, hi) >= size or mode == "circular" and max(lo, hi) > size:
-            raise ValueError(f"Conv2d: padding {(lo, hi)} is too large for {mode} padding of an axis of {size}")
-        index = np.pad(np.arange(size), (lo, hi), mode=_PADDING_MODES[mode])
-        x = x[..., index, :] if axis == 0 else x[..., index]
+def _pad_by_mode(x: Tensor, widths: Any, mode: str, op: str = "Conv2d") -> Tensor:
+    """x padded on its last len(widths) axes, (before, after) each, e.g. (top, bottom) rows and (left,
+    right) columns, with copies of itself: ``"reflect"`` mirrors it (the edge not repeated),
+    ``"replicate"`` repeats the edge, ``"circular"`` wraps around, as PyTorch's ``padding_mode``. Each axis
+    is picked by an index array (np.pad's rule applied to arange), so the gradient of an entry is the sum
+    over its copies. A negative width crops that side, as PyTorch does: after reflecting or replicating
+    (their index rules), before wrapping around (circular wraps what is left)."""
+    for axis, (lo, hi) in enumerate(widths, start=x.ndim - len(widths)):
+        size = x.shape[axis]
+        crop, grow = (max(-lo, 0), max(-hi, 0)), (max(lo, 0), max(hi, 0))
+        kept = size - sum(crop) if mode == "circular" else size
+        if size + lo + hi < 0 or kept < 0 or kept == 0 and max(grow) > 0:
+            raise ValueError(f"{op}: padding {(lo, hi)} does not fit an axis of {size}")
+        if mode == "reflect" and max(grow) >= kept or mode == "circular" and max(grow) > kept:
+            raise ValueError(f"{op}: padding {(lo, hi)} is too large for {mode} padding of an axis of {size}")
+        index = np.arange(size)
+        if mode == "circular":
+            index = np.pad(index[crop[0] : size - crop[1]], grow, mode="wrap")
+        else:
+            index = np.pad(index, grow, mode=_PADDING_MODES[mode])
+            index = index[crop[0] : len(index) - crop[1]]
+        x = x[(slice(None),) * axis + (index,)]
     return x
+
+
+def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:  # noqa: A002
+    """PyTorch's ``F.pad``: ``pad`` is a flat sequence of (before, after) widths, the last axis first:
+    ``(left, right)`` pads the last axis, ``(left, right, top, bottom)`` the last two, and so on.
+
+    ``mode``: ``"constant"`` (fill with ``value``, 0 by default; a negative width crops), or
+    ``"reflect"``, ``"replicate"``, ``"circular"`` (copies of the input, as Conv2d's ``padding_mode``).
+    ``autograd.pad`` is NumPy's ``np.pad`` instead: one pair per axis, the first axis first.
+    """
+    x = _as_tensor(input)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: pad={tuple(pad)} needs (before, after) pairs for at most the {x.ndim} axes of a "
+                         f"tensor of shape {x.shape}")
+    pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(len(pad) - 2, -1, -2)]  # the first padded axis first
+    if mode == "constant":
+        return _pad_numpy(x, [(0, 0)] * (x.ndim - len(pairs)) + pairs, value=0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+    if value:
+        raise ValueError(f"pad: mode {mode!r} takes no value, got value={value!r}")
+    return _pad_by_mode(x, pairs, mode, "pad")
 
 
 def _channels_last(x: Tensor) -> Tensor:

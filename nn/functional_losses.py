@@ -213,6 +213,32 @@ def mse_loss(x: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     return _reduce(d * d, reduction, "mse_loss")
 
 
+def l1_loss(x: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """|x - target| elementwise, reduced over every element; its gradient at x = target is 0, as PyTorch's."""
+    return _reduce((x - _same_shape(x, target, "l1_loss")).abs(), reduction, "l1_loss")
+
+
+def _smooth_abs(x: Tensor, target: Any, beta: float, op: str) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, for d = x - target: |d| with its kink at 0 rounded
+    into a parabola that meets it, value and slope, at |d| = beta; beta = 0 leaves |d|."""
+    if isinstance(beta, bool) or not beta >= 0:
+        raise ValueError(f"{op}: beta must be a number >= 0, got {beta!r}")
+    d = x - _same_shape(x, target, op)
+    if beta == 0:
+        return d.abs()
+    return where(d.abs().data < beta, d * d * (0.5 / beta), d.abs() - 0.5 * beta)
+
+
+def smooth_l1_loss(x: Tensor, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """PyTorch's smooth L1: 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, for d = x - target."""
+    return _reduce(_smooth_abs(x, target, beta, "smooth_l1_loss"), reduction, "smooth_l1_loss")
+
+
+def huber_loss(x: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """PyTorch's Huber loss: 0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta); delta * smooth L1."""
+    return _reduce(_smooth_abs(x, target, delta, "huber_loss") * delta, reduction, "huber_loss")
+
+
 def _elementwise_weight(weight: Any, x: Tensor, name: str, op: str) -> Tensor:
     """A weight that broadcasts to x's shape: a Tensor that requires grad as given (it learns), any
     other as a constant of x's dtype (so a float64 buffer leaves a float32 loss float32)."""
@@ -227,6 +253,40 @@ def _elementwise_weight(weight: Any, x: Tensor, name: str, op: str) -> Tensor:
     if not fits:
         raise ValueError(f"{op}: {name} of shape {w.shape} does not broadcast to the input's shape {x.shape}")
     return w
+
+
+_BCE_EPS = float(np.float32(1e-12))  # PyTorch's floor on x (1 - x) in BCE's gradient, a float32 constant
+
+
+def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002 (PyTorch's name)
+                         reduction: str = "mean") -> Tensor:
+    """-w [t log x + (1 - t) log(1 - x)] elementwise, for probabilities x in [0, 1], as PyTorch's.
+
+    As PyTorch, each log is clamped at -100, so x = 0 or 1 (a saturated sigmoid) gives a finite loss, and
+    where x (1 - x) <= 1e-12 the gradient is w (x - t) / 1e-12, not the infinite t / x: there the loss is its
+    value plus the line (x - x0) (x0 - t) / 1e-12 through the current x0, exact to first order only.
+    ``binary_cross_entropy_with_logits`` on the logits needs no clamp and is the stable choice.
+    """
+    op = "binary_cross_entropy"
+    x = _as_tensor(input)
+    t = _same_shape(x, target, op)
+    p = x.data
+    if p.size and not ((p >= 0) & (p <= 1)).all():
+        raise ValueError(f"{op}: input must hold probabilities in [0, 1], got values from {np.nanmin(p)} to "
+                         f"{np.nanmax(p)}{' and NaN' if np.isnan(p).any() else ''} (apply sigmoid first, or use "
+                         "binary_cross_entropy_with_logits)")
+    inner = p * (1 - p) > _BCE_EPS
+    safe = where(inner, x, 0.5)  # no log sees 0 where its value is not used, so no gradient is 0 * inf
+    loss = -(t * safe.log() + (1 - t) * (1 - safe).log())  # inner: both logs above log(1e-12) > -100
+    if not inner.all():
+        with np.errstate(divide="ignore"):
+            clamped = t.data * np.maximum(np.log(p), -100) + (1 - t.data) * np.maximum(np.log(1 - p), -100)
+        x0 = x.detach()
+        edge = Tensor(-clamped.astype(loss.dtype)) + (x - x0) * ((x0 - t.detach()) * (1 / _BCE_EPS))
+        loss = where(inner, loss, edge)
+    if weight is not None:
+        loss = loss * _elementwise_weight(weight, x, "weight", op)
+    return _reduce(loss, reduction, op)
 
 
 def binary_cross_entropy_with_logits(x: Tensor, target: Any, weight: Any = None, reduction: str = "mean",

@@ -104,6 +104,46 @@ class MSELoss(_Loss):
         return F.mse_loss(x, target, self.reduction)
 
 
+class L1Loss(_Loss):
+    """Absolute error |x - target| over every element."""
+
+    def forward(self, x: Tensor, target: Any) -> Tensor:
+        return F.l1_loss(x, target, self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, for d = x - target (see ``functional.smooth_l1_loss``)."""
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction)
+        self.beta = beta
+
+    def forward(self, x: Tensor, target: Any) -> Tensor:
+        return F.smooth_l1_loss(x, target, self.reduction, self.beta)
+
+
+class HuberLoss(_Loss):
+    """0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta), for d = x - target."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        self.delta = delta
+
+    def forward(self, x: Tensor, target: Any) -> Tensor:
+        return F.huber_loss(x, target, self.reduction, self.delta)
+
+
+class BCELoss(_WeightedLoss):
+    """Binary cross-entropy of probabilities in [0, 1] (after a sigmoid) against targets in [0, 1].
+
+    ``weight`` broadcasts to the input. See ``functional.binary_cross_entropy`` for the clamping at 0 and 1;
+    ``BCEWithLogitsLoss`` on the logits is the stable form.
+    """
+
+    def forward(self, x: Tensor, target: Any) -> Tensor:
+        return F.binary_cross_entropy(x, target, self.weight, self.reduction)
+
+
 class BCEWithLogitsLoss(_WeightedLoss):
     """Binary cross-entropy of logits against targets in [0, 1], computed stably.
 
@@ -118,4 +158,7 @@ class BCEWithLogitsLoss(_WeightedLoss):
         return F.binary_cross_entropy_with_logits(x, target, self.weight, self.reduction, self.pos_weight)
 
 
-__all__ = ["BCEWithLogitsLoss", "CrossEntropyLoss", "MSELoss", "MultiMarginLoss", "NLLLoss", "SVMLoss"]
+__all__ = [
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "L1Loss", "MSELoss", "MultiMarginLoss", "NLLLoss",
+    "SVMLoss", "SmoothL1Loss",
+]

@@ -63,7 +63,7 @@ def save(obj: dict, path: str | os.PathLike) -> None:
         raise _named(error, f"nn.save: cannot write {path!r}") from None
 
 
-def load(path: str | os.PathLike) -> dict:
+def load(path: str | os.PathLike, map_location: Any = None, *, weights_only: bool = True) -> dict:
     """Read a file written by ``save``, eagerly, and return its dict, nested as it was saved.
 
     Arrays come back as ndarrays with their dtype and shape, NumPy scalars as NumPy scalars, and
@@ -74,7 +74,13 @@ def load(path: str | os.PathLike) -> dict:
     Raises ``FileNotFoundError`` if ``path`` does not exist (another ``OSError`` if it cannot be
     opened, e.g. a directory), and ``ValueError`` naming the file if it is not a readable archive
     (truncated, corrupt) or holds pickled object arrays.
+
+    ``map_location`` and ``weights_only`` are accepted so that ``torch.load(path, map_location="cpu",
+    weights_only=True)`` ports as written: arrays always load into host memory (another device is a
+    ``ValueError``), and nothing is ever unpickled, so every load is weights-only.
     """
+    if map_location is not None and str(map_location) != "cpu":
+        raise ValueError(f"nn.load: chainrule runs on the CPU only, got map_location={map_location!r}")
     path = _path(path, "nn.load")
     try:
         file = open(path, "rb")  # noqa: SIM115 (closed below; the with statement would also catch its body's errors)

@@ -47,6 +47,11 @@ class TensorDataset(Dataset):
             shapes = ", ".join(str(a.shape) for a in self.arrays)
             raise ValueError(f"TensorDataset: all arrays need the same first dimension, got shapes {shapes}")
 
+    @property
+    def tensors(self) -> tuple[Tensor, ...]:
+        """The arrays as Tensors sharing their memory, PyTorch's name for them."""
+        return tuple(Tensor(a) for a in self.arrays)
+
     def __len__(self) -> int:
         return self.arrays[0].shape[0]
 
@@ -102,6 +107,9 @@ class DataLoader:
     A ``TensorDataset`` is indexed with the batch's index array in one call; any other dataset
     (``__len__`` plus ``__getitem__(int)`` returning a sample or a tuple of fields) is gathered
     sample by sample and stacked.
+
+    ``num_workers`` and ``pin_memory`` are accepted so that PyTorch's loaders port unchanged; batches
+    are always gathered in this process, into host memory, so neither changes what is yielded.
     """
 
     def __init__(
@@ -111,8 +119,12 @@ class DataLoader:
         shuffle: bool = False,
         drop_last: bool = False,
         seed: int | None = None,
+        *,
+        num_workers: int = 0,
+        pin_memory: bool = False,
     ):
         check_count(batch_size, "DataLoader: batch_size")
+        check_count(num_workers, "DataLoader: num_workers", minimum=0)
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
             raise TypeError(f"DataLoader: dataset needs __len__ and __getitem__, got {type(dataset).__name__}")
         if seed is not None:

@@ -143,6 +143,34 @@ class CosineAnnealingLR(LRScheduler):
         return [ratio * (group["lr"] - low) + low for group in groups]
 
 
+class LinearLR(LRScheduler):
+    """lr(epoch) = initial_lr * f(epoch), f going linearly from ``start_factor`` to ``end_factor`` over
+    ``total_iters`` epochs and staying there: with ``start_factor`` < 1, a warm-up.
+
+    Applied, as PyTorch's, as the ratio f(epoch) / f(epoch - 1) to each group's current lr, so changes
+    made to a group's lr in between carry on.
+    """
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1 / 3, end_factor: float = 1.0,
+                 total_iters: int = 5) -> None:
+        if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
+            raise ValueError(f"LinearLR: start_factor must lie in (0, 1] and end_factor in [0, 1], got "
+                             f"{start_factor!r} and {end_factor!r}")
+        self.start_factor, self.end_factor = start_factor, end_factor
+        self.total_iters = _check_positive_int(total_iters, "total_iters", "LinearLR")
+        super().__init__(optimizer)
+
+    def get_lr(self) -> list[float]:
+        e, span = self.last_epoch, self.end_factor - self.start_factor
+        if e == 0:
+            factor = self.start_factor
+        elif e > self.total_iters:
+            factor = 1.0
+        else:  # f(e) / f(e - 1) with f(e) = start + span * e / total_iters
+            factor = 1 + span / (self.total_iters * self.start_factor + (e - 1) * span)
+        return [group["lr"] * factor for group in self.optimizer.param_groups]
+
+
 class LambdaLR(LRScheduler):
     """lr(epoch) = initial_lr * lr_lambda(epoch), with one function for every group or one per group.
 

@@ -265,3 +265,41 @@ def test_conv_and_pool_layers_take_a_numpy_batch_as_linear_does(rng):
     out = model(images)
     assert isinstance(out, Tensor) and out.shape == (3, 1)
     np.testing.assert_array_equal(out.numpy(), model(Tensor(images)).numpy())
+
+
+@pytest.mark.parametrize(("x_shape", "widths", "mode", "value"), [
+    ((2, 3, 4, 5), (1, 2), "constant", None),  # the last axis only: not every axis, as np.pad would read (1, 2)
+    ((2, 3, 4, 5), (1, 0, 2, 3), "constant", 0.5),  # U-Net's F.pad(x, [left, right, top, bottom])
+    ((2, 3, 4, 5), (0, 1, -1, 2, 1, 1), "constant", -1.0),  # three axes, a negative width crops
+    ((2, 3, 4, 5), (2, 1, 1, 3), "reflect", None),
+    ((2, 3, 4, 5), (2, 1, 0, 3), "replicate", None),
+    ((3, 4, 5), (3, 5), "circular", None),
+    ((2, 3, 4, 5), (-1, 1, -2, 1), "reflect", None),  # negative widths crop, in every mode
+    ((2, 3, 4, 5), (-4, 6, 2, -3), "replicate", None),
+    ((3, 4, 5), (-2, 3), "circular", None),
+])
+def test_functional_pad_reads_its_widths_last_axis_first_as_torch(torch, rng, x_shape, widths, mode, value):
+    x = rng.standard_normal(x_shape)
+    xo, xt = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out = F.pad(xo, widths, mode=mode, value=value)
+    ref = torch.nn.functional.pad(xt, widths, mode=mode, value=value)
+    assert out.shape == tuple(ref.shape)
+    np.testing.assert_array_equal(out.data, ref.detach().numpy())
+    upstream = rng.standard_normal(out.shape)
+    out.backward(Tensor(upstream))
+    ref.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_functional_pad_names_bad_widths_modes_and_values():
+    x = Tensor(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"pad: pad=\(1, 1, 1\) needs \(before, after\) pairs for at most the 2 axes"):
+        F.pad(x, (1, 1, 1))
+    with pytest.raises(ValueError, match="pad: mode must be 'constant', 'reflect', .* got 'edge'"):
+        F.pad(x, (1, 1), mode="edge")
+    with pytest.raises(ValueError, match="pad: mode 'reflect' takes no value, got value=2"):
+        F.pad(x, (1, 1), mode="reflect", value=2)
+    with pytest.raises(ValueError, match=r"pad: padding \(-4, 0\) does not fit an axis of 3"):
+        F.pad(x, (-4, 0), mode="replicate")
+    with pytest.raises(ValueError, match=r"pad: padding \(3, 0\) is too large for reflect padding of an axis of 3"):
+        F.pad(x, (3, 0), mode="reflect")

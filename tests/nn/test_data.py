@@ -244,6 +244,22 @@ def test_an_unseeded_shuffle_follows_autograd_manual_seed():
     assert orders[0][0] != orders[0][1]  # still a fresh order each epoch
 
 
+def test_tensor_dataset_tensors_are_its_arrays_as_tensors_as_pytorch_names_them():
+    X, y = np.arange(6, dtype=np.float32).reshape(3, 2), np.array([0, 1, 0])
+    xs, ys = TensorDataset(X, autograd.tensor(y)).tensors
+    assert isinstance(xs, Tensor) and xs.shape == (3, 2) and xs.dtype == np.float32 and ys.dtype == y.dtype
+    assert np.shares_memory(xs.data, X)
+    np.testing.assert_array_equal(ys.data, y)
+
+
+def test_pytorchs_num_workers_and_pin_memory_are_accepted_and_change_no_batch():
+    # the CIFAR-10 tutorial's DataLoader(trainset, batch_size=4, shuffle=True, num_workers=2) ports as written
+    ds = TensorDataset(np.arange(20), np.zeros(20))
+    plain = DataLoader(ds, batch_size=6, shuffle=True, seed=3)
+    ported = DataLoader(ds, batch_size=6, shuffle=True, seed=3, num_workers=2, pin_memory=True)
+    assert [epoch_indices(ported) for _ in range(2)] == [epoch_indices(plain) for _ in range(2)]
+
+
 @pytest.mark.parametrize(("sample", "what"), [({"x": np.ones(2), "y": 1}, "field 0 of a sample is a dict"),
                                               ((np.ones(2), "cat"), "field 1 of a sample is a str")])
 def test_a_sample_a_tensor_cannot_hold_is_named_in_the_error(sample, what):
@@ -363,12 +379,15 @@ def test_make_spiral_default_matches_cs231n_geometry():
         (lambda: DataLoader(None, 2), TypeError, "DataLoader: dataset needs __len__ and __getitem__, got NoneType"),
         (lambda: DataLoader(TensorDataset(np.ones(3)), 2, shuffle=True, seed=-1), ValueError, "seed must be .* got -1"),
         (lambda: DataLoader(TensorDataset(np.ones(3)), 2, seed="a"), ValueError, "DataLoader: seed .* got 'a'"),
+        (lambda: DataLoader(TensorDataset(np.ones(3)), 2, num_workers=-1), ValueError,
+         "DataLoader: num_workers must be an integer >= 0, got -1"),
         (lambda: list(DataLoader([(np.zeros(2), 0), (np.ones(3), 1)], 2)), ValueError,
          r"DataLoader: field 0 of the samples in one batch has different shapes: \(2,\), \(3,\)"),
         (lambda: make_spiral(2.5), ValueError, "make_spiral: n_per_class must be a positive integer, got 2.5"),
         (lambda: make_spiral(5, seed=-1), ValueError, "make_spiral: seed must be an integer >= 0, got -1"),
     ],
-    ids=["ragged-list", "no-dataset", "negative-seed", "string-seed", "ragged-samples", "float-count", "spiral-seed"],
+    ids=["ragged-list", "no-dataset", "negative-seed", "string-seed", "negative-workers", "ragged-samples",
+         "float-count", "spiral-seed"],
 )
 def test_bad_datasets_and_arguments_name_the_function_and_the_value(call, error, message):
     with pytest.raises(error, match=message):

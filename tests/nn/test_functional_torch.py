@@ -386,3 +386,21 @@ def test_one_hot_rejects_indices_out_of_range_and_non_integers():
     with pytest.raises(ValueError, match="pass num_classes"):
         F.one_hot(np.array([], np.int64))
     assert F.one_hot(np.array([], np.int64), 3).shape == (0, 3)
+
+
+@pytest.mark.parametrize(("p", "dim"), [(2.0, 1), (1.0, -1), (3.0, 0)])
+def test_normalize_matches_torch_and_a_zero_vector_stays_zero(torch, draw, p, dim):
+    x = draw(4, 3, 2)
+    x[1] = 0.0  # zero vectors along every dim: their norm is clamped to eps
+    x[:, 1] = 0.0
+    x[..., 0] = 0.0
+    out = check_against_torch(torch, lambda t: F.normalize(t, p=p, dim=dim),
+                              lambda t: torch.nn.functional.normalize(t, p=p, dim=dim), x, rtol=1e-9)
+    norms = np.linalg.norm(out.data, ord=p, axis=dim) if p != 3.0 else (np.abs(out.data) ** 3).sum(axis=dim) ** (1 / 3)
+    np.testing.assert_allclose(norms[norms > 0], 1.0)
+
+
+def test_normalize_reads_a_scalar_as_a_vector_of_one_as_torch(torch):
+    for value in (-2.5, 0.0):
+        check_against_torch(torch, lambda t: F.normalize(t, p=1.2, dim=0),
+                            lambda t: torch.nn.functional.normalize(t, p=1.2, dim=0), np.array(value))

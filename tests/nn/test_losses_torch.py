@@ -232,3 +232,72 @@ def test_bad_loss_options_are_named():
         F.binary_cross_entropy_with_logits(scores, np.zeros((3, 4)), pos_weight=np.ones(3))
     with pytest.raises(ValueError, match=r"nll_loss: class indices must lie in \[0, 4\), got values from 0 to 7"):
         F.nll_loss(scores, np.array([0, 7, -100]))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize(("name", "option"), [("l1_loss", {}), ("smooth_l1_loss", {"beta": 0.5}),
+                                              ("smooth_l1_loss", {"beta": 0.0}), ("huber_loss", {"delta": 2.0})])
+def test_l1_smooth_l1_and_huber_match_torch_at_and_between_their_kinks(torch, rng, reduction, name, option):
+    t = rng.standard_normal((4, 5))
+    x = t + rng.standard_normal((4, 5)) * 2
+    x[0, :3] = t[0, :3] + np.array([0.0, 0.5, -2.0])  # d = 0, and |d| on each threshold: the kinks
+    _compare(
+        torch, rng, x,
+        lambda x: getattr(F, name)(x, t, reduction=reduction, **option),
+        lambda x: getattr(torch.nn.functional, name)(x, torch.tensor(t), reduction=reduction, **option),
+    )
+
+
+def test_l1_smooth_l1_and_huber_modules_are_their_functions_with_pytorchs_arguments(rng):
+    x, t = Tensor(rng.standard_normal((3, 2))), rng.standard_normal((3, 2))
+    assert nn.L1Loss(reduction="sum")(x, t).item() == F.l1_loss(x, t, reduction="sum").item()
+    assert nn.SmoothL1Loss(beta=0.3)(x, t).item() == F.smooth_l1_loss(x, t, beta=0.3).item()
+    assert nn.HuberLoss("none", delta=0.7)(x, t).tolist() == F.huber_loss(x, t, "none", delta=0.7).tolist()
+    with pytest.raises(ValueError, match="smooth_l1_loss: beta must be a number >= 0, got -1"):
+        F.smooth_l1_loss(x, t, beta=-1)
+    with pytest.raises(ValueError, match=r"l1_loss: input of shape \(3, 2\) and target of shape \(3,\) differ"):
+        F.l1_loss(x, t[:, 0])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weight_shape", [None, (4,), (5, 4)])
+def test_binary_cross_entropy_matches_torch_with_saturated_probabilities(torch, rng, reduction, weight_shape):
+    x = rng.uniform(0.01, 0.99, (5, 4))
+    x[0] = [0.0, 1.0, 1e-13, 1 - 1e-13]  # where PyTorch clamps the logs at -100 and x (1 - x) at 1e-12
+    t = rng.uniform(0, 1, (5, 4))
+    t[1] = [0.0, 1.0, 1.0, 0.0]
+    t[2] = [1.0, 0.0, 0.0, 1.0]
+    x[1:3, :] = x[0]
+    weight = None if weight_shape is None else rng.uniform(0.2, 2, weight_shape)
+    _compare(
+        torch, rng, x,
+        lambda x: F.binary_cross_entropy(x, t, weight=weight, reduction=reduction),
+        lambda x: torch.nn.functional.binary_cross_entropy(
+            x, torch.tensor(t), weight=None if weight is None else torch.tensor(weight), reduction=reduction),
+    )
+
+
+def test_binary_cross_entropy_second_derivative_matches_torch_and_sigmoid_of_logits(torch, rng):
+    z, t = rng.standard_normal((3, 4)) * 3, rng.uniform(0, 1, (3, 4))
+    zo, zt = Tensor(z, requires_grad=True), torch.tensor(z, requires_grad=True)
+    ours = F.binary_cross_entropy(zo.sigmoid(), t, reduction="sum")
+    theirs = torch.nn.functional.binary_cross_entropy(zt.sigmoid(), torch.tensor(t), reduction="sum")
+    (g,) = grad(ours, [zo], create_graph=True)
+    (gt,) = torch.autograd.grad(theirs, [zt], create_graph=True)
+    np.testing.assert_allclose(g.data, gt.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(g.data, 1 / (1 + np.exp(-z)) - t, rtol=1e-10)  # sigmoid(z) - t, as from the logits
+    (gg,) = grad((g * g).sum(), [zo])
+    (ggt,) = torch.autograd.grad((gt * gt).sum(), [zt])
+    s = 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(gg.data, 2 * (s - t) * s * (1 - s), rtol=1e-10)  # d(g^2)/dz, g = s - t
+    np.testing.assert_allclose(gg.data, ggt.numpy(), rtol=1e-7)  # PyTorch's double backward is off by ~4e-9 here
+
+
+def test_bce_loss_module_keeps_its_weight_as_a_buffer_and_refuses_non_probabilities(rng):
+    x, t, w = rng.uniform(0, 1, (3, 2)), rng.uniform(0, 1, (3, 2)), rng.uniform(0.5, 2, 2)
+    loss = nn.BCELoss(weight=w, reduction="sum")
+    assert list(loss.state_dict()) == ["weight"]
+    assert loss(Tensor(x), t).item() == F.binary_cross_entropy(Tensor(x), t, w, "sum").item()
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: input must hold probabilities in \[0, 1\], got values "
+                                         r"from -0.5 to 0.75 and NaN \(apply sigmoid first"):
+        F.binary_cross_entropy(Tensor([-0.5, 0.75, np.nan]), np.zeros(3))

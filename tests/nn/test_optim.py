@@ -408,6 +408,14 @@ def test_steplr_rejects_bad_arguments():
         StepLR(opt, step_size=1).load_state_dict({"bogus": 1})
 
 
+def test_linearlr_rejects_bad_factors_and_counts_by_name():
+    opt = optim.SGD([Tensor(np.ones(1), requires_grad=True)], lr=1.0)
+    with pytest.raises(ValueError, match=r"LinearLR: start_factor must lie in \(0, 1\] and end_factor .* got 0 and 1"):
+        optim.lr_scheduler.LinearLR(opt, start_factor=0)
+    with pytest.raises(ValueError, match="LinearLR: total_iters must be a positive int, got 2.5"):
+        optim.lr_scheduler.LinearLR(opt, total_iters=2.5)
+
+
 @pytest.mark.parametrize("make", [
     lambda ps: optim.SGD(ps, lr=0.5), lambda ps: optim.SGD(ps, lr=0.5, momentum=0.9), lambda ps: optim.Adam(ps),
     lambda ps: optim.AdamW(ps), lambda ps: optim.RMSprop(ps),

@@ -120,6 +120,8 @@ SCHEDULES = [
     ("CosineAnnealingLR", dict(T_max=4)),  # past T_max: back up the cosine
     ("CosineAnnealingLR", dict(T_max=7, eta_min=0.01)),
     ("LambdaLR", dict(lr_lambda=lambda epoch: 1 / (1 + epoch) ** 0.5)),
+    ("LinearLR", dict(start_factor=0.25, total_iters=4)),  # a warm-up
+    ("LinearLR", dict(start_factor=1.0, end_factor=0.1, total_iters=6)),  # a linear decay
 ]
 
 

@@ -310,3 +310,16 @@ def test_a_torch_save_file_is_refused_by_name_with_the_way_to_convert_it(tmp_pat
     torch.save(torch.nn.Linear(2, 3).state_dict(), tmp_path / "model.pt")
     with pytest.raises(ValueError, match=r"is a PyTorch file \(torch.save\), a pickle, which is not read.*np.savez"):
         load(tmp_path / "model.pt")
+
+
+def test_torch_loads_map_location_and_weights_only_port_as_written(tmp_path):
+    # the PyTorch tutorials' model.load_state_dict(torch.load(PATH, weights_only=True)) and map_location="cpu"
+    import nn
+
+    model = nn.Linear(3, 2)
+    save(model.state_dict(), tmp_path / "model.pth")
+    for kwargs in ({"weights_only": True}, {"map_location": "cpu"}, {"map_location": "cpu", "weights_only": True}):
+        state = load(tmp_path / "model.pth", **kwargs)
+        np.testing.assert_array_equal(state["weight"], model.weight.data)
+    with pytest.raises(ValueError, match="nn.load: chainrule runs on the CPU only, got map_location='cuda:0'"):
+        load(tmp_path / "model.pth", map_location="cuda:0")
