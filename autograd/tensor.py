@@ -189,6 +189,10 @@ class Tensor:
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
     def __bool__(self) -> bool: return bool(self.data)
+    def __format__(self, spec: str) -> str:  # f"{loss:.4f}": a 0-d tensor formats its value, as PyTorch and NumPy
+        if spec and self.data.ndim:
+            raise TypeError(f"format spec {spec!r} needs a 0-d tensor, got shape {self.shape}")
+        return format(self.data.item(), spec) if self.data.ndim == 0 else str(self)
     def __float__(self) -> float: return float(self.data)
     def __int__(self) -> int: return int(self.data)
 
@@ -288,6 +292,14 @@ class Tensor:
     def __abs__(self) -> Tensor: return ew.Abs.apply(self)
     add, sub, mul, div, pow, matmul, neg = __add__, __sub__, __mul__, __truediv__, __pow__, __matmul__, __neg__
     def __getitem__(self, index: Any) -> Tensor: return mv.GetItem.apply(self, index)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``t[index] = value``: in place, as NumPy and PyTorch; recorded (`SetItem`) when a gradient flows."""
+        if state.grad_enabled and (self._requires_grad or getattr(value, "_requires_grad", False)):
+            self._in_place("t[index] = value", mv.SetItem.apply, index, value)
+        else:
+            self.data[mv._index(index)] = data(value)
+            self._bump_version()
 
     # comparisons give bool tensors outside the graph
     def __lt__(self, other: Any) -> Tensor: return Tensor._make(np.asarray(self.data < data(other)))

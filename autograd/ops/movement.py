@@ -185,6 +185,25 @@ class ScatterAdd(Function):
 
     backward = staticmethod(lambda ctx, g: GetItem.apply(g, ctx.index))
 
+class SetItem(Function):
+    """x with ``value`` written at ``index``, as ``x[index] = value`` in the graph: the places written over
+    pass no gradient back to x, and value gets the gradient read at index (summed to its shape)."""
+
+    inputs = slice(0, None, 2)  # x and value; the index is a parameter
+
+    @staticmethod
+    def forward(ctx, x, index, value):
+        ctx.index = _index(index)
+        out = x.data.copy()
+        out[ctx.index] = value.data if isinstance(value, Tensor) else value
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        need_x, _, need_value = ctx.needs_input_grad
+        return (SetItem.apply(g, ctx.index, 0) if need_x else None, None,
+                GetItem.apply(g, ctx.index) if need_value else None)
+
 # --- joining and splitting ------------------------------------------------------------------------
 class Concatenate(Function):
     inputs = slice(1, None)

@@ -151,6 +151,13 @@ def _batched_operand(prev: list[Dims], src: Source) -> Dims:
     return _broadcastable(src, a[:-2]) + (a[-1], src.integer(1, MAX_SIDE))
 
 
+def _setitem(x: Any, index: Any, value: Any) -> Any:
+    """``x[index] = value`` as an expression, on a copy of x (``x * 1``, so no leaf is changed in place)."""
+    y = x * 1
+    y[index] = value
+    return y
+
+
 def _summed_shape(dims: Dims) -> Dims:
     return tuple(1 if i % 2 else n for i, n in enumerate(dims[1:]))
 
@@ -247,6 +254,15 @@ OPS: list[OpInfo] = [
         "getitem_mask",
         lambda x: x[x > 0],
         Input("away_from_zero"),
+        notes="the mask compares the input with 0, so the input stays away from 0",
+    ),
+    _op("setitem_slice", lambda x, v: _setitem(x, (slice(1, None),), v), shape(1, min_side=2), Fixed(())),
+    _op("setitem_row", lambda x, v: _setitem(x, 0, v), shape(2), lambda prev, src: prev[0][1:]),
+    _op(
+        "setitem_mask",
+        lambda x, v: _setitem(x, x > 0, v),
+        Input("away_from_zero"),
+        Fixed(()),
         notes="the mask compares the input with 0, so the input stays away from 0",
     ),
     # joining, splitting, padding, windows
