@@ -57,3 +57,19 @@ def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
     return _make(generator().standard_normal(_shape_arg(shape)), dtype, requires_grad)
+
+
+def rand_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) of ``t``'s shape and (floating) dtype."""
+    data = t.data if isinstance(t, Tensor) else np.asarray(t)
+    return _make(generator().random(data.shape), dtype or _floating_dtype(data), requires_grad)
+
+
+def randn_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples of ``t``'s shape and (floating) dtype."""
+    data = t.data if isinstance(t, Tensor) else np.asarray(t)
+    return _make(generator().standard_normal(data.shape), dtype or _floating_dtype(data), requires_grad)
+
+
+def _floating_dtype(data: np.ndarray) -> Any:
+    return data.dtype if data.dtype.kind == "f" else None  # an integer t gives the default dtype (PyTorch refuses)

@@ -170,6 +170,59 @@ def test_fill_zero_copy_normal_uniform_and_clamp_in_place():
     assert abs(Tensor(np.zeros(10_000)).normal_(3.0, 0.1).data.mean() - 3.0) < 0.01
 
 
+def test_item_assignment_writes_in_place_and_counts_a_version():
+    # g[g < 0] = 0, the custom-Function tutorial's relu backward, and x[:, 1] = column: both libraries' habit
+    g = Tensor([1.0, -2.0, 3.0])
+    array = g.data
+    g[g < 0] = 0
+    g[0] = Tensor(5.0)
+    assert g.tolist() == [5.0, 0.0, 3.0] and g.data is array and g._version == 2
+    m = ag.zeros(2, 3)
+    m[:, 1] = [7.0, 8.0]
+    assert m.tolist() == [[0, 7, 0], [0, 8, 0]]
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
+        x[0] = 5.0
+    with no_grad():
+        x[0] = 5.0  # as an optimizer would
+    assert x.tolist() == [5.0, 2.0] and x.requires_grad
+
+
+def test_item_assignment_on_a_non_leaf_is_recorded_as_pytorch(torch):
+    results = []
+    for lib in (ag, torch):
+        x, v = lib.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True), lib.tensor(10.0, requires_grad=True)
+        y = x * 2
+        y[1:3] = v * 3  # the written places pass nothing back to x; v gets their gradients, summed
+        (y * lib.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
+        results.append((y.tolist(), x.grad.tolist(), v.grad.item()))
+    assert results[0] == results[1] == ([2.0, 30.0, 30.0, 8.0], [2.0, 0.0, 0.0, 8.0], 15.0)
+
+
+def test_a_0d_tensor_formats_its_value_as_pytorch(torch):
+    loss, t = Tensor(np.float64(0.123456)), torch.tensor(0.123456, dtype=torch.float64)
+    assert f"{loss:.4f}" == f"{t:.4f}" == "0.1235" and f"{loss}" == f"{t}"
+    assert f"{Tensor([1.0, 2.0])}" == str(Tensor([1.0, 2.0]))
+    with pytest.raises(TypeError, match=r"format spec '.2f' needs a 0-d tensor, got shape \(2,\)"):
+        f"{Tensor([1.0, 2.0]):.2f}"
+
+
+def test_module_level_functions_are_pytorchs_spellings(torch):
+    a = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    x, t = Tensor(a), torch.tensor(a)
+    _, predicted = ag.max(x, 1)  # the accuracy loop's torch.max(outputs, 1): values and indices
+    assert predicted.tolist() == torch.max(t, 1)[1].tolist() == [1, 0]
+    assert ag.max(x).item() == 7.0 and ag.min(x, dim=0).values.tolist() == [1.0, 0.0, 2.0]
+    assert ag.max(x, Tensor(4.0)).tolist() == torch.max(t, torch.tensor(4.0)).tolist()
+    for name, args in (("exp", ()), ("sum", (1,)), ("softmax", (1,)), ("flatten", ()), ("argmax", (1,)),
+                       ("clamp", (1.0, 3.0)), ("tanh", ()), ("sigmoid", ()), ("mean", (0,))):
+        np.testing.assert_allclose(getattr(ag, name)(x, *args).data, getattr(torch, name)(t, *args).numpy(),
+                                   rtol=1e-12, err_msg=name)
+    assert ag.from_numpy(a).data is a and ag.as_tensor(x) is x and ag.as_tensor([1, 2]).dtype == np.int64
+    assert x.to(ag.float32).dtype == np.float32 and ag.zeros(2, dtype=ag.long).dtype == np.int64
+    assert ag.randn_like(x).shape == (2, 3) and ag.rand_like(x).dtype == np.float64
+
+
 # --- the NumPy protocol ---------------------------------------------------------------------------------
 def test_numpy_ufuncs_and_functions_with_an_op_stay_in_the_graph():
     x = Tensor([[1.0, -2.0], [3.0, 0.5]], requires_grad=True)
