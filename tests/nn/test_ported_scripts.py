@@ -30,7 +30,8 @@ def libs():
     torch = pytest.importorskip("torch", reason="PyTorch is an optional reference: `make torch`")
     torch.manual_seed(0)
     theirs = SimpleNamespace(
-        name="torch", tensor=torch.tensor, cat=torch.cat, no_grad=torch.no_grad, Function=torch.autograd.Function,
+        name="torch", tensor=torch.tensor, cat=torch.cat, max=torch.max, no_grad=torch.no_grad,
+        Function=torch.autograd.Function,
         nn=torch.nn, F=torch.nn.functional, optim=torch.optim, clip_grad_norm_=torch.nn.utils.clip_grad_norm_,
         DataLoader=torch.utils.data.DataLoader, TensorDataset=torch.utils.data.TensorDataset,
         save=torch.save, load=torch.load,
@@ -39,7 +40,7 @@ def libs():
 
 
 OURS = SimpleNamespace(
-    name="chainrule", tensor=autograd.tensor, cat=autograd.cat, no_grad=autograd.no_grad,
+    name="chainrule", tensor=autograd.tensor, cat=autograd.cat, max=autograd.max, no_grad=autograd.no_grad,
     Function=autograd.Function, nn=nn, F=F, optim=optim, clip_grad_norm_=nn.utils.clip_grad_norm_,
     DataLoader=DataLoader, TensorDataset=TensorDataset, save=nn.save, load=nn.load,
 )
@@ -109,7 +110,7 @@ def train_cifar_net(lib, net, X, y, path):
     correct, total, predictions = 0, 0, []
     with lib.no_grad():
         for images, labels in loader:
-            _, predicted = reloaded(images).max(dim=1)  # torch.max(outputs, 1) in the tutorial: see the README
+            _, predicted = lib.max(reloaded(images), 1)  # the tutorial's torch.max(outputs, 1)
             total += labels.size(0)
             correct += (predicted == labels).sum().item()
             predictions += predicted.tolist()
