@@ -93,14 +93,6 @@ def _split(x: Tensor, split_size_or_sections: Any, dim: int = 0) -> list[Tensor]
     return ag.split(x, cuts, axis=dim)
 
 
-def _pad(x: Tensor, pad: list[int], mode: str = "constant", value: float | None = None) -> Tensor:
-    """PyTorch's flat (left, right, top, bottom, ...) list, last axis first, as NumPy's pairs per axis."""
-    widths = [(0, 0)] * x.ndim
-    for i in range(len(pad) // 2):
-        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
-    return ag.pad(x, widths, value=0 if value is None else value)
-
-
 def _kwarg(name: str, *allowed: Any) -> Callable[[Any], str | None]:
     """A sample that passes ``name`` with a value outside ``allowed`` has no chainrule spelling."""
 
@@ -109,11 +101,6 @@ def _kwarg(name: str, *allowed: Any) -> Callable[[Any], str | None]:
         return None if value in allowed else f"{name}={value!r}"
 
     return check
-
-
-def _pad_mode(sample: Any) -> str | None:
-    mode = sample.args[1] if len(sample.args) > 1 else sample.kwargs.get("mode", "constant")
-    return None if mode == "constant" else f"mode={mode!r} (chainrule pads with a constant)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,14 +206,14 @@ ENTRIES = [
     Entry("stack", call=lambda tensors, dim=0: ag.stack(tensors, axis=dim)),
     Entry("split", call=_split, names=("split",)),
     Entry("split", "list_args", call=_split, names=("split",)),
-    Entry("nn.functional.pad", "constant", call=_pad, needs="pad", untranslatable=_pad_mode),
-    *[Entry("nn.functional.pad", mode, untranslatable=_pad_mode, needs="pad")
-      for mode in ("reflect", "replicate", "replicate_negative", "circular")],
+    *[_functional("pad", variant=mode)
+      for mode in ("constant", "reflect", "replicate", "replicate_negative", "circular")],
     # layers, activations and losses, called with PyTorch's own arguments
     *[_functional(name, reference=True) for name in ("relu", "leaky_relu", "elu", "gelu", "silu")],
     *[_functional(name) for name in (
         "conv2d", "max_pool2d", "avg_pool2d", "linear", "prelu", "layer_norm", "batch_norm", "cross_entropy",
-        "nll_loss", "binary_cross_entropy_with_logits", "multi_margin_loss")],
+        "nll_loss", "binary_cross_entropy_with_logits", "multi_margin_loss", "binary_cross_entropy", "l1_loss",
+        "smooth_l1_loss", "huber_loss", "normalize")],
     _functional("embedding", call=lambda weight, idx, **kwargs: F.embedding(idx, weight, **kwargs),
                 needs="nn.functional.embedding"),
 ]
