@@ -77,9 +77,9 @@ def as_tensor(data: object, dtype: object = None) -> Tensor:
         return data
     return tensor(data.data if isinstance(data, Tensor) else data, dtype=dtype)
 
-__all__ = [
-    *_METHODS, "as_tensor", "clamp", "float16", "float32", "float64", "from_numpy", "int32", "int64", "long",
-    "rand_like", "randn_like",
+__all__ = [  # abs, max, min and sum stay out, so that `from autograd import *` keeps Python's builtins
+    *(n for n in _METHODS if n not in ("abs", "max", "min", "sum")), "as_tensor", "clamp", "float16", "float32",
+    "float64", "from_numpy", "int32", "int64", "long", "rand_like", "randn_like",
     "Function", "Tensor", "arange", "cat", "concatenate", "detect_anomaly", "einsum", "enable_grad", "eye",
     "full", "generator", "get_default_dtype", "grad", "is_grad_enabled", "manual_seed", "matmul",
     "maximum", "minimum", "no_grad", "ones", "ones_like", "pad", "rand", "randn", "set_default_dtype",

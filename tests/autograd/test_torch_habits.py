@@ -221,6 +221,9 @@ def test_module_level_functions_are_pytorchs_spellings(torch):
     assert ag.from_numpy(a).data is a and ag.as_tensor(x) is x and ag.as_tensor([1, 2]).dtype == np.int64
     assert x.to(ag.float32).dtype == np.float32 and ag.zeros(2, dtype=ag.long).dtype == np.int64
     assert ag.randn_like(x).shape == (2, 3) and ag.rand_like(x).dtype == np.float64
+    star: dict = {}
+    exec("from autograd import *", star)  # a star import leaves Python's max, min, sum and abs alone
+    assert "exp" in star and "clamp" in star and not {"max", "min", "sum", "abs"} & set(star)
 
 
 # --- the NumPy protocol ---------------------------------------------------------------------------------
