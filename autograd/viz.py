@@ -11,6 +11,7 @@ import functools
 import html
 import io
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from .tensor import Tensor
 INSTALL_HINT = ("rendering graph pictures needs the Graphviz `dot` program, which was not found on PATH; "
                 "install it with `sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` "
                 "(macOS) or `conda install -c conda-forge graphviz`. Without it, save the graph as .dot.")
-FORMATS = (".png", ".svg", ".pdf", ".dot")
+FORMATS, REPLAYED = (".png", ".svg", ".pdf", ".dot"), ("show_values", "show_grads", "show_edges", "grad_flow")
 VALUE_COLOR, GRAD_COLOR = "#15803d", "#b91c1c"  # forward values green above edges, gradients red below
 FLOW_COLORS = ("#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725")
 _STYLES = {
@@ -239,12 +240,10 @@ def _activity(it: _Item, values: dict) -> str | None:
     """Dead fraction of ReLU units (0 for every example), saturated fraction of sigmoid/tanh outputs."""
     stats: dict[str, list] = {}
     for op in it.members or [it]:
-        name, out = type(op.obj).__name__, values.get(id(op.obj))
-        if out is None or out.size == 0 or name not in ("Relu", "Sigmoid", "Tanh"):
-            continue
-        if name == "Relu":  # a unit is dead when it is 0 for every example of the batch
+        name, out = type(op.obj).__name__, values.get(id(op.obj), np.empty(0))
+        if name == "Relu" and out.size:  # a unit is dead when it is 0 for every example of the batch
             stats.setdefault("dead", []).append((np.all(out == 0, axis=0) if out.ndim > 1 else out == 0).ravel())
-        else:  # within 0.01 of the asymptotes: sigmoid's 0 and 1, tanh's -1 and 1
+        elif name in ("Sigmoid", "Tanh") and out.size:  # within 0.01 of the asymptotes: 0 and 1, -1 and 1
             gap = np.minimum(out, 1 - out) if name == "Sigmoid" else 1 - np.abs(out)
             stats.setdefault("saturated", []).append((gap <= 0.01).ravel())
     return ", ".join(f"{k} {np.concatenate(v).mean():.0%}" for k, v in stats.items()) or None
@@ -304,8 +303,7 @@ def _edge_label(values: dict, grads: dict | None, src: _Item, dst: _Item, arg: i
 # --- emitting DOT ----------------------------------------------------------------------------
 def _emit(items: list, edges: list, opts: dict, replay: Callable, edge_label: Callable | None = None) -> Graph:
     """The DOT graph of ``items`` (cut at ``max_nodes``, with a marker); ``replay()``: (values, gradients)."""
-    shows = ("show_values", "show_grads", "show_edges", "grad_flow")
-    values, grads = replay() if any(map(opts.get, shows)) else ({}, {})
+    values, grads = replay() if any(map(opts.get, REPLAYED)) else ({}, {})  # options that need values
     kept = {it.id for it in [it for it in items if it.kind != "const"][: opts["max_nodes"]]}  # None: all
     fed = {src.id for src, dst, *_ in edges if dst.id in kept}  # a drawn op's constants are drawn with it
     shown = [it for it in items if it.id in kept or it.kind == "const" and it.id in fed]
@@ -327,15 +325,19 @@ def _emit(items: list, edges: list, opts: dict, replay: Callable, edge_label: Ca
         graphs[it.box].node(it.id, **attrs)
     for path in sorted(graphs, key=len, reverse=True)[:-1]:
         graphs[path[:-1]].subgraph(graphs[path])
-    if cut := len(items) - len(shown):
-        dot.node("cut", f"\u2026 {cut} more nodes not drawn (max_nodes={opts['max_nodes']})", **_STYLES["cut"])
-    cut_into, label = set(), edge_label or functools.partial(_edge_label, values, grads)
+    cuts, label, ops = {}, edge_label or functools.partial(_edge_label, values, grads), ("op", "module")
     for src, dst, i, *carried in sorted(edges, key=lambda e: e[2]):  # with ordering=in: an op's 1st input on top
         if src.id in drawn and dst.id in drawn:
             dot.edge(src.id, dst.id, **(label(src, dst, i, *carried) if wide else {}))
-        elif dst.id in drawn and dst.id not in cut_into:  # one dashed edge from the marker to each node it feeds
-            cut_into.add(dst.id)
-            dot.edge("cut", dst.id, style="dashed", color=GRAD_COLOR)
+        elif dst.id in drawn:  # the marker is wired where the graph goes on; a cut leaf is named in it, as hundreds
+            cuts.setdefault(src, set()).add(dst.id)  # of edges across hundreds of ranks take dot minutes
+    if cut := len(lost := [it for it in items if it.id not in drawn]):  # the marker counts what it stands for
+        kinds = Counter(type(it.obj).__name__ if it.kind == "op" else it.name or it.kind for it in lost)
+        text = ", ".join(f"{n} {k}" for k, n in kinds.most_common(4)) + ", \u2026" * (len(kinds) > 4) + "".join(
+            f"\\n{s.name or s.kind}: an input of {len(d)} drawn nodes" for s, d in cuts.items() if s.kind not in ops)
+        dot.node("cut", f"\u2026 {cut} more nodes not drawn (max_nodes={opts['max_nodes']})\\n{text}", **_STYLES["cut"])
+        for dst_id in sorted({d for s, ds in cuts.items() if s.kind in ops for d in ds}):
+            dot.edge("cut", dst_id, style="dashed", color=GRAD_COLOR)
     key = f'<td>edge: <font color="{VALUE_COLOR}">value</font> / <font color="{GRAD_COLOR}">gradient</font></td>'
     cells = [key] if wide and opts["legend"] else []
     cells += ["<td>gradient norm</td>"] + [f'<td bgcolor="{c}"><font color="{f}">{"≤" * (e == lo)}1e{e}</font></td>'
@@ -423,8 +425,7 @@ def draw_model_step(model: Any, x: Any, target: Any, loss_fn: Callable, depth: i
     hooks = _trace(model, owner)
     try:
         with enable_grad():
-            out = model(x)
-            loss = loss_fn(out, target)
+            loss = loss_fn(out := model(x), target)
         (call := _Call("loss", loss_fn, math.inf, (out, target))).claim([loss], (call,), owner)
         loss.name = "loss"
         walked, edges = _walk((loss,), names)
@@ -494,7 +495,6 @@ def _write_film(frames: list[Graph], path: Path, frame_format: str) -> None:
     from PIL import Image  # Pillow comes with matplotlib
     images = [Image.open(io.BytesIO(f.pipe(format="png"))).convert("RGB") for f in frames]
     size = (max(i.width for i in images), max(i.height for i in images))
-    canvases = [Image.new("RGB", size, "white") for _ in images]
-    for canvas, image in zip(canvases, images):
+    for canvas, image in zip(canvases := [Image.new("RGB", size, "white") for _ in images], images):
         canvas.paste(image, ((size[0] - image.width) // 2, (size[1] - image.height) // 2))
     canvases[0].save(path, save_all=True, append_images=canvases[1:], duration=1500, loop=0)

@@ -367,6 +367,20 @@ def test_a_cut_graph_draws_the_constants_of_its_ops_and_cuts_only_what_is_missin
     assert "\u2026 18 more nodes not drawn (max_nodes=7)" in found["cut"] and len(found) == 10
 
 
+def test_a_cut_leaf_that_many_drawn_ops_use_is_named_in_the_marker_not_wired_to_each():
+    # a shared leaf used by every other op: one dashed edge per use ran dot for minutes at max_nodes=200
+    a = Tensor(np.ones(4), requires_grad=True, name="a")
+    z = a
+    for k in range(400):
+        z = z * 1.001 + a if k % 2 else z.tanh()
+    dot = viz.draw(z, max_nodes=60)
+    found, marker_edges = nodes(dot), [head for tail, head in edges(dot) if tail == "cut"]
+    assert len(marker_edges) == 1  # only where the chain goes on, not into each Add that takes `a`
+    adds_drawn = sum("<b>Add</b>" in attrs for attrs in found.values())
+    assert adds_drawn > 10 and f"a: an input of {adds_drawn} drawn nodes" in found["cut"]
+    assert re.search(r"\\n\d+ (Tanh|Mul|Add), \d+ (Tanh|Mul|Add)", found["cut"])
+
+
 def test_no_cut_marker_when_the_graph_fits():
     assert "more nodes not drawn" not in viz.draw(chain(10), max_nodes=12).source
     assert "\u2026 1 more nodes" in viz.draw(chain(10), max_nodes=11).source
