@@ -434,3 +434,15 @@ def test_softmax_and_log_softmax_over_an_empty_axis_give_an_empty_result():
     x = Tensor(np.zeros((2, 0)), requires_grad=True)
     assert F.softmax(x, dim=1).shape == (2, 0) and x.log_softmax(1).shape == (2, 0)
     assert Tensor(np.zeros((3, 0))).logsumexp(axis=1).tolist() == [-np.inf] * 3
+
+
+def test_module_level_max_takes_keepdim_third_and_as_tensor_casts_in_the_graph(torch):
+    a = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    values, indices = ag.max(Tensor(a), 1, True)  # torch.max(x, 1, True): keepdim is the third positional
+    expected = torch.max(torch.tensor(a), 1, True)
+    assert values.tolist() == expected.values.tolist() and indices.tolist() == expected.indices.tolist()
+    assert ag.min(Tensor(a), 0, True).values.shape == (1, 3)
+    x = Tensor([1.0, 2.0], requires_grad=True)  # float64
+    y = ag.as_tensor(x, dtype=ag.float32)  # torch.as_tensor of another dtype: a copy that keeps the graph
+    (y * y).sum().backward()
+    assert y.dtype == np.float32 and x.grad is not None and x.grad.tolist() == [2.0, 4.0]
