@@ -446,3 +446,12 @@ def test_module_level_max_takes_keepdim_third_and_as_tensor_casts_in_the_graph(t
     y = ag.as_tensor(x, dtype=ag.float32)  # torch.as_tensor of another dtype: a copy that keeps the graph
     (y * y).sum().backward()
     assert y.dtype == np.float32 and x.grad is not None and x.grad.tolist() == [2.0, 4.0]
+
+
+@pytest.mark.parametrize("in_graph", [False, True])
+def test_item_assignment_of_a_value_that_does_not_fit_names_the_op_and_both_shapes(in_graph):
+    y = Tensor([1.0, 2.0, 3.0], requires_grad=in_graph) * 1
+    with pytest.raises(ValueError, match=r"t\[index\] = value: a value of shape \(3,\) does not fit at that index of "
+                                         r"a tensor of shape \(3,\) \(could not broadcast"):
+        y[0:2] = Tensor([9.0, 8.0, 7.0])
+    assert y.tolist() == [1.0, 2.0, 3.0]  # left as it was
