@@ -455,3 +455,14 @@ def test_item_assignment_of_a_value_that_does_not_fit_names_the_op_and_both_shap
                                          r"a tensor of shape \(3,\) \(could not broadcast"):
         y[0:2] = Tensor([9.0, 8.0, 7.0])
     assert y.tolist() == [1.0, 2.0, 3.0]  # left as it was
+
+
+def test_an_integer_tensor_changed_in_place_by_a_value_that_requires_grad_stays_integer_and_out_of_the_graph(torch):
+    v, tv = Tensor(2.5, requires_grad=True), torch.tensor(2.5, requires_grad=True)
+    x, tx = ag.zeros(3, dtype=ag.int64), torch.zeros(3, dtype=torch.int64)
+    x[0], tx[0] = v, tv  # the value is truncated into the integer tensor, which no gradient can pass
+    assert x.tolist() == tx.tolist() == [2, 0, 0] and x.dtype == np.int64 and not x.requires_grad
+    assert x.grad_fn is None and not tx.requires_grad
+    with pytest.raises(TypeError, match="add_: the result has dtype float32, which cannot be stored in a tensor of "
+                                        "dtype int64"):
+        ag.zeros(3, dtype=ag.int64).add_(v)  # PyTorch: RuntimeError, Float can't be cast to Long
