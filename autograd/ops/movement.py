@@ -186,11 +186,11 @@ class ScatterAdd(Function):
     backward = staticmethod(lambda ctx, g: GetItem.apply(g, ctx.index))
 
 def write(out: np.ndarray, index: Any, value: Any) -> None:
-    """``out[index] = value`` in place, a value that does not fit being a ValueError that names both shapes."""
+    """``out[index] = value`` in place; NumPy's ValueError (no fit, read-only memory) comes back naming both shapes."""
     try:
         out[_index(index)] = value
     except ValueError as exc:
-        raise ValueError(f"t[index] = value: a value of shape {np.shape(value)} does not fit at that index of a tensor "
+        raise ValueError(f"t[index] = value: cannot write a value of shape {np.shape(value)} at that index of a tensor "
                          f"of shape {out.shape} ({exc})") from None
 
 class SetItem(Function):

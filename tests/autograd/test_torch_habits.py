@@ -451,10 +451,12 @@ def test_module_level_max_takes_keepdim_third_and_as_tensor_casts_in_the_graph(t
 @pytest.mark.parametrize("in_graph", [False, True])
 def test_item_assignment_of_a_value_that_does_not_fit_names_the_op_and_both_shapes(in_graph):
     y = Tensor([1.0, 2.0, 3.0], requires_grad=in_graph) * 1
-    with pytest.raises(ValueError, match=r"t\[index\] = value: a value of shape \(3,\) does not fit at that index of "
+    with pytest.raises(ValueError, match=r"t\[index\] = value: cannot write a value of shape \(3,\) at that index of "
                                          r"a tensor of shape \(3,\) \(could not broadcast"):
         y[0:2] = Tensor([9.0, 8.0, 7.0])
     assert y.tolist() == [1.0, 2.0, 3.0]  # left as it was
+    with pytest.raises(ValueError, match=r"t\[index\] = value: cannot write .* \(assignment destination is read-only"):
+        Tensor(np.broadcast_to(np.ones(3), (2, 3)))[0, 0] = 5.0
 
 
 def test_an_integer_tensor_changed_in_place_by_a_value_that_requires_grad_stays_integer_and_out_of_the_graph(torch):
