@@ -236,6 +236,8 @@ def smooth_l1_loss(x: Tensor, target: Any, reduction: str = "mean", beta: float 
 
 def huber_loss(x: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """PyTorch's Huber loss: 0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta); delta * smooth L1."""
+    if isinstance(delta, bool) or not delta > 0:  # delta = 0 would make the loss 0 everywhere (PyTorch refuses it)
+        raise ValueError(f"huber_loss: delta must be a number > 0, got {delta!r}")
     return _reduce(_smooth_abs(x, target, delta, "huber_loss") * delta, reduction, "huber_loss")
 
 
