@@ -48,6 +48,8 @@ def _module_level(name: str) -> object:
             if isinstance(args[0], Tensor):
                 return (maximum if name == "max" else minimum)(t, *args)
             kwargs["dim"], args = args[0], args[1:]
+            if args:  # torch.max(x, 1, True): keepdim comes third
+                kwargs["keepdim"], args = args[0], args[1:]
         return getattr(t, name)(*args, **kwargs)
 
     function.__name__ = function.__qualname__ = name
@@ -73,9 +75,9 @@ def from_numpy(array: _np.ndarray) -> Tensor:
 
 def as_tensor(data: object, dtype: object = None) -> Tensor:
     """``data`` itself when it is already a Tensor of that dtype, else a Tensor of it, as ``torch.as_tensor``."""
-    if isinstance(data, Tensor) and (dtype is None or _np.dtype(dtype) == data.dtype):
-        return data
-    return tensor(data.data if isinstance(data, Tensor) else data, dtype=dtype)
+    if isinstance(data, Tensor):  # another dtype is a cast in the graph (torch.as_tensor's too)
+        return data if dtype is None or _np.dtype(dtype) == data.dtype else data.to(dtype)
+    return tensor(data, dtype=dtype)
 
 __all__ = [  # abs, max, min and sum stay out, so that `from autograd import *` keeps Python's builtins
     *(n for n in _METHODS if n not in ("abs", "max", "min", "sum")), "as_tensor", "clamp", "float16", "float32",

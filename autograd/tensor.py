@@ -298,7 +298,7 @@ class Tensor:
         if state.grad_enabled and (self._requires_grad or getattr(value, "_requires_grad", False)):
             self._in_place("t[index] = value", mv.SetItem.apply, index, value)
         else:
-            self.data[mv._index(index)] = data(value)
+            mv.write(self.data, index, data(value))
             self._bump_version()
 
     # comparisons give bool tensors outside the graph
@@ -318,7 +318,8 @@ class Tensor:
         mode the op is recorded and the tensor takes its place in the graph. Either way the
         version counter of the memory moves on, so backward refuses saved tensors changed since.
         """
-        tracked = state.grad_enabled and any(isinstance(a, Tensor) and a._requires_grad for a in (self, *args))
+        tracked = state.grad_enabled and self.data.dtype.kind == "f" and any(  # an integer tensor stays out of graphs
+            isinstance(a, Tensor) and a._requires_grad for a in (self, *args))
         if tracked and self.grad_fn is None and self._requires_grad:
             raise RuntimeError(f"{op}: a leaf tensor that requires grad cannot be changed in place while the graph "
                                f"is recorded; do it under `with no_grad():` (as optimizers do)")

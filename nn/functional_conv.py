@@ -86,6 +86,8 @@ def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = N
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ValueError(f"pad: pad={tuple(pad)} needs (before, after) pairs for at most the {x.ndim} axes of a "
                          f"tensor of shape {x.shape}")
+    if not all(isinstance(w, (int, np.integer)) for w in pad):  # 1.5 is refused, not truncated (as PyTorch)
+        raise TypeError(f"pad: widths must be ints, got pad={tuple(pad)}")
     pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(len(pad) - 2, -1, -2)]  # the first padded axis first
     if mode == "constant":
         return _pad_numpy(x, [(0, 0)] * (x.ndim - len(pairs)) + pairs, value=0 if value is None else value)

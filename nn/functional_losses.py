@@ -236,6 +236,8 @@ def smooth_l1_loss(x: Tensor, target: Any, reduction: str = "mean", beta: float 
 
 def huber_loss(x: Tensor, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """PyTorch's Huber loss: 0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta); delta * smooth L1."""
+    if isinstance(delta, bool) or not delta > 0:  # delta = 0 would make the loss 0 everywhere (PyTorch refuses it)
+        raise ValueError(f"huber_loss: delta must be a number > 0, got {delta!r}")
     return _reduce(_smooth_abs(x, target, delta, "huber_loss") * delta, reduction, "huber_loss")
 
 
@@ -279,10 +281,10 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa
     safe = where(inner, x, 0.5)  # no log sees 0 where its value is not used, so no gradient is 0 * inf
     loss = -(t * safe.log() + (1 - t) * (1 - safe).log())  # inner: both logs above log(1e-12) > -100
     if not inner.all():
-        with np.errstate(divide="ignore"):
-            clamped = t.data * np.maximum(np.log(p), -100) + (1 - t.data) * np.maximum(np.log(1 - p), -100)
+        with np.errstate(divide="ignore"):  # the clamped logs, constants: t keeps its gradient, their difference
+            logs = [np.maximum(np.log(q), -100).astype(loss.dtype) for q in (p, 1 - p)]
         x0 = x.detach()
-        edge = Tensor(-clamped.astype(loss.dtype)) + (x - x0) * ((x0 - t.detach()) * (1 / _BCE_EPS))
+        edge = -(t * logs[0] + (1 - t) * logs[1]) + (x - x0) * ((x0 - t.detach()) * (1 / _BCE_EPS))
         loss = where(inner, loss, edge)
     if weight is not None:
         loss = loss * _elementwise_weight(weight, x, "weight", op)

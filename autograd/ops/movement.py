@@ -185,6 +185,14 @@ class ScatterAdd(Function):
 
     backward = staticmethod(lambda ctx, g: GetItem.apply(g, ctx.index))
 
+def write(out: np.ndarray, index: Any, value: Any) -> None:
+    """``out[index] = value`` in place; NumPy's ValueError (no fit, read-only memory) comes back naming both shapes."""
+    try:
+        out[_index(index)] = value
+    except ValueError as exc:
+        raise ValueError(f"t[index] = value: cannot write a value of shape {np.shape(value)} at that index of a tensor "
+                         f"of shape {out.shape} ({exc})") from None
+
 class SetItem(Function):
     """x with ``value`` written at ``index``, as ``x[index] = value`` in the graph: the places written over
     pass no gradient back to x, and value gets the gradient read at index (summed to its shape)."""
@@ -195,7 +203,7 @@ class SetItem(Function):
     def forward(ctx, x, index, value):
         ctx.index = _index(index)
         out = x.data.copy()
-        out[ctx.index] = value.data if isinstance(value, Tensor) else value
+        write(out, ctx.index, value.data if isinstance(value, Tensor) else value)
         return out
 
     @staticmethod

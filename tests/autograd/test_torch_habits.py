@@ -437,3 +437,37 @@ def test_softmax_and_log_softmax_over_an_empty_axis_give_an_empty_result():
     x = Tensor(np.zeros((2, 0)), requires_grad=True)
     assert F.softmax(x, dim=1).shape == (2, 0) and x.log_softmax(1).shape == (2, 0)
     assert Tensor(np.zeros((3, 0))).logsumexp(axis=1).tolist() == [-np.inf] * 3
+
+
+def test_module_level_max_takes_keepdim_third_and_as_tensor_casts_in_the_graph(torch):
+    a = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    values, indices = ag.max(Tensor(a), 1, True)  # torch.max(x, 1, True): keepdim is the third positional
+    expected = torch.max(torch.tensor(a), 1, True)
+    assert values.tolist() == expected.values.tolist() and indices.tolist() == expected.indices.tolist()
+    assert ag.min(Tensor(a), 0, True).values.shape == (1, 3)
+    x = Tensor([1.0, 2.0], requires_grad=True)  # float64
+    y = ag.as_tensor(x, dtype=ag.float32)  # torch.as_tensor of another dtype: a copy that keeps the graph
+    (y * y).sum().backward()
+    assert y.dtype == np.float32 and x.grad is not None and x.grad.tolist() == [2.0, 4.0]
+
+
+@pytest.mark.parametrize("in_graph", [False, True])
+def test_item_assignment_of_a_value_that_does_not_fit_names_the_op_and_both_shapes(in_graph):
+    y = Tensor([1.0, 2.0, 3.0], requires_grad=in_graph) * 1
+    with pytest.raises(ValueError, match=r"t\[index\] = value: cannot write a value of shape \(3,\) at that index of "
+                                         r"a tensor of shape \(3,\) \(could not broadcast"):
+        y[0:2] = Tensor([9.0, 8.0, 7.0])
+    assert y.tolist() == [1.0, 2.0, 3.0]  # left as it was
+    with pytest.raises(ValueError, match=r"t\[index\] = value: cannot write .* \(assignment destination is read-only"):
+        Tensor(np.broadcast_to(np.ones(3), (2, 3)))[0, 0] = 5.0
+
+
+def test_an_integer_tensor_changed_in_place_by_a_value_that_requires_grad_stays_integer_and_out_of_the_graph(torch):
+    v, tv = Tensor(2.5, requires_grad=True), torch.tensor(2.5, requires_grad=True)
+    x, tx = ag.zeros(3, dtype=ag.int64), torch.zeros(3, dtype=torch.int64)
+    x[0], tx[0] = v, tv  # the value is truncated into the integer tensor, which no gradient can pass
+    assert x.tolist() == tx.tolist() == [2, 0, 0] and x.dtype == np.int64 and not x.requires_grad
+    assert x.grad_fn is None and not tx.requires_grad
+    with pytest.raises(TypeError, match="add_: the result has dtype float32, which cannot be stored in a tensor of "
+                                        "dtype int64"):
+        ag.zeros(3, dtype=ag.int64).add_(v)  # PyTorch: RuntimeError, Float can't be cast to Long

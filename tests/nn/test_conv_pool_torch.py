@@ -303,3 +303,11 @@ def test_functional_pad_names_bad_widths_modes_and_values():
         F.pad(x, (-4, 0), mode="replicate")
     with pytest.raises(ValueError, match=r"pad: padding \(3, 0\) is too large for reflect padding of an axis of 3"):
         F.pad(x, (3, 0), mode="reflect")
+
+
+@pytest.mark.parametrize("widths", [(1.5, 1), (0.0, 2), (1, np.float64(1))])
+def test_functional_pad_refuses_widths_that_are_not_ints_as_torch(torch, widths):
+    with pytest.raises(TypeError):
+        torch.nn.functional.pad(torch.zeros(2, 3), widths)
+    with pytest.raises(TypeError, match=r"pad: widths must be ints, got pad=\("):
+        F.pad(Tensor(np.zeros((2, 3))), widths)  # (1.5, 1) was truncated to (1, 1)

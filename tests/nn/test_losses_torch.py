@@ -301,3 +301,26 @@ def test_bce_loss_module_keeps_its_weight_as_a_buffer_and_refuses_non_probabilit
     with pytest.raises(ValueError, match=r"binary_cross_entropy: input must hold probabilities in \[0, 1\], got values "
                                          r"from -0.5 to 0.75 and NaN \(apply sigmoid first"):
         F.binary_cross_entropy(Tensor([-0.5, 0.75, np.nan]), np.zeros(3))
+
+
+def test_binary_cross_entropy_target_gradient_matches_torch_where_the_input_saturates(torch, rng):
+    x = np.array([0.3, 1e-13, 1 - 1e-13, 2e-13, 0.7])  # x (1 - x) <= 1e-12 in the middle three
+    t = rng.uniform(0, 1, 5)
+    xo, to = Tensor(x, requires_grad=True), Tensor(t, requires_grad=True)
+    xt, tt = torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)
+    F.binary_cross_entropy(xo, to, reduction="sum").backward()
+    torch.nn.functional.binary_cross_entropy(xt, tt, reduction="sum").backward()
+    np.testing.assert_allclose(to.grad.data, tt.grad.numpy(), rtol=1e-10)  # log(1 - x) - log(x), not 0
+    np.testing.assert_allclose(xo.grad.data, xt.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("delta", [0.0, -1.0, float("nan")])
+def test_huber_loss_refuses_a_delta_that_is_not_positive_naming_delta(delta):
+    x, t = Tensor([1.0, -2.0]), Tensor([0.0, 0.0])
+    with pytest.raises(ValueError, match=r"huber_loss: delta must be a number > 0, got"):
+        F.huber_loss(x, t, delta=delta)  # delta = 0 gave a loss of 0 everywhere, -1 an error about "beta"
+
+
+def test_huber_loss_with_zero_delta_is_refused_by_torch_too(torch):
+    with pytest.raises(RuntimeError, match="huber_loss does not support non-positive values for delta"):
+        torch.nn.functional.huber_loss(torch.ones(2), torch.zeros(2), delta=0.0)
