@@ -57,9 +57,9 @@ def _module_level(name: str) -> object:
     return function
 
 
+# not std and var: torch.std(x, 1) is unbiased, x.std(1) NumPy's ddof=0, and one name must not mean both
 _METHODS = ("abs", "argmax", "argmin", "clip", "exp", "flatten", "log", "log_softmax", "max", "mean", "min",
-            "norm", "permute", "relu", "reshape", "sigmoid", "softmax", "sqrt", "squeeze", "std", "sum", "tanh",
-            "unsqueeze", "var")
+            "norm", "permute", "relu", "reshape", "sigmoid", "softmax", "sqrt", "squeeze", "sum", "tanh", "unsqueeze")
 globals().update({_name: _module_level(_name) for _name in _METHODS})
 clamp = clip  # noqa: F821 (made just above)
 float16, float32, float64, int32, int64 = _np.float16, _np.float32, _np.float64, _np.int32, _np.int64

@@ -224,6 +224,7 @@ def test_module_level_functions_are_pytorchs_spellings(torch):
     star: dict = {}
     exec("from autograd import *", star)  # a star import leaves Python's max, min, sum and abs alone
     assert "exp" in star and "clamp" in star and not {"max", "min", "sum", "abs"} & set(star)
+    assert not hasattr(ag, "std") and not hasattr(ag, "var")  # torch.std(x, 1) is unbiased, x.std(1) is not
 
 
 # --- the NumPy protocol ---------------------------------------------------------------------------------
