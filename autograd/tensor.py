@@ -450,10 +450,11 @@ class Tensor:
 
     def permute(self, *axes: Any) -> Tensor: return mv.Transpose.apply(self, _shape_arg(axes))
     def swapaxes(self, axis1: int, axis2: int) -> Tensor: return mv.swapaxes(self, axis1, axis2)
-    def flatten(self, start: int = 0, end: int = -1) -> Tensor: return mv.flatten(self, start, end)
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor: return mv.flatten(self, start_dim, end_dim)
     def squeeze(self, axis: Any = None, *, dim: Any = None) -> Tensor:
         return mv.squeeze(self, _axis(axis, None, dim, None, "squeeze")[0])
-    def unsqueeze(self, axis: int) -> Tensor: return mv.unsqueeze(self, axis)
+    def unsqueeze(self, axis: Any = None, *, dim: Any = None) -> Tensor:
+        return mv.unsqueeze(self, _axis(axis, None, dim, None, "unsqueeze")[0])
     def broadcast_to(self, *shape: Any) -> Tensor: return mv.BroadcastTo.apply(self, _shape_arg(shape))
     def expand(self, *shape: Any) -> Tensor: return mv.expand(self, _shape_arg(shape))
     def sum_to(self, shape: tuple[int, ...]) -> Tensor: return mv.sum_to(self, shape)

@@ -139,6 +139,8 @@ def squeeze(x: Tensor, axis: Any = None) -> Tensor:
 
 def unsqueeze(x: Tensor, axis: int) -> Tensor:
     """Insert an axis of size 1 at ``axis`` (counted in the result, as NumPy's expand_dims)."""
+    if axis is None:
+        raise TypeError("unsqueeze: give the axis to insert (axis= or dim=)")
     axis = axis_index(axis, x.ndim + 1, "unsqueeze")
     return Reshape.apply(x, x.shape[:axis] + (1,) + x.shape[axis:])
 

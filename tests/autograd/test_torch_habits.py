@@ -303,6 +303,9 @@ def test_dim_and_keepdim_beside_axis_and_keepdims():
     with pytest.raises(TypeError, match="axis= or dim="):
         x.sum(axis=0, dim=1)
     assert ag.cat([x, x], dim=1).shape == (2, 6)
+    assert x.unsqueeze(dim=1).shape == (2, 1, 3) and x.flatten(start_dim=0, end_dim=1).shape == (6,)
+    with pytest.raises(TypeError, match="unsqueeze: give the axis"):
+        x.unsqueeze()
 
 
 def test_max_with_dim_gives_values_and_indices_and_without_it_numpy_values():
