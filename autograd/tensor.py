@@ -81,11 +81,11 @@ def _axis(axis: Any, keepdims: Any, dim: Any, keepdim: Any, op: str) -> tuple[An
 class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
-    ``Tensor(data, requires_grad=False, dtype=None, name=None)``: ``data`` is a Python scalar, a
-    nested list, an ndarray or a Tensor. Python floats take the default dtype (float32, see
-    ``set_default_dtype``); an ndarray keeps its dtype unless ``dtype`` is given.
-    ``requires_grad=True`` asks ``backward()`` to fill ``.grad``; on a non-floating dtype it raises
-    ``TypeError``. ``name`` labels the tensor in graph pictures (``autograd.viz``).
+    ``Tensor(data, requires_grad=False, dtype=None, name=None)``: ``data`` is a Python scalar, a nested list,
+    an ndarray or a Tensor. Python floats take the default dtype (float32, see ``set_default_dtype``); an
+    ndarray keeps its dtype and memory (as ``np.asarray``: ``t[0] = 1`` writes through; ``a.copy()`` for a copy)
+    unless ``dtype`` is given. ``requires_grad=True`` asks ``backward()`` to fill ``.grad``; on a non-floating
+    dtype it raises ``TypeError``. ``name`` labels the tensor in graph pictures (``autograd.viz``).
 
     Attributes: ``data`` (the ndarray), ``shape``, ``ndim``, ``size`` (NumPy's element count;
     ``size()`` is the shape, as PyTorch), ``dtype``, ``T``, ``grad`` (a Tensor or None),
