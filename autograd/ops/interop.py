@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..mode import state
 from ..tensor import Tensor
 from . import elementwise as ew
 from . import linalg as la
@@ -19,14 +20,24 @@ def numpy_call(name: str, fn: Any, args: Any, kwargs: dict) -> Any:
     """A NumPy function with no autograd op: computed on the arrays, unless it would drop a graph."""
     flat = [*args, *kwargs.values()]
     flat += [t for a in flat if isinstance(a, (list, tuple)) for t in a]
-    if any(isinstance(a, Tensor) and a._requires_grad for a in flat):
-        raise TypeError(f"np.{name} has no chainrule op, so it would drop the graph of a tensor that requires "
-                        f"grad; use an autograd op, or call it on t.detach().numpy()")
+    if graphs := [a.shape for a in flat if isinstance(a, Tensor) and a._requires_grad]:
+        how = f"np.{name} with {', '.join(f'{k}=' for k in kwargs)}" if kwargs else f"np.{name}"  # out=: a += t
+        raise TypeError(f"{how} has no chainrule op, so it would drop the graph of a tensor of shape {graphs[0]} "
+                        f"that requires grad; use an autograd op, or call it on t.detach().numpy()")
 
     def unwrap(a: Any) -> Any:
         return a.data if isinstance(a, Tensor) else type(a)(map(unwrap, a)) if isinstance(a, (list, tuple)) else a
 
     return fn(*map(unwrap, args), **{k: unwrap(v) for k, v in kwargs.items()})
+
+
+def to_array(t: Tensor, dtype: Any, copy: Any) -> np.ndarray:
+    """``t.__array__``: the data, unless a graph is being recorded that NumPy would drop without a word."""
+    if t._requires_grad and state.grad_enabled:
+        raise TypeError(f"a tensor of shape {t.shape} that requires grad was converted to an ndarray (np.asarray, "
+                        f"ndarray.dot(t), a[i] = t, np.array or np.sum of a list), which would drop its graph: write "
+                        f"np.dot(X, t) or X @ t, autograd.stack(list), or use t.detach().numpy() for the data")
+    return np.array(t.data, dtype, copy=copy)  # np.array(t) copies, as it would an ndarray
 
 
 def _comparison(ufunc: np.ufunc) -> Any:
