@@ -52,16 +52,26 @@ def _reduction(method: str) -> Any:
     return call
 
 
+def _pad(a: Any, width: Any, mode: str = "constant", **kw: Any) -> Any:
+    """``np.pad`` with one constant is ``pad`` (whose negative widths crop, where NumPy's are an error)."""
+    value = kw.get("constant_values", 0)
+    if mode == "constant" and set(kw) <= {"constant_values"} and np.ndim(value) == 0 and np.min(width) >= 0:
+        return mv.pad(a, width, value)
+    return numpy_call("pad", np.pad, (a, width, mode), kw)
+
+
 UFUNCS = {getattr(np, name): op for name, op in dict(
     add=ew.Add.apply, subtract=ew.Sub.apply, multiply=ew.Mul.apply, true_divide=ew.Div.apply, power=ew.Pow.apply,
     negative=ew.Neg.apply, exp=ew.Exp.apply, log=ew.Log.apply, sqrt=ew.Sqrt.apply, sin=ew.Sin.apply,
     cos=ew.Cos.apply, tanh=ew.Tanh.apply, absolute=ew.Abs.apply, maximum=ew.maximum, minimum=ew.minimum,
+    square=lambda x: ew.Pow.apply(x, 2),
     matmul=la.matmul, **{c: _comparison(getattr(np, c)) for c in
                          ("less", "less_equal", "greater", "greater_equal", "equal", "not_equal")},
 ).items()}
 
 FUNCTIONS = {getattr(np, name): op for name, op in dict(
-    **{m: _reduction(m) for m in ("sum", "mean", "max", "min", "var", "std")},
+    **{m: _reduction(m) for m in ("sum", "mean", "max", "min", "var", "std")}, amax=_reduction("max"),
+    amin=_reduction("min"), pad=_pad,
     argmax=lambda a, axis=None, **kw: as_tensor(a).argmax(axis, **kw),
     argmin=lambda a, axis=None, **kw: as_tensor(a).argmin(axis, **kw),
     concatenate=lambda ts, axis=0: mv.concatenate(ts, axis), stack=lambda ts, axis=0: mv.stack(ts, axis),

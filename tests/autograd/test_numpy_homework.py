@@ -109,3 +109,18 @@ def test_an_ndarray_that_would_swallow_a_tensor_requiring_grad_refuses(data):
     assert np.sum(ag.stack([w[0, 0], w[1, 1]])).grad_fn is not None
     with no_grad():
         np.testing.assert_array_equal(X.dot(w), X.dot(np.ones((D, C))))  # nothing is recorded, nothing dropped
+
+
+def test_the_conv_homeworks_numpy_spellings_pad_square_amax_stay_in_the_graph(rng):
+    x = rng.standard_normal((2, 3, 4))
+    t = Tensor(x.copy(), requires_grad=True)
+    padded = np.pad(t, ((0, 0), (0, 0), (1, 2)), "constant")  # was a TypeError: np.pad had no op
+    np.testing.assert_array_equal(padded.data, np.pad(x, ((0, 0), (0, 0), (1, 2)), "constant"))
+    np.testing.assert_array_equal(np.pad(t, 1, constant_values=2.0).data, np.pad(x, 1, constant_values=2.0))
+    loss = np.sum(np.square(padded)) + np.sum(np.amax(t, axis=2)) - np.sum(np.amin(t, axis=(0, 1), keepdims=True))
+    loss.backward()
+    expected = 2 * x + (x == x.max(2, keepdims=True)) - (x == x.min((0, 1), keepdims=True))
+    np.testing.assert_allclose(t.grad.data, expected, rtol=1e-12)
+    np.testing.assert_array_equal(np.pad(Tensor(x), 1, mode="edge"), np.pad(x, 1, mode="edge"))  # NumPy's answer
+    with pytest.raises(TypeError, match=r"np\.pad has no chainrule op"):  # other modes have no op
+        np.pad(t, 1, mode="edge")
