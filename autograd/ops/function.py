@@ -105,8 +105,8 @@ class Function:
         else:
             ctx.consts = args
         out = cls.forward(ctx, *args)
-        if type(out) is not np.ndarray:
-            out = np.asarray(out)
+        if type(out) is not np.ndarray:  # a forward written with Tensor ops: its own graph is not this op's
+            out = out.data if isinstance(out, Tensor) else np.asarray(out)
         if state.anomaly:
             ctx._stack = traceback.extract_stack()[:-1]
             if out.dtype.kind in "fc" and not np.all(np.isfinite(out)):

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..mode import state
 from ..tensor import Tensor
 from . import elementwise as ew
 from . import linalg as la
@@ -19,14 +20,24 @@ def numpy_call(name: str, fn: Any, args: Any, kwargs: dict) -> Any:
     """A NumPy function with no autograd op: computed on the arrays, unless it would drop a graph."""
     flat = [*args, *kwargs.values()]
     flat += [t for a in flat if isinstance(a, (list, tuple)) for t in a]
-    if any(isinstance(a, Tensor) and a._requires_grad for a in flat):
-        raise TypeError(f"np.{name} has no chainrule op, so it would drop the graph of a tensor that requires "
-                        f"grad; use an autograd op, or call it on t.detach().numpy()")
+    if graphs := [a.shape for a in flat if isinstance(a, Tensor) and a._requires_grad]:
+        how = f"np.{name} with {', '.join(f'{k}=' for k in kwargs)}" if kwargs else f"np.{name}"  # out=: a += t
+        raise TypeError(f"{how} has no chainrule op, so it would drop the graph of a tensor of shape {graphs[0]} "
+                        f"that requires grad; use an autograd op, or call it on t.detach().numpy()")
 
     def unwrap(a: Any) -> Any:
         return a.data if isinstance(a, Tensor) else type(a)(map(unwrap, a)) if isinstance(a, (list, tuple)) else a
 
     return fn(*map(unwrap, args), **{k: unwrap(v) for k, v in kwargs.items()})
+
+
+def to_array(t: Tensor, dtype: Any, copy: Any) -> np.ndarray:
+    """``t.__array__``: the data, unless a graph is being recorded that NumPy would drop without a word."""
+    if t._requires_grad and state.grad_enabled:
+        raise TypeError(f"a tensor of shape {t.shape} that requires grad was converted to an ndarray (np.asarray, "
+                        f"ndarray.dot(t), a[i] = t, np.array or np.sum of a list), which would drop its graph: write "
+                        f"np.dot(X, t) or X @ t, autograd.stack(list), or use t.detach().numpy() for the data")
+    return np.array(t.data, dtype, copy=copy)  # np.array(t) copies, as it would an ndarray
 
 
 def _comparison(ufunc: np.ufunc) -> Any:
@@ -41,16 +52,26 @@ def _reduction(method: str) -> Any:
     return call
 
 
+def _pad(a: Any, width: Any, mode: str = "constant", **kw: Any) -> Any:
+    """``np.pad`` with one constant is ``pad`` (whose negative widths crop, where NumPy's are an error)."""
+    value = kw.get("constant_values", 0)
+    if mode == "constant" and set(kw) <= {"constant_values"} and np.ndim(value) == 0 and np.min(width) >= 0:
+        return mv.pad(a, width, value)
+    return numpy_call("pad", np.pad, (a, width, mode), kw)
+
+
 UFUNCS = {getattr(np, name): op for name, op in dict(
     add=ew.Add.apply, subtract=ew.Sub.apply, multiply=ew.Mul.apply, true_divide=ew.Div.apply, power=ew.Pow.apply,
     negative=ew.Neg.apply, exp=ew.Exp.apply, log=ew.Log.apply, sqrt=ew.Sqrt.apply, sin=ew.Sin.apply,
     cos=ew.Cos.apply, tanh=ew.Tanh.apply, absolute=ew.Abs.apply, maximum=ew.maximum, minimum=ew.minimum,
+    square=lambda x: ew.Pow.apply(x, 2),
     matmul=la.matmul, **{c: _comparison(getattr(np, c)) for c in
                          ("less", "less_equal", "greater", "greater_equal", "equal", "not_equal")},
 ).items()}
 
 FUNCTIONS = {getattr(np, name): op for name, op in dict(
-    **{m: _reduction(m) for m in ("sum", "mean", "max", "min", "var", "std")},
+    **{m: _reduction(m) for m in ("sum", "mean", "max", "min", "var", "std")}, amax=_reduction("max"),
+    amin=_reduction("min"), pad=_pad,
     argmax=lambda a, axis=None, **kw: as_tensor(a).argmax(axis, **kw),
     argmin=lambda a, axis=None, **kw: as_tensor(a).argmin(axis, **kw),
     concatenate=lambda ts, axis=0: mv.concatenate(ts, axis), stack=lambda ts, axis=0: mv.stack(ts, axis),
