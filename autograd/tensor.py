@@ -233,7 +233,7 @@ class Tensor:
     def cuda(self, device: Any = None) -> Tensor: return self.to(device="cuda")  # refused, naming the device
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return interop.to_array(self, dtype, copy)  # refused where it would drop a graph
+        return np.array(self.data, dtype, copy=copy)  # np.array(t) copies, as it would an ndarray
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         op = interop.UFUNCS.get(ufunc) if method == "__call__" and not kwargs else None

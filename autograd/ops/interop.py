@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from ..mode import state
 from ..tensor import Tensor
 from . import elementwise as ew
 from . import linalg as la
@@ -29,15 +28,6 @@ def numpy_call(name: str, fn: Any, args: Any, kwargs: dict) -> Any:
         return a.data if isinstance(a, Tensor) else type(a)(map(unwrap, a)) if isinstance(a, (list, tuple)) else a
 
     return fn(*map(unwrap, args), **{k: unwrap(v) for k, v in kwargs.items()})
-
-
-def to_array(t: Tensor, dtype: Any, copy: Any) -> np.ndarray:
-    """``t.__array__``: the data, unless a graph is being recorded that NumPy would drop without a word."""
-    if t._requires_grad and state.grad_enabled:
-        raise TypeError(f"a tensor of shape {t.shape} that requires grad was converted to an ndarray (np.asarray, "
-                        f"ndarray.dot(t), a[i] = t, np.array or np.sum of a list), which would drop its graph: write "
-                        f"np.dot(X, t) or X @ t, autograd.stack(list), or use t.detach().numpy() for the data")
-    return np.array(t.data, dtype, copy=copy)  # np.array(t) copies, as it would an ndarray
 
 
 def _comparison(ufunc: np.ufunc) -> Any:
