@@ -98,8 +98,8 @@ def _step(node: Any, g: Any, grads: dict, heap: list, release: bool, anomaly: bo
     if type(input_grads) is not tuple:
         input_grads = (input_grads,)
     edges = node.next
-    n = len(input_grads)  # gradients of trailing constant arguments may be left out
-    if n != len(edges) and (n > len(edges) or any(e is not None for e in edges[n:])):
+    n = len(input_grads)  # gradients of trailing constant arguments may be left out, extra ones may be None
+    if n != len(edges) and (any(e is not None for e in (*input_grads[len(edges):], *edges[n:]))):
         raise RuntimeError(f"{type(node).__name__}.backward returned {len(input_grads)} gradients "
                            f"for {len(edges)} inputs")
     if release and (node._saved or node._out is not None):  # free what forward kept for this backward
