@@ -134,12 +134,15 @@ def _fit(g: Any, parent: Any, node: Any, like: Any) -> Any:
 
 
 def _deliver(leaf: Any, g: Any, create_graph: bool, owned: set) -> None:
-    """Accumulate into ``leaf.grad``. Each ``.grad`` owns a private, writable array: a leaf may be
-    handed a gradient another leaf also got (add), a view (reshape) or a read-only broadcast (sum),
+    """Accumulate into ``leaf.grad``, in place as PyTorch. Each ``.grad`` owns a private, writable array: a leaf
+    may be handed a gradient another leaf also got (add), a view (reshape) or a read-only broadcast (sum),
     and an in-place edit of one ``.grad`` must not reach another; fresh arrays are taken as they are."""
     if not create_graph:
         a = g.data
-        if not a.flags.writeable or a.base is not None or id(a) in owned:
+        if (old := leaf.grad) is not None and old.grad_fn is None and old.shape == a.shape and old.data.flags.writeable:
+            np.add(old.data, a, out=old.data, casting="same_kind")  # in place, as PyTorch: a held .grad sees the sum
+            return
+        if not a.flags.writeable or a.base is not None or id(a) in owned or leaf._hooks:  # a hook may keep g
             g = leaf._make(np.array(a))
         owned.add(id(g.data))
     leaf.grad = g if leaf.grad is None else leaf.grad + g

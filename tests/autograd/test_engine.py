@@ -470,3 +470,29 @@ def test_graph_kept_alive_only_by_the_output():
         assert node() is None
     finally:
         gc.enable()
+
+
+def test_grad_accumulates_in_place_so_a_reference_held_to_it_sees_the_sum_as_in_pytorch(torch):
+    held = {}
+    for lib, x in (("ours", tensor([1.0, 2.0], requires_grad=True)), ("torch", torch.tensor([1.0, 2.0]))):
+        x.requires_grad_()
+        seen = []
+        x.register_hook(lambda g, seen=seen: seen.append(g))  # a gradient a hook kept is not the .grad
+        (x * x).sum().backward()
+        first = x.grad
+        (x * 3).sum().backward()
+        assert x.grad is first
+        held[lib] = (first.tolist(), seen[0].tolist())
+    assert held["ours"] == held["torch"] == ([5.0, 7.0], [2.0, 4.0])
+
+
+def test_in_place_accumulation_keeps_each_leafs_grad_its_own():
+    a, b = tensor([1.0, 2.0], requires_grad=True), tensor([1.0, 2.0], requires_grad=True)
+    for _ in range(2):
+        (a + b).sum().backward()  # both leaves are handed the same gradient
+    a.grad.zero_()
+    assert b.grad.tolist() == [2.0, 2.0]
+    x = tensor(2.0, requires_grad=True)
+    (x ** 2).backward(create_graph=True)
+    (x ** 2).backward(create_graph=True)  # a .grad in a graph is summed out of place, staying differentiable
+    assert x.grad.item() == 8.0 and x.grad.grad_fn is not None
