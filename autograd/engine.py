@@ -85,10 +85,17 @@ def _visit(vertex: Any, g: Any, wanted: set, results: dict, retain: bool) -> Any
 def _run_hooks(vertex: Any, g: Any, retain: bool) -> Any:
     for hook in vertex._hooks or ():
         if (replaced := hook(g)) is not None:
+            if not hasattr(replaced, "grad_fn") or replaced.shape != g.shape or replaced.dtype != g.dtype:
+                raise RuntimeError(f"hook {getattr(hook, '__name__', hook)} returned {_describe(replaced)} for the "
+                                   f"gradient, {_describe(g)}: return one of the same shape and dtype (or None)")
             g = replaced
     if retain and vertex._retained is not None and (owner := vertex._retained()) is not None:
         owner.grad = g if owner.grad is None else owner.grad + g
     return g
+
+
+def _describe(t: Any) -> str:
+    return f"a Tensor of shape {t.shape} and dtype {t.dtype}" if hasattr(t, "grad_fn") else f"a {type(t).__name__}"
 
 
 def _step(node: Any, g: Any, grads: dict, heap: list, release: bool, anomaly: bool) -> None:

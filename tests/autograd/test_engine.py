@@ -496,3 +496,14 @@ def test_in_place_accumulation_keeps_each_leafs_grad_its_own():
     (x ** 2).backward(create_graph=True)
     (x ** 2).backward(create_graph=True)  # a .grad in a graph is summed out of place, staying differentiable
     assert x.grad.item() == 8.0 and x.grad.grad_fn is not None
+
+
+@pytest.mark.parametrize("where", ["leaf", "intermediate"])
+@pytest.mark.parametrize("bad", [lambda g: g.sum(), lambda g: g.double(), lambda g: g.data * 2])
+def test_a_hook_that_changes_the_gradients_shape_or_dtype_is_an_error_naming_it_not_a_broadcast(where, bad):
+    x = tensor([1.0, 2.0], requires_grad=True)
+    h = x if where == "leaf" else x.exp()  # exp's backward would broadcast a 0-d gradient silently
+    h.register_hook(bad)
+    with pytest.raises(RuntimeError, match=r"hook <lambda> returned .* for the gradient, a Tensor of shape \(2,\)"):
+        (h * 3).sum().backward()
+    assert x.grad is None
