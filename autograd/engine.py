@@ -25,7 +25,7 @@ def run_backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_
                  create_graph: bool, inputs: Sequence[Any] | None = None) -> list | None:
     """The chain rule over the graph behind ``roots``. Without ``inputs`` the leaf gradients are
     accumulated into ``.grad`` (``backward()``); with them they are returned instead (``grad()``)."""
-    grads = _seed(roots, grad_roots)  # vertex -> gradient of its output, summed over its consumers
+    grads = _seed(roots, grad_roots, "backward()" if inputs is None else "grad()")  # vertex -> d(roots)/d(its output)
     wanted = {t.grad_fn or t for t in _require_grad(inputs or (), "grad()")}  # the vertices grad() asks about
     results: dict = {}  # each wanted vertex -> its complete gradient
     owned = {id(g.data) for g in grads.values()}  # arrays some .grad or the caller already holds
@@ -41,18 +41,18 @@ def run_backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_
         for leaf, g in grads.items():  # what is left are the leaves, each gradient complete
             if wanted or leaf._hooks is not None:
                 g = _visit(leaf, g, wanted, results, retain=inputs is None)
-            if inputs is None:
+            if inputs is None and leaf._requires_grad:  # as PyTorch, not to a leaf switched off since forward
                 _deliver(leaf, g, create_graph, owned)
     return [results.get(t.grad_fn or t) for t in inputs] if inputs is not None else None
 
 
-def _seed(roots: Sequence[Any], grad_roots: Sequence[Any] | None) -> dict:
+def _seed(roots: Sequence[Any], grad_roots: Sequence[Any] | None, who: str) -> dict:
     """d(root)/d(root): ones for a one-element root, else the gradient the caller gave."""
     grad_roots = [None] * len(roots) if grad_roots is None else list(grad_roots)
     if len(grad_roots) != len(roots):
         raise ValueError(f"got {len(roots)} outputs but {len(grad_roots)} gradients")
     grads: dict = {}
-    for root, g in zip(_require_grad(roots, "backward()"), grad_roots):
+    for root, g in zip(_require_grad(roots, who), grad_roots):
         if g is None and root.data.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape {root.shape}; "
                                "pass gradient= with the output's shape")

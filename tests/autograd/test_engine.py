@@ -507,3 +507,21 @@ def test_a_hook_that_changes_the_gradients_shape_or_dtype_is_an_error_naming_it_
     with pytest.raises(RuntimeError, match=r"hook <lambda> returned .* for the gradient, a Tensor of shape \(2,\)"):
         (h * 3).sum().backward()
     assert x.grad is None
+
+
+def test_a_leaf_switched_off_between_forward_and_backward_gets_no_grad_as_in_pytorch(torch):
+    grads = []
+    for lib in (ag, torch):
+        x, w = lib.tensor([1.0, 2.0], requires_grad=True), lib.tensor(3.0, requires_grad=True)
+        y = (x * w).sum()
+        x.requires_grad_(False)  # frozen after the forward pass (a GAN's other network)
+        y.backward()
+        grads.append((x.grad, w.grad.item()))
+    assert grads[0] == grads[1] == (None, 3.0)
+
+
+def test_grad_of_an_output_that_needs_no_grad_says_grad_not_backward():
+    x = tensor([1.0, 2.0], requires_grad=True)
+    (g,) = ag.grad((x * 2).sum(), x, create_graph=True)  # a constant: 2 everywhere
+    with pytest.raises(RuntimeError, match=r"grad\(\): tensor 0 does not require grad"):
+        ag.grad(g.sum(), x)
