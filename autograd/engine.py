@@ -31,20 +31,37 @@ def run_backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_
     owned = {id(g.data) for g in grads.values()}  # arrays some .grad or the caller already holds
     heap = [(-v.seq, v) for v in grads if v.next]  # the newest node first; leaves (empty next) wait
     heapq.heapify(heap)
+    needed = _needed(grads, wanted) if inputs is not None else None  # grad() runs only these, as PyTorch
     with set_grad_enabled(create_graph), _paused_anomaly() as anomaly:
         while heap:
             node = heapq.heappop(heap)[1]
             g = grads.pop(node)
+            if needed is not None and node not in needed:
+                continue  # leads to no input of grad(): not run, its hooks not called
             if wanted or node._hooks is not None or node._retained is not None:
                 g = _visit(node, g, wanted, results, retain=inputs is None)
-            _step(node, g, grads, heap, not retain_graph, anomaly)
+            if needed is None or not needed.isdisjoint(node.next):
+                _step(node, g, grads, heap, not retain_graph, anomaly)
         for leaf, g in grads.items():  # what is left are the leaves, each gradient complete
-            if wanted or leaf._hooks is not None:
+            if leaf in wanted or (inputs is None and leaf._hooks is not None):
                 g = _visit(leaf, g, wanted, results, retain=inputs is None)
             if inputs is None and leaf._requires_grad:  # as PyTorch, not to a leaf switched off since forward
                 _deliver(leaf, g, create_graph, owned)
     return [results.get(t.grad_fn or t) for t in inputs] if inputs is not None else None
 
+
+def _needed(grads: dict, wanted: set) -> set:
+    """The vertices with a wanted vertex at or below them: the part of the graph grad() must run."""
+    seen, stack = set(), [v for v in grads if v.next]
+    while stack:
+        if (v := stack.pop()) not in seen:
+            seen.add(v)
+            stack.extend(p for p in v.next if p is not None and p.next)
+    needed = set(wanted)
+    for v in sorted(seen, key=lambda v: v.seq):  # the oldest first: whatever is below v is settled before v
+        if not needed.isdisjoint(v.next):
+            needed.add(v)
+    return needed
 
 def _seed(roots: Sequence[Any], grad_roots: Sequence[Any] | None, who: str) -> dict:
     """d(root)/d(root): ones for a one-element root, else the gradient the caller gave."""

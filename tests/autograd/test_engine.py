@@ -525,3 +525,18 @@ def test_grad_of_an_output_that_needs_no_grad_says_grad_not_backward():
     (g,) = ag.grad((x * 2).sum(), x, create_graph=True)  # a constant: 2 everywhere
     with pytest.raises(RuntimeError, match=r"grad\(\): tensor 0 does not require grad"):
         ag.grad(g.sum(), x)
+
+
+def test_grad_runs_only_the_graph_between_outputs_and_inputs_so_other_hooks_are_not_called(torch):
+    """A gradient penalty's grad(D(x), x) must not fire the hooks of D's weights, nor of what lies below x."""
+    calls = {}
+    for lib in (ag, torch):
+        seen = calls[lib.__name__] = []
+        x0 = lib.tensor([1.0, 2.0], requires_grad=True)
+        w = lib.tensor(3.0, requires_grad=True)
+        x, scaled = x0 * 2, w * 2
+        for name, t in (("x0", x0), ("w", w), ("scaled", scaled), ("x", x)):
+            t.register_hook(lambda g, name=name, seen=seen: seen.append(name))
+        (gx,) = (torch.autograd.grad if lib is torch else ag.grad)((x * scaled).sum(), x)
+        assert gx.tolist() == [6.0, 6.0]
+    assert calls["autograd"] == calls["torch"] == ["x"]
