@@ -25,34 +25,51 @@ def run_backward(roots: Sequence[Any], grad_roots: Sequence[Any] | None, retain_
                  create_graph: bool, inputs: Sequence[Any] | None = None) -> list | None:
     """The chain rule over the graph behind ``roots``. Without ``inputs`` the leaf gradients are
     accumulated into ``.grad`` (``backward()``); with them they are returned instead (``grad()``)."""
-    grads = _seed(roots, grad_roots)  # vertex -> gradient of its output, summed over its consumers
+    grads = _seed(roots, grad_roots, "backward()" if inputs is None else "grad()")  # vertex -> d(roots)/d(its output)
     wanted = {t.grad_fn or t for t in _require_grad(inputs or (), "grad()")}  # the vertices grad() asks about
     results: dict = {}  # each wanted vertex -> its complete gradient
     owned = {id(g.data) for g in grads.values()}  # arrays some .grad or the caller already holds
     heap = [(-v.seq, v) for v in grads if v.next]  # the newest node first; leaves (empty next) wait
     heapq.heapify(heap)
+    needed = _needed(grads, wanted) if inputs is not None else None  # grad() runs only these, as PyTorch
     with set_grad_enabled(create_graph), _paused_anomaly() as anomaly:
         while heap:
             node = heapq.heappop(heap)[1]
             g = grads.pop(node)
+            if needed is not None and node not in needed:
+                continue  # leads to no input of grad(): not run, its hooks not called
             if wanted or node._hooks is not None or node._retained is not None:
                 g = _visit(node, g, wanted, results, retain=inputs is None)
-            _step(node, g, grads, heap, not retain_graph, anomaly)
+            if needed is None or not needed.isdisjoint(node.next):
+                _step(node, g, grads, heap, not retain_graph, anomaly)
         for leaf, g in grads.items():  # what is left are the leaves, each gradient complete
-            if wanted or leaf._hooks is not None:
+            if leaf in wanted or (inputs is None and leaf._hooks is not None):
                 g = _visit(leaf, g, wanted, results, retain=inputs is None)
-            if inputs is None:
+            if inputs is None and leaf._requires_grad:  # as PyTorch, not to a leaf switched off since forward
                 _deliver(leaf, g, create_graph, owned)
     return [results.get(t.grad_fn or t) for t in inputs] if inputs is not None else None
 
 
-def _seed(roots: Sequence[Any], grad_roots: Sequence[Any] | None) -> dict:
+def _needed(grads: dict, wanted: set) -> set:
+    """The vertices with a wanted vertex at or below them: the part of the graph grad() must run."""
+    seen, stack = set(), [v for v in grads if v.next]
+    while stack:
+        if (v := stack.pop()) not in seen:
+            seen.add(v)
+            stack.extend(p for p in v.next if p is not None and p.next)
+    needed = set(wanted)
+    for v in sorted(seen, key=lambda v: v.seq):  # the oldest first: whatever is below v is settled before v
+        if not needed.isdisjoint(v.next):
+            needed.add(v)
+    return needed
+
+def _seed(roots: Sequence[Any], grad_roots: Sequence[Any] | None, who: str) -> dict:
     """d(root)/d(root): ones for a one-element root, else the gradient the caller gave."""
     grad_roots = [None] * len(roots) if grad_roots is None else list(grad_roots)
     if len(grad_roots) != len(roots):
         raise ValueError(f"got {len(roots)} outputs but {len(grad_roots)} gradients")
     grads: dict = {}
-    for root, g in zip(_require_grad(roots, "backward()"), grad_roots):
+    for root, g in zip(_require_grad(roots, who), grad_roots):
         if g is None and root.data.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs, got shape {root.shape}; "
                                "pass gradient= with the output's shape")
@@ -85,10 +102,17 @@ def _visit(vertex: Any, g: Any, wanted: set, results: dict, retain: bool) -> Any
 def _run_hooks(vertex: Any, g: Any, retain: bool) -> Any:
     for hook in vertex._hooks or ():
         if (replaced := hook(g)) is not None:
+            if not hasattr(replaced, "grad_fn") or replaced.shape != g.shape or replaced.dtype != g.dtype:
+                raise RuntimeError(f"hook {getattr(hook, '__name__', hook)} returned {_describe(replaced)} for the "
+                                   f"gradient, {_describe(g)}: return one of the same shape and dtype (or None)")
             g = replaced
     if retain and vertex._retained is not None and (owner := vertex._retained()) is not None:
         owner.grad = g if owner.grad is None else owner.grad + g
     return g
+
+
+def _describe(t: Any) -> str:
+    return f"a Tensor of shape {t.shape} and dtype {t.dtype}" if hasattr(t, "grad_fn") else f"a {type(t).__name__}"
 
 
 def _step(node: Any, g: Any, grads: dict, heap: list, release: bool, anomaly: bool) -> None:
@@ -98,8 +122,8 @@ def _step(node: Any, g: Any, grads: dict, heap: list, release: bool, anomaly: bo
     if type(input_grads) is not tuple:
         input_grads = (input_grads,)
     edges = node.next
-    n = len(input_grads)  # gradients of trailing constant arguments may be left out
-    if n != len(edges) and (n > len(edges) or any(e is not None for e in edges[n:])):
+    n = len(input_grads)  # gradients of trailing constant arguments may be left out, extra ones may be None
+    if n != len(edges) and (any(e is not None for e in (*input_grads[len(edges):], *edges[n:]))):
         raise RuntimeError(f"{type(node).__name__}.backward returned {len(input_grads)} gradients "
                            f"for {len(edges)} inputs")
     if release and (node._saved or node._out is not None):  # free what forward kept for this backward
@@ -134,12 +158,15 @@ def _fit(g: Any, parent: Any, node: Any, like: Any) -> Any:
 
 
 def _deliver(leaf: Any, g: Any, create_graph: bool, owned: set) -> None:
-    """Accumulate into ``leaf.grad``. Each ``.grad`` owns a private, writable array: a leaf may be
-    handed a gradient another leaf also got (add), a view (reshape) or a read-only broadcast (sum),
+    """Accumulate into ``leaf.grad``, in place as PyTorch. Each ``.grad`` owns a private, writable array: a leaf
+    may be handed a gradient another leaf also got (add), a view (reshape) or a read-only broadcast (sum),
     and an in-place edit of one ``.grad`` must not reach another; fresh arrays are taken as they are."""
     if not create_graph:
         a = g.data
-        if not a.flags.writeable or a.base is not None or id(a) in owned:
+        if (old := leaf.grad) is not None and old.grad_fn is None and old.shape == a.shape and old.data.flags.writeable:
+            np.add(old.data, a, out=old.data, casting="same_kind")  # in place, as PyTorch: a held .grad sees the sum
+            return
+        if not a.flags.writeable or a.base is not None or id(a) in owned or leaf._hooks:  # a hook may keep g
             g = leaf._make(np.array(a))
         owned.add(id(g.data))
     leaf.grad = g if leaf.grad is None else leaf.grad + g

@@ -329,8 +329,10 @@ class Tensor:
         with no_grad() if not tracked else nullcontext():
             # in the graph, the op's input is a stand-in for the old value: the new one takes this tensor
             out = update(self if not tracked else Tensor._make(self.data, self.grad_fn, self._requires_grad), *args)
-        if tracked:
-            self.data, self.grad_fn, self._requires_grad = out.data, out.grad_fn, out._requires_grad
+        if tracked:  # retain_grad() follows the tensor to its new value, as PyTorch's; hooks stay with the old one
+            old, self.data, self.grad_fn, self._requires_grad = self.grad_fn, out.data, out.grad_fn, out._requires_grad
+            if old is not None and old._retained is not None:
+                old._retained, self.grad_fn._retained = None, old._retained
         else:
             try:
                 np.copyto(self.data, out.data, casting="same_kind")
@@ -482,9 +484,7 @@ def _broadcast_like(t: Tensor, value: Any) -> Tensor:
 
 def _shape_arg(args: tuple) -> tuple:
     """Accept both f(2, 3) and f((2, 3))."""
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        return tuple(args[0])
-    return tuple(args)
+    return tuple(args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args)
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Tensor:
     """Same as ``Tensor(...)``."""

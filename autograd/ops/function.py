@@ -106,6 +106,9 @@ class Function:
             ctx.consts = args
         out = cls.forward(ctx, *args)
         if type(out) is not np.ndarray:  # a forward written with Tensor ops: its own graph is not this op's
+            if type(out) is tuple:  # np.asarray would stack the outputs into one array, or fail obscurely
+                raise TypeError(f"{cls.__name__}.forward returned a tuple; a Function has one output (an ndarray): "
+                                "write one Function per output, or stack them and index the result")
             out = out.data if isinstance(out, Tensor) else np.asarray(out)
         if state.anomaly:
             ctx._stack = traceback.extract_stack()[:-1]
@@ -114,7 +117,7 @@ class Function:
                                          f"at\n{ctx._where()}")
         t = _new(Tensor)
         t.data = out
-        if ctx.next:
+        if ctx.next and out.dtype.kind == "f":  # integer and bool outputs have no gradient, as in PyTorch
             t.grad_fn, t._requires_grad, ctx.shape, ctx.dtype = ctx, True, out.shape, out.dtype
             if cls.saves_output:
                 ctx._out = out

@@ -166,7 +166,10 @@ class GetItem(Function):
     def forward(ctx, x, index):
         index = _index(index)
         ctx.index, ctx.in_shape = index, x.shape
-        return x.data[index]
+        out = x.data[index]
+        if type(out) is not np.ndarray:  # an int per axis gives NumPy's copy; PyTorch's (and now our) 0-d view
+            out = x.data[(*(p for p in (index if isinstance(index, tuple) else (index,)) if p is not Ellipsis), ...)]
+        return out
 
     backward = staticmethod(lambda ctx, g: ScatterAdd.apply(g, ctx.index, ctx.in_shape))
 

@@ -470,3 +470,73 @@ def test_graph_kept_alive_only_by_the_output():
         assert node() is None
     finally:
         gc.enable()
+
+
+def test_grad_accumulates_in_place_so_a_reference_held_to_it_sees_the_sum_as_in_pytorch(torch):
+    held = {}
+    for lib, x in (("ours", tensor([1.0, 2.0], requires_grad=True)), ("torch", torch.tensor([1.0, 2.0]))):
+        x.requires_grad_()
+        seen = []
+        x.register_hook(lambda g, seen=seen: seen.append(g))  # a gradient a hook kept is not the .grad
+        (x * x).sum().backward()
+        first = x.grad
+        (x * 3).sum().backward()
+        assert x.grad is first
+        held[lib] = (first.tolist(), seen[0].tolist())
+    assert held["ours"] == held["torch"] == ([5.0, 7.0], [2.0, 4.0])
+
+
+def test_in_place_accumulation_keeps_each_leafs_grad_its_own():
+    a, b = tensor([1.0, 2.0], requires_grad=True), tensor([1.0, 2.0], requires_grad=True)
+    for _ in range(2):
+        (a + b).sum().backward()  # both leaves are handed the same gradient
+    a.grad.zero_()
+    assert b.grad.tolist() == [2.0, 2.0]
+    x = tensor(2.0, requires_grad=True)
+    (x ** 2).backward(create_graph=True)
+    (x ** 2).backward(create_graph=True)  # a .grad in a graph is summed out of place, staying differentiable
+    assert x.grad.item() == 8.0 and x.grad.grad_fn is not None
+
+
+@pytest.mark.parametrize("where", ["leaf", "intermediate"])
+@pytest.mark.parametrize("bad", [lambda g: g.sum(), lambda g: g.double(), lambda g: g.data * 2])
+def test_a_hook_that_changes_the_gradients_shape_or_dtype_is_an_error_naming_it_not_a_broadcast(where, bad):
+    x = tensor([1.0, 2.0], requires_grad=True)
+    h = x if where == "leaf" else x.exp()  # exp's backward would broadcast a 0-d gradient silently
+    h.register_hook(bad)
+    with pytest.raises(RuntimeError, match=r"hook <lambda> returned .* for the gradient, a Tensor of shape \(2,\)"):
+        (h * 3).sum().backward()
+    assert x.grad is None
+
+
+def test_a_leaf_switched_off_between_forward_and_backward_gets_no_grad_as_in_pytorch(torch):
+    grads = []
+    for lib in (ag, torch):
+        x, w = lib.tensor([1.0, 2.0], requires_grad=True), lib.tensor(3.0, requires_grad=True)
+        y = (x * w).sum()
+        x.requires_grad_(False)  # frozen after the forward pass (a GAN's other network)
+        y.backward()
+        grads.append((x.grad, w.grad.item()))
+    assert grads[0] == grads[1] == (None, 3.0)
+
+
+def test_grad_of_an_output_that_needs_no_grad_says_grad_not_backward():
+    x = tensor([1.0, 2.0], requires_grad=True)
+    (g,) = ag.grad((x * 2).sum(), x, create_graph=True)  # a constant: 2 everywhere
+    with pytest.raises(RuntimeError, match=r"grad\(\): tensor 0 does not require grad"):
+        ag.grad(g.sum(), x)
+
+
+def test_grad_runs_only_the_graph_between_outputs_and_inputs_so_other_hooks_are_not_called(torch):
+    """A gradient penalty's grad(D(x), x) must not fire the hooks of D's weights, nor of what lies below x."""
+    calls = {}
+    for lib in (ag, torch):
+        seen = calls[lib.__name__] = []
+        x0 = lib.tensor([1.0, 2.0], requires_grad=True)
+        w = lib.tensor(3.0, requires_grad=True)
+        x, scaled = x0 * 2, w * 2
+        for name, t in (("x0", x0), ("w", w), ("scaled", scaled), ("x", x)):
+            t.register_hook(lambda g, name=name, seen=seen: seen.append(name))
+        (gx,) = (torch.autograd.grad if lib is torch else ag.grad)((x * scaled).sum(), x)
+        assert gx.tolist() == [6.0, 6.0]
+    assert calls["autograd"] == calls["torch"] == ["x"]

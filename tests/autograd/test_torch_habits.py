@@ -475,3 +475,28 @@ def test_an_integer_tensor_changed_in_place_by_a_value_that_requires_grad_stays_
     with pytest.raises(TypeError, match="add_: the result has dtype float32, which cannot be stored in a tensor of "
                                         "dtype int64"):
         ag.zeros(3, dtype=ag.int64).add_(v)  # PyTorch: RuntimeError, Float can't be cast to Long
+
+
+def test_an_element_picked_by_integers_is_a_view_so_in_place_changes_reach_the_tensor_as_in_pytorch(torch):
+    ours, theirs = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True), torch.arange(6.0).reshape(2, 3)
+    for p in (ours, theirs):
+        with (no_grad() if p is ours else torch.no_grad()):
+            p[1, 2].zero_()  # under no_grad NumPy's copy of one element would silently take the change
+            p[..., 0, 1].fill_(9.0)
+    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    h = ours * 2
+    with pytest.raises(RuntimeError, match="mul_: this tensor is a view"):  # in grad mode: loud, not lost
+        h[0, 0].mul_(3)
+
+
+def test_retain_grad_follows_a_tensor_changed_in_place_while_its_hooks_stay_with_the_old_value(torch):
+    results = []
+    for lib in (ag, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        h, seen = x * 1, []
+        h.retain_grad()
+        h.register_hook(lambda g, seen=seen: seen.append(g.tolist()))
+        h.mul_(3)
+        (h * h).sum().backward()  # d/dh of h^2 at the new h = 2 h = (6, 12); at the old value 3 * that
+        results.append((h.grad.tolist(), seen, x.grad.tolist()))
+    assert results[0] == results[1] == ([6.0, 12.0], [[18.0, 36.0]], [18.0, 36.0])
