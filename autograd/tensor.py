@@ -298,7 +298,7 @@ class Tensor:
         if state.grad_enabled and (self._requires_grad or getattr(value, "_requires_grad", False)):
             self._in_place("t[index] = value", mv.SetItem.apply, index, value)
         else:
-            mv.write(self.data, index, data(value))
+            self.data = mv.write(self.data, index, data(value))
             self._bump_version()
 
     # comparisons give bool tensors outside the graph

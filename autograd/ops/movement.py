@@ -190,13 +190,17 @@ class ScatterAdd(Function):
 
     backward = staticmethod(lambda ctx, g: GetItem.apply(g, ctx.index))
 
-def write(out: np.ndarray, index: Any, value: Any) -> None:
-    """``out[index] = value`` in place; NumPy's ValueError (no fit, read-only memory) comes back naming both shapes."""
+def write(out: np.ndarray, index: Any, value: Any) -> np.ndarray:
+    """``out[index] = value`` in place, and ``out``; read-only memory (a broadcast an op handed back, a read-only
+    input) is copied first. NumPy's ValueError for a value that does not fit comes back naming both shapes."""
+    if not out.flags.writeable:
+        out = np.array(out)
     try:
         out[_index(index)] = value
     except ValueError as exc:
         raise ValueError(f"t[index] = value: cannot write a value of shape {np.shape(value)} at that index of a tensor "
                          f"of shape {out.shape} ({exc})") from None
+    return out
 
 class SetItem(Function):
     """x with ``value`` written at ``index``, as ``x[index] = value`` in the graph: the places written over

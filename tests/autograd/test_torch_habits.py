@@ -462,8 +462,15 @@ def test_item_assignment_of_a_value_that_does_not_fit_names_the_op_and_both_shap
                                          r"a tensor of shape \(3,\) \(could not broadcast"):
         y[0:2] = Tensor([9.0, 8.0, 7.0])
     assert y.tolist() == [1.0, 2.0, 3.0]  # left as it was
-    with pytest.raises(ValueError, match=r"t\[index\] = value: cannot write .* \(assignment destination is read-only"):
-        Tensor(np.broadcast_to(np.ones(3), (2, 3)))[0, 0] = 5.0
+
+
+def test_item_assignment_into_read_only_memory_writes_into_a_copy():
+    # an op can hand back a read-only broadcast (x.expand(2, 3) * 2), where NumPy's answer is writable
+    for t in (ag.tensor([1.0, 2.0, 3.0]).expand(2, 3) * 2, Tensor(np.broadcast_to(np.ones(3), (2, 3)))):
+        source = t.data
+        t[0, 0] = 5.0
+        assert t.tolist()[0] == [5.0, *source[0, 1:].tolist()] and t.tolist()[1] == source[1].tolist()
+        assert source[0, 0] != 5.0 and t.data.flags.writeable
 
 
 def test_an_integer_tensor_changed_in_place_by_a_value_that_requires_grad_stays_integer_and_out_of_the_graph(torch):
