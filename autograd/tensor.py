@@ -323,7 +323,7 @@ class Tensor:
         if tracked and self.grad_fn is None and self._requires_grad:
             raise RuntimeError(f"{op}: a leaf tensor that requires grad cannot be changed in place while the graph "
                                f"is recorded; do it under `with no_grad():` (as optimizers do)")
-        if tracked and self.data.base is not None:
+        if tracked and self.data.base is not None and self.data.flags.writeable:  # read-only: no one sees writes
             raise RuntimeError(f"{op}: this tensor is a view of another one's memory; an in-place change in grad "
                                f"mode would not reach it: use the out-of-place op")
         with no_grad() if not tracked else nullcontext():

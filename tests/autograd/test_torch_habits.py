@@ -473,6 +473,18 @@ def test_item_assignment_into_read_only_memory_writes_into_a_copy():
         assert source[0, 0] != 5.0 and t.data.flags.writeable
 
 
+def test_item_assignment_in_the_graph_on_an_ops_read_only_broadcast_is_recorded_as_pytorch(torch):
+    # x.expand(2, 3) * 2 is a read-only broadcast (a view of a small array no tensor holds): it was refused as a view
+    results = []
+    for lib in (ag, torch):
+        x, v = lib.tensor([1.0, 2.0, 3.0], requires_grad=True), lib.tensor(10.0, requires_grad=True)
+        y = x.expand(2, 3) * 2
+        y[0, 0] = v
+        y.sum().backward()
+        results.append((y.tolist(), x.grad.tolist(), v.grad.item()))
+    assert results[0] == results[1]
+
+
 def test_an_integer_tensor_changed_in_place_by_a_value_that_requires_grad_stays_integer_and_out_of_the_graph(torch):
     v, tv = Tensor(2.5, requires_grad=True), torch.tensor(2.5, requires_grad=True)
     x, tx = ag.zeros(3, dtype=ag.int64), torch.zeros(3, dtype=torch.int64)
