@@ -40,13 +40,11 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Any 
 
 
 def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    data = t.data if isinstance(t, Tensor) else np.asarray(t)
-    return Tensor(np.zeros_like(data, dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.zeros_like(_array(t), dtype=dtype), requires_grad=requires_grad)
 
 
 def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    data = t.data if isinstance(t, Tensor) else np.asarray(t)
-    return Tensor(np.ones_like(data, dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.ones_like(_array(t), dtype=dtype), requires_grad=requires_grad)
 
 
 def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -61,15 +59,20 @@ def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor
 
 def rand_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) of ``t``'s shape and (floating) dtype."""
-    data = t.data if isinstance(t, Tensor) else np.asarray(t)
-    return _make(generator().random(data.shape), dtype or _floating_dtype(data), requires_grad)
+    return _random_like(generator().random, t, dtype, requires_grad)
 
 
 def randn_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples of ``t``'s shape and (floating) dtype."""
-    data = t.data if isinstance(t, Tensor) else np.asarray(t)
-    return _make(generator().standard_normal(data.shape), dtype or _floating_dtype(data), requires_grad)
+    return _random_like(generator().standard_normal, t, dtype, requires_grad)
 
 
-def _floating_dtype(data: np.ndarray) -> Any:
-    return data.dtype if data.dtype.kind == "f" else None  # an integer t gives the default dtype (PyTorch refuses)
+def _random_like(draw: Any, t: Any, dtype: Any, requires_grad: bool) -> Tensor:
+    """``draw(shape)`` in ``t``'s floating dtype; an integer t gives the default dtype (PyTorch refuses)."""
+    data = _array(t)
+    return _make(draw(data.shape), dtype or (data.dtype if data.dtype.kind == "f" else None), requires_grad)
+
+
+def _array(t: Any) -> np.ndarray:
+    """The array behind a Tensor, or ``t`` as an array."""
+    return t.data if isinstance(t, Tensor) else np.asarray(t)
